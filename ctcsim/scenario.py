@@ -1,0 +1,268 @@
+"""Scenarios: what is simulated, as validated dataclasses read from and written to TOML.
+
+A scenario names an anatomy (built-in or inline), a primary tumour (built-in or
+inline), the CTC biology, how units enter the blood, tropism factors and arms.
+Every default lives in the dataclasses below, next to its source; ``ctcsim
+scenario show`` prints them all.  ``load``/``dump`` round-trip exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import tomli_w
+
+from . import anatomy as _anatomy
+from .checks import ScenarioError, at_least, build, non_negative, one_of, positive, probability, spec, to_dict, unknown_keys
+
+
+def _probs(n=None):
+    def check(x):
+        if not x or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in x):
+            return "expected a list of non-negative numbers"
+        if n is not None and len(x) != n:
+            return f"expected {n} numbers, got {len(x)}"
+        if abs(sum(x) - 1.0) > 1e-9:
+            return f"expected numbers summing to 1, got sum {sum(x):.12g}"
+        return None
+    return check
+
+
+def _factors(x):
+    if len(x) != 3 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in x):
+        return "expected 3 non-negative numbers (epithelial, hybrid, mesenchymal)"
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Primary:
+    """Where a primary tumour's cells enter the blood, and what they are like."""
+    name: str = spec(str)
+    entry: dict = spec(dict, doc="compartment -> weight of the venous drainage")
+    diameter_median_um: float = spec(float, check=positive)
+    diameter_sigma_log: float = spec(float, 0.0, check=non_negative, doc="sd of log diameter")
+    cluster_size_probs: list = spec(list, [1.0], check=_probs(), doc="P(cluster size = 1, 2, ...)")
+    phenotype_mix: list = spec(list, [1.0, 0.0, 0.0], check=_probs(3), doc="epithelial, hybrid E/M, mesenchymal")
+    description: str = spec(str, "")
+    source: str = spec(str, "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Biology:
+    """Rates and factors of the circulating phase (DESIGN 2.3).  [U]: order-of-magnitude
+    assumption to calibrate; [D]: derived from the cited number; see ../shared/data/SOURCES.md."""
+    k_shear_per_s: float = spec(float, 1.0e-5, check=non_negative,
+                                doc="shear death hazard at shear_ref [D: ~90% dead in 4 h at 60 dyn/cm2, Regmi 2017]")
+    shear_ref_dyn_cm2: float = spec(float, 15.0, check=positive, doc="reference shear [Regmi 2017 resting arterial]")
+    shear_exponent: float = spec(float, 2.0, check=non_negative, doc="n in (tau/tau_ref)^n [U]")
+    k_nk_per_s: float = spec(float, 2.0e-5, check=non_negative, doc="NK kill hazard in blood [U]")
+    anoikis_eta_s: float = spec(float, 86400.0, check=positive,
+                                doc="Weibull scale [U: CTC anoikis half-life 12-24 h, SOURCES 2.5]")
+    anoikis_beta: float = spec(float, 1.5, check=positive, doc="Weibull shape; > 1 rises with time [U]")
+    anoikis_on: bool = spec(bool, True, doc="false switches anoikis off")
+    k_on_per_s: float = spec(float, 1.0e-3, check=non_negative, doc="platelet binding at platelet_rel 1 [U]")
+    k_off_per_s: float = spec(float, 1.0e-4, check=non_negative, doc="platelet loss [U: cloak lasts hours, Borsig 2001]")
+    p_shear: float = spec(float, 0.5, check=probability, doc="shield's reduction of shear death [U]")
+    p_nk: float = spec(float, 0.8, check=probability, doc="shield's reduction of NK killing [U: 0.5-0.9, SOURCES 2.7]")
+    p_anoikis: float = spec(float, 0.3, check=probability, doc="shield's reduction of anoikis [U]")
+    p_adh: float = spec(float, 1.0, check=non_negative, doc="shield's increase of adhesion [U]")
+    k_adh_per_s: float = spec(float, 0.05, check=non_negative, doc="adhesion hazard in beds at tropism 1 [U]")
+    trap_max: float = spec(float, 0.99, check=probability, doc="trapping probability of a unit far larger than the capillary")
+    trap_ratio50: float = spec(float, 1.5, check=positive, doc="diameter/capillary ratio trapped with trap_max/2 [U]")
+    trap_width: float = spec(float, 0.25, check=positive, doc="logistic width in the ratio [U]")
+    cluster_exponents: list = spec(list, [0.0, -1.0, -1.0, 0.5],
+                                   doc="x_h in factor k^x_h for (shear, nk, anoikis, adhesion) [U]")
+    cluster_trap_exponent: float = spec(float, 1.0 / 3.0, check=non_negative,
+                                        doc="effective diameter d k^x (1/3: volume-equivalent sphere)")
+    phenotype_shear: list = spec(list, [1.0, 1.0, 1.0], check=_factors)
+    phenotype_nk: list = spec(list, [1.0, 1.0, 1.0], check=_factors)
+    phenotype_anoikis: list = spec(list, [1.0, 0.7, 0.5], check=_factors, doc="EMT resists anoikis [U]")
+    phenotype_adhesion: list = spec(list, [1.0, 1.0, 0.8], check=_factors)
+
+    def __post_init__(self):
+        x = self.cluster_exponents
+        if len(x) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
+            raise ValueError("cluster_exponents: expected 4 numbers (shear, nk, anoikis, adhesion)")
+
+
+MULTIPLIABLE = tuple(f.name for f in dataclasses.fields(Biology) if f.metadata["kind"] is float)
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """How units enter: the primary's venous drainage, or an injection."""
+    mode: str = spec(str, "drainage", check=one_of("drainage", "injection"))
+    site: str | None = spec(str, None, doc="injection: an injection site or compartment name")
+    time_s: float = spec(float, 0.0, check=non_negative, doc="entry time of every unit")
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """A named set of multipliers on biology parameters (DESIGN 2.5)."""
+    name: str = spec(str)
+    multipliers: dict = spec(dict, {})
+    description: str = spec(str, "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    name: str = spec(str)
+    anatomy: object = spec(str, "human_female", doc="built-in name or inline table")
+    primary: object = spec(str, "breast", doc="built-in name or inline table")
+    description: str = spec(str, "")
+    t_max_s: float = spec(float, math.inf, check=positive, doc="end of observation (absolute time)")
+    biology: Biology = spec(dict, Biology())
+    entry: Entry = spec(dict, Entry())
+    adhesion: dict = spec(dict, {}, doc="organ -> adhesion (tropism) factor; missing organs 1")
+    arms: list = spec(list, [])
+
+    def resolved_anatomy(self) -> _anatomy.Anatomy:
+        return self.anatomy if isinstance(self.anatomy, _anatomy.Anatomy) else _anatomy.builtin(self.anatomy)
+
+    def resolved_primary(self) -> Primary:
+        return self.primary if isinstance(self.primary, Primary) else builtin_primary(self.primary)
+
+    def arm_names(self) -> list[str]:
+        return [a.name for a in self.arms] or ["control"]
+
+    def to_dict(self) -> dict:
+        d = to_dict(self)
+        if isinstance(self.anatomy, _anatomy.Anatomy):
+            d["anatomy"] = self.anatomy.to_dict()
+        return d
+
+
+def builtin_primaries() -> dict[str, Primary]:
+    path = resources.files("ctcsim") / "data" / "primaries.toml"
+    where = "<built-in primaries.toml>"
+    data = tomllib.loads(path.read_text())
+    return {p["name"]: build(Primary, p, where, f"primaries[{i}]") for i, p in enumerate(data["primaries"])}
+
+
+def builtin_primary(name: str) -> Primary:
+    table = builtin_primaries()
+    if name not in table:
+        raise ScenarioError("primary", "name", f"unknown primary {name!r}; built-in: {', '.join(table)}")
+    return table[name]
+
+
+def from_dict(data: dict, where: str = "<scenario>") -> Scenario:
+    """Read and validate a scenario table; every error names ``where`` and the key."""
+    def anatomy(x, w, k):
+        return x if isinstance(x, str) else _anatomy.from_dict(x, w, k)
+
+    def primary(x, w, k):
+        return x if isinstance(x, str) else build(Primary, x, w, k)
+
+    def arms(x, w, k):
+        if not isinstance(x, list):
+            raise ScenarioError(w, k, "expected a list of tables ([[arms]])")
+        return [build(Arm, a, w, f"{k}[{i}]") for i, a in enumerate(x)]
+
+    def biology(x, w, k):
+        try:
+            return build(Biology, x, w, k)
+        except ValueError as e:
+            if isinstance(e, ScenarioError):
+                raise
+            raise ScenarioError(w, k + "." + str(e).split(":")[0], str(e).split(": ", 1)[1]) from None
+
+    s = build(Scenario, data, where, "", anatomy=anatomy, primary=primary, arms=arms, biology=biology,
+              entry=lambda x, w, k: build(Entry, x, w, k))
+    _validate(s, where)
+    return s
+
+
+def _validate(s: Scenario, where: str):
+    try:
+        anat = s.resolved_anatomy()
+    except ScenarioError as e:
+        raise ScenarioError(where, "anatomy", e.problem) from None
+    names = anat.index()
+    if s.entry.mode == "injection":
+        if s.entry.site is None:
+            raise ScenarioError(where, "entry.site", "injection needs a site (injection site or compartment)")
+        if s.entry.site not in anat.injection_sites and s.entry.site not in names:
+            options = sorted(anat.injection_sites) or sorted(names)
+            raise ScenarioError(where, "entry.site", f"unknown site {s.entry.site!r}; expected one of {', '.join(options)}")
+        starts = [anat.injection_sites.get(s.entry.site, s.entry.site)]
+    else:
+        try:
+            prim = s.resolved_primary()
+        except ScenarioError as e:
+            raise ScenarioError(where, "primary", e.problem) from None
+        for comp, w in prim.entry.items():
+            if comp not in names:
+                raise ScenarioError(where, f"primary.entry.{comp}", f"unknown compartment in anatomy {anat.name!r}")
+            if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
+                raise ScenarioError(where, f"primary.entry.{comp}", f"expected a non-negative weight, got {w!r}")
+        if abs(sum(prim.entry.values()) - 1.0) > 1e-9:
+            raise ScenarioError(where, "primary.entry", "weights must sum to 1")
+        starts = [c for c, w in prim.entry.items() if w > 0]
+    if s.primary is not None:
+        try:
+            s.resolved_primary()
+        except ScenarioError as e:
+            raise ScenarioError(where, "primary", e.problem) from None
+    organs = anat.organs()
+    for organ, f in s.adhesion.items():
+        if organ not in organs:
+            raise ScenarioError(where, f"adhesion.{organ}", f"unknown organ; organs: {', '.join(organs)}")
+        if not isinstance(f, (int, float)) or isinstance(f, bool) or f < 0:
+            raise ScenarioError(where, f"adhesion.{organ}", f"expected a non-negative number, got {f!r}")
+    reach = _anatomy.reachable(anat, starts)
+    unreachable = [c.name for c in anat.compartments if c.name not in reach]
+    if unreachable:
+        raise ScenarioError(where, "anatomy", f"compartments unreachable from the entry: {', '.join(unreachable)}")
+    seen = set()
+    for i, arm in enumerate(s.arms):
+        if arm.name in seen:
+            raise ScenarioError(where, f"arms[{i}].name", f"duplicate arm {arm.name!r}")
+        seen.add(arm.name)
+        unknown_keys(arm.multipliers, MULTIPLIABLE, where, f"arms[{i}].multipliers")
+        for k, v in arm.multipliers.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                raise ScenarioError(where, f"arms[{i}].multipliers.{k}", f"expected a non-negative number, got {v!r}")
+
+
+def loads(text: str, where: str = "<string>") -> Scenario:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(where, "", f"not valid TOML: {e}") from None
+    return from_dict(data, where)
+
+
+def load(path_or_name) -> Scenario:
+    """A scenario from a TOML file, or a built-in one by name."""
+    p = Path(path_or_name)
+    if p.suffix == ".toml" or p.exists():
+        try:
+            text = p.read_text()
+        except OSError as e:
+            raise ScenarioError(str(p), "", f"cannot read: {e.strerror}") from None
+        return loads(text, str(p))
+    return builtin_scenario(str(path_or_name))
+
+
+def dumps(s: Scenario) -> str:
+    return tomli_w.dumps(s.to_dict())
+
+
+def builtin_scenario_names() -> list[str]:
+    files = resources.files("ctcsim") / "data" / "scenarios"
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def builtin_scenario(name: str) -> Scenario:
+    if name not in builtin_scenario_names():
+        raise ScenarioError(name, "", f"no such file, and no built-in scenario of that name; "
+                                      f"built-in: {', '.join(builtin_scenario_names())}")
+    path = resources.files("ctcsim") / "data" / "scenarios" / f"{name}.toml"
+    return loads(path.read_text(), f"<built-in scenario {name}>")
+
+
+DEFAULT_SCENARIO = "breast"

@@ -1,0 +1,438 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled core: simulate a range of units' circulating phase exactly.
+
+The algorithm and its draw order are those of ctcsim/reference.py (read that
+first); the model's semantics are in ctcsim/model.py.  One entry point,
+``run_chunk``, runs with the GIL released, writes into preallocated column
+buffers and returns why it stopped; it never raises inside the loop.
+"""
+import numpy as np
+
+from libc.math cimport INFINITY, M_PI, cos, exp, log, pow, sqrt
+from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
+
+cdef extern from "philox.h" nogil:
+    ctypedef struct ctcsim_rng:
+        pass
+    void ctcsim_rng_init(ctcsim_rng *g, const uint64_t *key, uint64_t unit, uint64_t stream)
+    uint64_t ctcsim_philox_next(ctcsim_rng *g)
+    double ctcsim_uniform(ctcsim_rng *g)
+    double ctcsim_exponential(ctcsim_rng *g)
+
+# Why run_chunk stopped.
+cdef enum:
+    STATUS_DONE = 0
+    STATUS_EVENTS_FULL = 1   # the event buffer cannot hold the next unit: flush, call again
+DONE = STATUS_DONE
+EVENTS_FULL = STATUS_EVENTS_FULL
+
+# Codes shared with ctcsim/model.py (FATES, ARREST_MODES, EVENTS).
+cdef enum:
+    CENSORED = 0
+    DIED_SHEAR = 1
+    DIED_NK = 2
+    DIED_ANOIKIS = 3
+    ARRESTED = 4
+cdef enum:
+    MODE_NONE = 0
+    MODE_TRAPPED = 1
+    MODE_ADHERED = 2
+cdef enum:
+    EV_ENTER = 0
+    EV_STAGE = 1
+    EV_MOVE = 2
+    EV_SHIELD_ON = 3
+    EV_SHIELD_OFF = 4
+    EV_TRAPPED = 5
+    EV_ADHERED = 6
+    EV_DIED_SHEAR = 7
+    EV_DIED_NK = 8
+    EV_DIED_ANOIKIS = 9
+    EV_CENSORED = 10
+
+FATE_COLUMNS = (
+    ("unit_id", np.int64), ("cluster_size", np.int32), ("phenotype", np.int8),
+    ("diameter_um", np.float64), ("entry_time_s", np.float64),
+    ("entry_compartment", np.int32), ("fate", np.int8), ("fate_time_s", np.float64),
+    ("organ", np.int32), ("arrest_mode", np.int8), ("beds_visited", np.int32),
+    ("shielded_at_fate", np.int8), ("time_shielded_s", np.float64), ("n_steps", np.int32),
+)
+EVENT_COLUMNS = (
+    ("unit_id", np.int64), ("time_s", np.float64), ("event", np.int8),
+    ("compartment", np.int32), ("shielded", np.int8),
+)
+
+
+cdef struct Model:
+    const int8_t *is_bed
+    const int32_t *organ
+    const double *stage_rate
+    const int32_t *n_stages
+    const double *shear      # [C][2], by shield state
+    const double *nk
+    const double *adhesion
+    const double *toggle
+    const double *cap_diameter
+    const int64_t *edge_ptr
+    const int32_t *edge_to
+    const double *edge_cum
+    double eta, beta
+    double anoikis_scale[2]
+    bint anoikis_on
+    double trap_max, trap_ratio50, trap_width
+    int n_entry
+    const int32_t *entry_compartment
+    const double *entry_cum
+    int n_cluster
+    const double *cluster_cum
+    int n_phenotype
+    const double *phenotype_cum
+    double d_median, d_sigma
+    int n_tgrid
+    const double *tgrid
+    const double *cluster_factor    # [4][K]
+    const double *phenotype_factor  # [4][3]
+    const double *trap_dscale
+    double t_max
+
+
+cdef struct Fates:
+    int64_t *unit_id
+    int32_t *cluster_size
+    int8_t *phenotype
+    double *diameter
+    double *entry_time
+    int32_t *entry_compartment
+    int8_t *fate
+    double *fate_time
+    int32_t *organ
+    int8_t *arrest_mode
+    int32_t *beds_visited
+    int8_t *shielded
+    double *time_shielded
+    int32_t *n_steps
+
+
+cdef struct Events:
+    int64_t *unit_id
+    double *time
+    int8_t *event
+    int32_t *compartment
+    int8_t *shielded
+    int64_t capacity
+    int64_t n
+
+
+cdef inline int pick(const double *cum, int n, double u) noexcept nogil:
+    cdef int i
+    for i in range(n - 1):
+        if u < cum[i]:
+            return i
+    return n - 1
+
+
+cdef inline bint emit(Events *ev, int64_t unit, double t, int e, int c, int s) noexcept nogil:
+    """Append an event; False when the buffer is full."""
+    if ev == NULL:
+        return True
+    if ev.n == ev.capacity:
+        return False
+    ev.unit_id[ev.n] = unit
+    ev.time[ev.n] = t
+    ev.event[ev.n] = e
+    ev.compartment[ev.n] = c
+    ev.shielded[ev.n] = s
+    ev.n += 1
+    return True
+
+
+cdef inline bint trapped_on_entry(const Model *m, ctcsim_rng *g, int c, double d, int k) noexcept nogil:
+    cdef double r = d * m.trap_dscale[k - 1] / m.cap_diameter[c]
+    cdef double p = m.trap_max / (1.0 + exp(-(r - m.trap_ratio50) / m.trap_width))
+    return p >= 1.0 or (p > 0.0 and ctcsim_uniform(g) < p)
+
+
+cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64_t row,
+                        Fates *out, Events *ev) noexcept nogil:
+    """One unit, start to fate.  False if the event buffer filled up."""
+    cdef ctcsim_rng g
+    cdef int c, k, p, i, j = 0, s = 0, fate = CENSORED, mode = MODE_NONE, evcode = EV_CENSORED
+    cdef int beds = 0, steps = 0
+    cdef int64_t lo, hi, e
+    cdef double d, t0, u1, u2, x, a = 0.0, t, dt, dt_a, b, total, acc
+    cdef double budget = INFINITY, w = 0.0, w_new, shielded_s = 0.0, t_end
+    cdef double f_shear, f_nk, f_anoikis, f_adh
+    cdef double rates[5]
+
+    # Entry attributes, stream 0.
+    ctcsim_rng_init(&g, key, <uint64_t>unit, 0)
+    c = m.entry_compartment[pick(m.entry_cum, m.n_entry, ctcsim_uniform(&g)) if m.n_entry > 1 else 0]
+    k = (pick(m.cluster_cum, m.n_cluster, ctcsim_uniform(&g)) if m.n_cluster > 1 else 0) + 1
+    p = pick(m.phenotype_cum, m.n_phenotype, ctcsim_uniform(&g)) if m.n_phenotype > 1 else 0
+    d = m.d_median
+    if m.d_sigma > 0:
+        u1 = <double>((ctcsim_philox_next(&g) >> 11) + 1) * (1.0 / 9007199254740992.0)
+        u2 = ctcsim_uniform(&g)
+        x = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2)
+        d = m.d_median * exp(m.d_sigma * x)
+    t0 = m.tgrid[0]
+    if m.n_tgrid > 1:
+        x = ctcsim_uniform(&g) * (m.n_tgrid - 1)
+        i = <int>x
+        if i > m.n_tgrid - 2:
+            i = m.n_tgrid - 2
+        t0 = m.tgrid[i] + (x - i) * (m.tgrid[i + 1] - m.tgrid[i])
+    f_shear = m.cluster_factor[0 * m.n_cluster + k - 1] * m.phenotype_factor[0 * 3 + p]
+    f_nk = m.cluster_factor[1 * m.n_cluster + k - 1] * m.phenotype_factor[1 * 3 + p]
+    f_anoikis = m.cluster_factor[2 * m.n_cluster + k - 1] * m.phenotype_factor[2 * 3 + p]
+    f_adh = m.cluster_factor[3 * m.n_cluster + k - 1] * m.phenotype_factor[3 * 3 + p]
+
+    out.unit_id[row] = unit
+    out.cluster_size[row] = k
+    out.phenotype[row] = p
+    out.diameter[row] = d
+    out.entry_time[row] = t0
+    out.entry_compartment[row] = c
+
+    # Circulation, stream 1.
+    ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
+    t_end = t0
+    if not emit(ev, unit, t0, EV_ENTER, c, s):
+        return False
+    if m.is_bed[c]:
+        beds += 1
+        if trapped_on_entry(m, &g, c, d, k):
+            fate, mode, evcode = ARRESTED, MODE_TRAPPED, EV_TRAPPED
+    if fate == CENSORED and m.anoikis_on:
+        budget = ctcsim_exponential(&g)
+    while fate == CENSORED:
+        rates[0] = m.stage_rate[c]
+        rates[1] = m.shear[2 * c + s] * f_shear
+        rates[2] = m.nk[2 * c + s] * f_nk
+        rates[3] = m.adhesion[2 * c + s] * f_adh
+        rates[4] = m.toggle[2 * c + s]
+        total = rates[0] + rates[1] + rates[2] + rates[3] + rates[4]
+        dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
+        b = m.anoikis_scale[s] * f_anoikis
+        dt_a = m.eta * pow(w + budget / b, 1.0 / m.beta) - a if b > 0 else INFINITY
+        steps += 1
+        if t0 + a + (dt if dt < dt_a else dt_a) >= m.t_max:
+            if s:
+                shielded_s += m.t_max - t0 - a
+            t_end = m.t_max
+            break  # censored
+        if dt_a <= dt:
+            if s:
+                shielded_s += dt_a
+            t_end = t0 + a + dt_a
+            fate, evcode = DIED_ANOIKIS, EV_DIED_ANOIKIS
+            break
+        a += dt
+        if s:
+            shielded_s += dt
+        if m.anoikis_on:
+            w_new = pow(a / m.eta, m.beta)
+            budget -= b * (w_new - w)
+            w = w_new
+        t = t0 + a
+        t_end = t
+        x = ctcsim_uniform(&g) * total
+        i = 0
+        acc = rates[0]
+        while i < 4 and x >= acc:
+            i += 1
+            acc += rates[i]
+        while rates[i] == 0.0:  # x rounded up to total: take the last live channel
+            i -= 1
+        if i == 0:
+            j += 1
+            if j < m.n_stages[c]:
+                if not emit(ev, unit, t, EV_STAGE, c, s):
+                    return False
+                continue
+            lo = m.edge_ptr[c]
+            hi = m.edge_ptr[c + 1]
+            e = lo + (pick(m.edge_cum + lo, <int>(hi - lo), ctcsim_uniform(&g)) if hi - lo > 1 else 0)
+            c = m.edge_to[e]
+            j = 0
+            if not emit(ev, unit, t, EV_MOVE, c, s):
+                return False
+            if m.is_bed[c]:
+                beds += 1
+                if trapped_on_entry(m, &g, c, d, k):
+                    fate, mode, evcode = ARRESTED, MODE_TRAPPED, EV_TRAPPED
+        elif i == 1:
+            fate, evcode = DIED_SHEAR, EV_DIED_SHEAR
+        elif i == 2:
+            fate, evcode = DIED_NK, EV_DIED_NK
+        elif i == 3:
+            fate, mode, evcode = ARRESTED, MODE_ADHERED, EV_ADHERED
+        else:
+            s = 1 - s
+            if not emit(ev, unit, t, EV_SHIELD_ON if s else EV_SHIELD_OFF, c, s):
+                return False
+
+    if not emit(ev, unit, t_end, evcode, c, s):
+        return False
+    out.fate[row] = fate
+    out.fate_time[row] = t_end
+    out.organ[row] = m.organ[c] if fate == ARRESTED else -1
+    out.arrest_mode[row] = mode
+    out.beds_visited[row] = beds
+    out.shielded[row] = s
+    out.time_shielded[row] = shielded_s
+    out.n_steps[row] = steps
+    return True
+
+
+cdef inline const double *dptr(const double[::1] a):
+    return &a[0]
+
+
+cdef class CoreModel:
+    """A CompiledModel's arrays, pinned as contiguous buffers, and the C view of them."""
+    cdef Model m
+    cdef object _keep
+
+    def __init__(self, model):
+        def arr(x, dtype):
+            return np.ascontiguousarray(np.asarray(x, dtype=dtype).ravel())
+        f8 = np.float64
+        a = dict(
+            is_bed=arr(model.is_bed, np.int8), organ=arr(model.organ, np.int32),
+            stage_rate=arr(model.stage_rate_per_s, f8), n_stages=arr(model.n_stages, np.int32),
+            shear=arr(model.shear_per_s, f8), nk=arr(model.nk_per_s, f8),
+            adhesion=arr(model.adhesion_per_s, f8), toggle=arr(model.shield_toggle_per_s, f8),
+            cap=arr(model.capillary_diameter_um, f8), edge_ptr=arr(model.edge_ptr, np.int64),
+            edge_to=arr(model.edge_to, np.int32), edge_cum=arr(model.edge_cum, f8),
+            entry_c=arr(model.entry_compartment, np.int32), entry_cum=arr(model.entry_cum, f8),
+            cluster_cum=arr(model.cluster_cum, f8), phenotype_cum=arr(model.phenotype_cum, f8),
+            tgrid=arr(model.entry_time_grid_s, f8), cf=arr(model.cluster_factor, f8),
+            pf=arr(model.phenotype_factor, f8), tds=arr(model.trap_diameter_scale, f8),
+        )
+        self._keep = a
+        cdef const int8_t[::1] i8
+        cdef const int32_t[::1] i32
+        cdef const int64_t[::1] i64
+        i8 = a["is_bed"]; self.m.is_bed = &i8[0]
+        i32 = a["organ"]; self.m.organ = &i32[0]
+        i32 = a["n_stages"]; self.m.n_stages = &i32[0]
+        i32 = a["edge_to"]; self.m.edge_to = &i32[0]
+        i32 = a["entry_c"]; self.m.entry_compartment = &i32[0]
+        i64 = a["edge_ptr"]; self.m.edge_ptr = &i64[0]
+        self.m.stage_rate = dptr(a["stage_rate"])
+        self.m.shear = dptr(a["shear"])
+        self.m.nk = dptr(a["nk"])
+        self.m.adhesion = dptr(a["adhesion"])
+        self.m.toggle = dptr(a["toggle"])
+        self.m.cap_diameter = dptr(a["cap"])
+        self.m.edge_cum = dptr(a["edge_cum"])
+        self.m.entry_cum = dptr(a["entry_cum"])
+        self.m.cluster_cum = dptr(a["cluster_cum"])
+        self.m.phenotype_cum = dptr(a["phenotype_cum"])
+        self.m.tgrid = dptr(a["tgrid"])
+        self.m.cluster_factor = dptr(a["cf"])
+        self.m.phenotype_factor = dptr(a["pf"])
+        self.m.trap_dscale = dptr(a["tds"])
+        self.m.n_entry = len(a["entry_cum"])
+        self.m.n_cluster = len(a["cluster_cum"])
+        self.m.n_phenotype = len(a["phenotype_cum"])
+        self.m.n_tgrid = len(a["tgrid"])
+        self.m.eta = model.anoikis_eta_s
+        self.m.beta = model.anoikis_beta
+        self.m.anoikis_scale[0] = model.anoikis_scale[0]
+        self.m.anoikis_scale[1] = model.anoikis_scale[1]
+        self.m.anoikis_on = model.anoikis_scale[0] > 0 or model.anoikis_scale[1] > 0
+        self.m.trap_max = model.trap_max
+        self.m.trap_ratio50 = model.trap_ratio50
+        self.m.trap_width = model.trap_width
+        self.m.d_median = model.diameter_median_um
+        self.m.d_sigma = model.diameter_sigma_log
+        self.m.t_max = model.t_max_s
+
+
+def new_fate_buffers(n):
+    """Empty fate columns for ``n`` units."""
+    return {name: np.empty(n, dtype) for name, dtype in FATE_COLUMNS}
+
+
+def new_event_buffers(n):
+    """Empty event columns for ``n`` events."""
+    return {name: np.empty(n, dtype) for name, dtype in EVENT_COLUMNS}
+
+
+def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int64_t stop,
+              dict fates, dict events=None):
+    """Simulate units ``start .. stop-1``; fate of unit u goes to row ``u - start``.
+
+    Returns ``(next_unit, n_events, status)``: units before ``next_unit`` are
+    complete; ``status`` is DONE, or EVENTS_FULL when the next unit's events did
+    not fit (its partial events are dropped; call again from ``next_unit``).
+    """
+    cdef uint64_t key[2]
+    cdef Fates out
+    cdef Events ev
+    cdef Events *evp = NULL
+    cdef int64_t u, mark
+    cdef int status = STATUS_DONE
+    cdef int64_t[::1] fu = fates["unit_id"]
+    cdef int32_t[::1] fk = fates["cluster_size"]
+    cdef int8_t[::1] fp = fates["phenotype"]
+    cdef double[::1] fd = fates["diameter_um"]
+    cdef double[::1] ft0 = fates["entry_time_s"]
+    cdef int32_t[::1] fc = fates["entry_compartment"]
+    cdef int8_t[::1] ff = fates["fate"]
+    cdef double[::1] ft = fates["fate_time_s"]
+    cdef int32_t[::1] fo = fates["organ"]
+    cdef int8_t[::1] fm = fates["arrest_mode"]
+    cdef int32_t[::1] fb = fates["beds_visited"]
+    cdef int8_t[::1] fs = fates["shielded_at_fate"]
+    cdef double[::1] fts = fates["time_shielded_s"]
+    cdef int32_t[::1] fn = fates["n_steps"]
+    cdef int64_t[::1] eu
+    cdef double[::1] et
+    cdef int8_t[::1] ee
+    cdef int32_t[::1] ec
+    cdef int8_t[::1] es
+    if stop - start > fu.shape[0]:
+        raise ValueError("fate buffers hold fewer rows than units requested")
+    if stop <= start:
+        return start, 0, STATUS_DONE
+    key[0] = key0
+    key[1] = key1
+    out.unit_id, out.cluster_size, out.phenotype = &fu[0], &fk[0], &fp[0]
+    out.diameter, out.entry_time, out.entry_compartment = &fd[0], &ft0[0], &fc[0]
+    out.fate, out.fate_time, out.organ, out.arrest_mode = &ff[0], &ft[0], &fo[0], &fm[0]
+    out.beds_visited, out.shielded, out.time_shielded, out.n_steps = &fb[0], &fs[0], &fts[0], &fn[0]
+    if events is not None:
+        eu, et, ee = events["unit_id"], events["time_s"], events["event"]
+        ec, es = events["compartment"], events["shielded"]
+        ev.unit_id, ev.time, ev.event, ev.compartment, ev.shielded = &eu[0], &et[0], &ee[0], &ec[0], &es[0]
+        ev.capacity = eu.shape[0]
+        ev.n = 0
+        evp = &ev
+    u = start
+    with nogil:
+        while u < stop:
+            mark = ev.n if evp != NULL else 0
+            if not simulate_unit(&model.m, key, u, u - start, &out, evp):
+                ev.n = mark
+                status = STATUS_EVENTS_FULL
+                break
+            u += 1
+    return u, (ev.n if evp != NULL else 0), status
+
+
+def philox_raw(uint64_t key0, uint64_t key1, uint64_t unit, uint64_t stream, Py_ssize_t n):
+    """The first ``n`` raw words of a unit's stream (for known-answer tests)."""
+    cdef uint64_t key[2]
+    cdef ctcsim_rng g
+    cdef Py_ssize_t i
+    out = np.empty(n, np.uint64)
+    cdef uint64_t[::1] o = out
+    key[0] = key0
+    key[1] = key1
+    ctcsim_rng_init(&g, key, unit, stream)
+    for i in range(n):
+        o[i] = ctcsim_philox_next(&g)
+    return out

@@ -1,0 +1,104 @@
+"""Shared scenarios for the tests: small inline anatomies that exercise every mechanism."""
+import pytest
+
+from ctcsim import scenario as sc
+
+# A small circulation with every mechanism: Erlang stages, a branching arterial pool,
+# beds with trapping and adhesion, shielding, shear, NK and Weibull anoikis, clusters,
+# phenotypes and log-normal diameters.
+RICH = """
+name = "rich"
+t_max_s = 400.0
+anatomy.name = "mini"
+[[anatomy.compartments]]
+name = "veins"
+kind = "pool"
+transit_s = 4.0
+stages = 2
+shear_dyn_cm2 = 3.0
+platelet_rel = 1.0
+[[anatomy.compartments]]
+name = "lung"
+kind = "bed"
+transit_s = 1.5
+shear_dyn_cm2 = 20.0
+nk_rel = 2.0
+capillary_diameter_um = 9.0
+[[anatomy.compartments]]
+name = "arteries"
+kind = "pool"
+transit_s = 3.0
+stages = 3
+shear_dyn_cm2 = 12.0
+[[anatomy.compartments]]
+name = "liver"
+kind = "bed"
+transit_s = 5.0
+stages = 2
+shear_dyn_cm2 = 10.0
+nk_rel = 3.0
+platelet_rel = 0.5
+capillary_diameter_um = 12.0
+[[anatomy.compartments]]
+name = "marrow"
+kind = "bed"
+transit_s = 8.0
+shear_dyn_cm2 = 2.0
+capillary_diameter_um = 30.0
+[[anatomy.edges]]
+from = "veins"
+to = "lung"
+fraction = 1.0
+[[anatomy.edges]]
+from = "lung"
+to = "arteries"
+fraction = 1.0
+[[anatomy.edges]]
+from = "arteries"
+to = "liver"
+fraction = 0.3
+[[anatomy.edges]]
+from = "arteries"
+to = "marrow"
+fraction = 0.2
+[[anatomy.edges]]
+from = "arteries"
+to = "veins"
+fraction = 0.5
+[[anatomy.edges]]
+from = "liver"
+to = "veins"
+fraction = 1.0
+[[anatomy.edges]]
+from = "marrow"
+to = "veins"
+fraction = 1.0
+
+[primary]
+name = "test"
+entry = { veins = 0.7, arteries = 0.3 }
+diameter_median_um = 8.0
+diameter_sigma_log = 0.3
+cluster_size_probs = [0.8, 0.15, 0.05]
+phenotype_mix = [0.5, 0.3, 0.2]
+
+[biology]
+k_shear_per_s = 0.002
+k_nk_per_s = 0.004
+anoikis_eta_s = 300.0
+anoikis_beta = 1.7
+k_on_per_s = 0.05
+k_off_per_s = 0.03
+k_adh_per_s = 0.02
+trap_ratio50 = 1.0
+trap_width = 0.2
+trap_max = 0.8
+
+[adhesion]
+liver = 2.0
+"""
+
+
+@pytest.fixture
+def rich():
+    return sc.loads(RICH, "rich.toml")

@@ -85,8 +85,13 @@ def _pick(cum, u):
 
 
 def trap_probability(m: CompiledModel, c, d, k):
+    if m.trap_max == 0.0:
+        return 0.0
     r = d * m.trap_diameter_scale[k - 1] / m.capillary_diameter_um[c]
-    return m.trap_max / (1.0 + math.exp(-(r - m.trap_ratio50) / m.trap_width))
+    try:
+        return m.trap_max / (1.0 + math.exp(-(r - m.trap_ratio50) / m.trap_width))
+    except OverflowError:  # C's exp gives inf there, and so a probability of 0
+        return 0.0
 
 
 def draw_entry(m: CompiledModel, key, unit):

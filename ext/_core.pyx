@@ -147,6 +147,8 @@ cdef inline bint emit(Events *ev, int64_t unit, double t, int e, int c, int s) n
 
 
 cdef inline bint trapped_on_entry(const Model *m, ctcsim_rng *g, int c, double d, int k) noexcept nogil:
+    if m.trap_max == 0.0:  # trapping off: skip the exp (the probability is 0 either way)
+        return False
     cdef double r = d * m.trap_dscale[k - 1] / m.cap_diameter[c]
     cdef double p = m.trap_max / (1.0 + exp(-(r - m.trap_ratio50) / m.trap_width))
     return p >= 1.0 or (p > 0.0 and ctcsim_uniform(g) < p)
@@ -205,16 +207,25 @@ cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64
             fate, mode, evcode = ARRESTED, MODE_TRAPPED, EV_TRAPPED
     if fate == CENSORED and m.anoikis_on:
         budget = ctcsim_exponential(&g)
+    # Hot pointers in locals: the compiler may keep them in registers across the loop.
+    cdef const double *stage_rate = m.stage_rate
+    cdef const double *shear = m.shear
+    cdef const double *nk = m.nk
+    cdef const double *adhesion = m.adhesion
+    cdef const double *toggle = m.toggle
     while fate == CENSORED:
-        rates[0] = m.stage_rate[c]
-        rates[1] = m.shear[2 * c + s] * f_shear
-        rates[2] = m.nk[2 * c + s] * f_nk
-        rates[3] = m.adhesion[2 * c + s] * f_adh
-        rates[4] = m.toggle[2 * c + s]
+        rates[0] = stage_rate[c]
+        rates[1] = shear[2 * c + s] * f_shear
+        rates[2] = nk[2 * c + s] * f_nk
+        rates[3] = adhesion[2 * c + s] * f_adh
+        rates[4] = toggle[2 * c + s]
         total = rates[0] + rates[1] + rates[2] + rates[3] + rates[4]
         dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
-        b = m.anoikis_scale[s] * f_anoikis
-        dt_a = m.eta * pow(w + budget / b, 1.0 / m.beta) - a if b > 0 else INFINITY
+        dt_a = INFINITY
+        if m.anoikis_on:
+            b = m.anoikis_scale[s] * f_anoikis
+            if b > 0:
+                dt_a = m.eta * pow(w + budget / b, 1.0 / m.beta) - a
         steps += 1
         if t0 + a + (dt if dt < dt_a else dt_a) >= m.t_max:
             if s:

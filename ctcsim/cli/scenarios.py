@@ -1,0 +1,61 @@
+"""`ctcsim scenarios`, `ctcsim scenario show`, `ctcsim validate`: look at scenarios without running them."""
+from __future__ import annotations
+
+import click
+
+from .. import scenario as sc
+from ..checks import ScenarioError
+from ..compile import compile_model
+
+
+def _fail(e: ScenarioError):
+    click.echo(f"ctcsim: error: {e}", err=True)
+    raise SystemExit(2)
+
+
+@click.command("scenarios")
+def scenarios():
+    """List the built-in scenarios (print one with `ctcsim scenario show NAME`)."""
+    for name in sc.builtin_scenario_names():
+        click.echo(f"{name:<12} {sc.builtin_scenario(name).description}")
+
+
+@click.group("scenario")
+def scenario():
+    """Inspect scenarios."""
+
+
+@scenario.command("show")
+@click.argument("name_or_file")
+@click.option("--resolved", is_flag=True, help="Inline the anatomy and primary instead of naming them.")
+def show(name_or_file, resolved):
+    """Print a scenario as TOML, every default written out.
+
+    Save the output to a file, edit it and run it: `ctcsim scenario show breast > my.toml`.
+    """
+    try:
+        s = sc.load(name_or_file)
+        if resolved:
+            s = sc.Scenario(**{**s.__dict__, "anatomy": s.resolved_anatomy(), "primary": s.resolved_primary()})
+    except ScenarioError as e:
+        _fail(e)
+    click.echo(sc.dumps(s), nl=False)
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True)
+def validate(files):
+    """Check scenario files (or built-in names) without running them.
+
+    Exit code 0 if all are valid; 2 at the first invalid one, with one line naming the
+    file, the key and what was expected.
+    """
+    for f in files:
+        try:
+            s = sc.load(f)
+            for arm in s.arm_names():
+                compile_model(s, arm)
+        except ScenarioError as e:
+            _fail(e)
+        click.echo(f"{f}: ok ({s.name}: {len(s.resolved_anatomy().compartments)} compartments, "
+                   f"arms {', '.join(s.arm_names())})")

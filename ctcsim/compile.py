@@ -2,12 +2,49 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
 from .checks import ScenarioError
 from .model import CompiledModel
-from .scenario import Biology, Scenario
+from .scenario import SOIL_FACTORS, Biology, Scenario
+
+SECONDS_PER_DAY = 86400.0
+ENTRY_GRID_POINTS = 4097  # inverse-CDF points of the shedding entry time: error << 1e-6 of the span
+
+
+def gompertz_mass_g(entry, t_s):
+    """Tumour mass under Gompertz growth dV/dt = a V ln(K/V), a from the initial doubling time."""
+    k_g, m0 = entry.carrying_capacity_g, entry.tumour_mass_g
+    a = math.log(2.0) / (entry.doubling_time_days * SECONDS_PER_DAY * math.log(k_g / m0))
+    return k_g * np.exp(np.log(m0 / k_g) * np.exp(-a * np.asarray(t_s)))
+
+
+def _shedding_curve(scenario: Scenario):
+    """Times over [0, t_max] and the expected number of units shed by each of them."""
+    e = scenario.entry
+    if not math.isfinite(scenario.t_max_s):
+        raise ScenarioError(scenario.name, "t_max_s", "shedding needs a finite t_max_s (the duration)")
+    if e.carrying_capacity_g <= e.tumour_mass_g:
+        raise ScenarioError(scenario.name, "entry.carrying_capacity_g", "must exceed entry.tumour_mass_g")
+    t = np.linspace(0.0, scenario.t_max_s, 20001)
+    rate = e.cells_per_g_per_day / SECONDS_PER_DAY * gompertz_mass_g(e, t)
+    cum = np.concatenate([[0.0], np.cumsum((rate[1:] + rate[:-1]) / 2 * np.diff(t))])  # trapezoid
+    return t, cum
+
+
+def expected_units(scenario: Scenario) -> float:
+    """The expected number of units a shedding scenario sheds over [0, t_max] (Poisson mean)."""
+    return float(_shedding_curve(scenario)[1][-1])
+
+
+def entry_time_grid(scenario: Scenario) -> np.ndarray:
+    """The inverse CDF of the entry time at u = 0, 1/(M-1), ..., 1 (one point: a fixed time)."""
+    if scenario.entry.mode != "shedding":
+        return np.array([scenario.entry.time_s])
+    t, cum = _shedding_curve(scenario)
+    return np.interp(np.linspace(0.0, 1.0, ENTRY_GRID_POINTS), cum / cum[-1], t)
 
 
 def arm_biology(scenario: Scenario, arm: str) -> Biology:
@@ -19,9 +56,21 @@ def arm_biology(scenario: Scenario, arm: str) -> Biology:
     return dataclasses.replace(b, **{k: getattr(b, k) * v for k, v in mult.items()})
 
 
+def compile_arm(scenario: Scenario, arm: str) -> tuple[CompiledModel, CompiledModel | None, float]:
+    """(model before the arm starts, model after it or None, start time) for one arm."""
+    spec = next((a for a in scenario.arms if a.name == arm), None)
+    treated = compile_model(scenario, arm)
+    if spec is None or spec.start_s == 0.0 or not spec.multipliers:
+        return treated, None, math.inf
+    return _compile(scenario, scenario.biology), treated, spec.start_s
+
+
 def compile_model(scenario: Scenario, arm: str | None = None) -> CompiledModel:
-    """The compiled model of ``arm`` (default: the first arm, or the only one)."""
-    b = arm_biology(scenario, arm or scenario.arm_names()[0])
+    """The compiled model of ``arm`` (default: the first arm), its multipliers applied from t = 0."""
+    return _compile(scenario, arm_biology(scenario, arm or scenario.arm_names()[0]))
+
+
+def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
     anat = scenario.resolved_anatomy()
     prim = scenario.resolved_primary()
     idx = anat.index()
@@ -33,7 +82,8 @@ def compile_model(scenario: Scenario, arm: str | None = None) -> CompiledModel:
 
     tau = np.array([c.shear_dyn_cm2 for c in comps])
     shear = b.k_shear_per_s * (tau / b.shear_ref_dyn_cm2) ** b.shear_exponent
-    nk = b.k_nk_per_s * np.array([c.nk_rel for c in comps])
+    nk_rel = np.array([c.nk_rel for c in comps])
+    nk = b.k_nk_per_s * nk_rel
     adh_factor = np.array([scenario.adhesion.get(anat.organ_of(c), 1.0) if c.kind == "bed" else 0.0 for c in comps])
     toggle = np.stack([b.k_on_per_s * np.array([c.platelet_rel for c in comps]), np.full(n, b.k_off_per_s)], axis=1)
 
@@ -57,6 +107,8 @@ def compile_model(scenario: Scenario, arm: str | None = None) -> CompiledModel:
     cluster = np.asarray(prim.cluster_size_probs, dtype=float)
     cluster = cluster[: np.flatnonzero(cluster)[-1] + 1]
     sizes = np.arange(1, len(cluster) + 1, dtype=float)
+    soil = {f: np.array([scenario.soil.get(anat.organ_of(c), {}).get(f, 1.0) for c in comps])
+            for f in SOIL_FACTORS}
 
     model = CompiledModel(
         compartment_names=tuple(c.name for c in comps),
@@ -85,12 +137,22 @@ def compile_model(scenario: Scenario, arm: str | None = None) -> CompiledModel:
         phenotype_cum=_cum(np.asarray(prim.phenotype_mix, dtype=float)),
         diameter_median_um=prim.diameter_median_um,
         diameter_sigma_log=prim.diameter_sigma_log,
-        entry_time_grid_s=np.array([scenario.entry.time_s]),
+        entry_time_grid_s=entry_time_grid(scenario),
         cluster_factor=sizes[None, :] ** np.asarray(b.cluster_exponents, dtype=float)[:, None],
-        phenotype_factor=np.array([b.phenotype_shear, b.phenotype_nk, b.phenotype_anoikis, b.phenotype_adhesion],
-                                  dtype=float),
+        phenotype_factor=np.array([b.phenotype_shear, b.phenotype_nk, b.phenotype_anoikis, b.phenotype_adhesion,
+                                   b.phenotype_extravasation, b.phenotype_proliferation], dtype=float),
         trap_diameter_scale=sizes ** b.cluster_trap_exponent,
         t_max_s=scenario.t_max_s,
+        cap_death_per_s=np.outer(b.k_cap_nk_per_s * nk_rel * beds, 1.0 - b.p_nk * shield),
+        extravasation_per_s=b.k_extravasation_per_s * soil["niche"] * beds,
+        dormancy_prob=np.full(n, b.p_dormant) * beds,
+        wake_per_s=b.k_wake_per_s * soil["inflammation"] * beds,
+        dormant_death_per_s=b.k_dormant_death_per_s * soil["macrophage"] * beds,
+        birth_per_s=b.birth_per_s * soil["niche"] * beds,
+        death_per_s=b.death_per_s * soil["macrophage"] * beds,
+        regression_per_s=b.k_regression_per_s * soil["macrophage"] * beds,
+        micro_cells=b.micro_cells,
+        macro_cells=b.macro_cells,
     )
     _check_absorbing(model, scenario)
     return model

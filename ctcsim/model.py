@@ -37,6 +37,23 @@ is trapped at once with probability
 
 The circulating phase ends at the first of: a death, an arrest (trapped or
 adhered, in ``organ[c]``), or the absolute time ``t_max_s`` (censored).
+
+After arrest in bed ``c`` with shield ``s`` (DESIGN 2.4; the shield stays as it arrived):
+
+- in the capillary: death ``cap_death_per_s[c, s] * F_nk`` or extravasation
+  ``extravasation_per_s[c] * F_extravasation``;
+- extravasated: dormant with probability ``dormancy_prob[c]``, else proliferating;
+- dormant: wakes (proliferating) at ``wake_per_s[c]`` or dies at ``dormant_death_per_s[c]``;
+- proliferating: a birth-death colony of n cells (n = k at the start), birth
+  ``birth_per_s[c] * F_proliferation`` and death ``death_per_s[c]`` per cell, exact
+  until n = 0 (colony_extinct) or n = ``micro_cells`` (micrometastasis);
+- micrometastasis: regresses at ``regression_per_s[c]``, or grows to ``macro_cells``
+  after the time the large-colony approximation gives (reference.py, ``grow_time``).
+Whatever state holds at ``t_max_s`` is the post-arrest outcome (censored there).
+
+An arm whose multipliers start at ``switch_s`` is two CompiledModels: the unit
+follows the first until absolute time ``switch_s`` and the second after it
+(exact: hazards are piecewise constant in time, the clock restarts at the switch).
 """
 from __future__ import annotations
 
@@ -47,12 +64,18 @@ import numpy as np
 FATES = ("censored", "died_shear", "died_nk", "died_anoikis", "arrested")
 ARREST_MODES = ("none", "trapped", "adhered")
 PHENOTYPES = ("epithelial", "hybrid", "mesenchymal")
-HAZARDS = ("shear", "nk", "anoikis", "adhesion")
+HAZARDS = ("shear", "nk", "anoikis", "adhesion", "extravasation", "proliferation")
+POST_ARREST = (
+    "none", "in_capillary", "died_in_capillary", "dormant", "died_dormant", "proliferating",
+    "colony_extinct", "micrometastasis", "regressed", "macrometastasis",
+)
 # Event log codes.  "stage" is an Erlang stage completed inside a compartment;
 # "move" is entry into the next compartment.
 EVENTS = (
     "enter", "stage", "move", "shield_on", "shield_off", "trapped", "adhered",
     "died_shear", "died_nk", "died_anoikis", "censored",
+    "extravasated", "dormant", "woke", "died_in_capillary", "died_dormant", "division",
+    "cell_death", "colony_extinct", "micrometastasis", "regressed", "macrometastasis",
 )
 
 
@@ -87,10 +110,36 @@ class CompiledModel:
     diameter_median_um: float
     diameter_sigma_log: float
     entry_time_grid_s: np.ndarray    # float64[M]
-    cluster_factor: np.ndarray       # float64[4, K]
-    phenotype_factor: np.ndarray     # float64[4, 3]
+    cluster_factor: np.ndarray       # float64[len(HAZARDS), K]
+    phenotype_factor: np.ndarray     # float64[len(HAZARDS), 3]
     trap_diameter_scale: np.ndarray  # float64[K]
     t_max_s: float
+    # After arrest, by compartment (zeros for pools); all zero: units stay in the capillary.
+    cap_death_per_s: np.ndarray | None = None      # float64[C, 2]
+    extravasation_per_s: np.ndarray | None = None  # float64[C]
+    dormancy_prob: np.ndarray | None = None        # float64[C]
+    wake_per_s: np.ndarray | None = None           # float64[C]
+    dormant_death_per_s: np.ndarray | None = None  # float64[C]
+    birth_per_s: np.ndarray | None = None          # float64[C]
+    death_per_s: np.ndarray | None = None          # float64[C]
+    regression_per_s: np.ndarray | None = None     # float64[C]
+    micro_cells: int = 16
+    macro_cells: float = 1e6
+
+    def __post_init__(self):
+        zeros = {"cap_death_per_s": (self.n_compartments, 2)}
+        for name in ("extravasation_per_s", "dormancy_prob", "wake_per_s", "dormant_death_per_s",
+                     "birth_per_s", "death_per_s", "regression_per_s"):
+            zeros[name] = (self.n_compartments,)
+        for name, shape in zeros.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(shape))
+        # Factor tables may predate the post-arrest rows: pad them with ones.
+        for name in ("cluster_factor", "phenotype_factor"):
+            f = np.asarray(getattr(self, name), dtype=float)
+            if f.shape[0] < len(HAZARDS):
+                f = np.vstack([f, np.ones((len(HAZARDS) - f.shape[0], f.shape[1]))])
+                object.__setattr__(self, name, f)
 
     @property
     def n_compartments(self) -> int:

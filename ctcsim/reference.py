@@ -36,6 +36,12 @@ _MASK = (1 << 64) - 1
 # Event and fate codes, as indices into model.EVENTS and model.FATES.
 EV_ENTER, EV_STAGE, EV_MOVE, EV_SHIELD_ON, EV_SHIELD_OFF, EV_TRAPPED, EV_ADHERED = range(7)
 EV_DIED_SHEAR, EV_DIED_NK, EV_DIED_ANOIKIS, EV_CENSORED = range(7, 11)
+(EV_EXTRAVASATED, EV_DORMANT, EV_WOKE, EV_DIED_IN_CAPILLARY, EV_DIED_DORMANT, EV_DIVISION,
+ EV_CELL_DEATH, EV_COLONY_EXTINCT, EV_MICROMETASTASIS, EV_REGRESSED, EV_MACROMETASTASIS) = range(11, 22)
+(PA_NONE, PA_IN_CAPILLARY, PA_DIED_IN_CAPILLARY, PA_DORMANT, PA_DIED_DORMANT, PA_PROLIFERATING,
+ PA_COLONY_EXTINCT, PA_MICROMETASTASIS, PA_REGRESSED, PA_MACROMETASTASIS) = range(10)
+# Post-arrest outcomes that end the chain before t_max (the others are states censored there).
+FINAL = (PA_DIED_IN_CAPILLARY, PA_DIED_DORMANT, PA_COLONY_EXTINCT, PA_REGRESSED, PA_MACROMETASTASIS)
 CENSORED, DIED_SHEAR, DIED_NK, DIED_ANOIKIS, ARRESTED = range(5)
 NONE, TRAPPED, ADHERED = range(3)
 
@@ -115,19 +121,51 @@ def draw_entry(m: CompiledModel, key, unit):
     return c, k, p, d, t0
 
 
-def simulate_unit(m: CompiledModel, key, unit, events=False):
+def factors(m: CompiledModel, k, p):
+    """Per-unit hazard factors F_h, in HAZARDS order."""
+    return [m.cluster_factor[h, k - 1] * m.phenotype_factor[h, p] for h in range(len(m.cluster_factor))]
+
+
+def grow_time(g: Stream, n, birth, death, target):
+    """Time for a colony of n cells to reach ``target`` cells (math.inf if it dies out).
+
+    The large-colony approximation: a supercritical birth-death colony of n cells
+    grows as W exp((birth - death) t), where W is the sum over the n founders of
+    0 (lineage dies out, probability death/birth) or an exponential of mean
+    birth/(birth - death).  Draws: per founder one uniform, and one exponential if
+    its lineage survives.  tests/test_colony.py checks it against the exact process.
+    """
+    if birth <= death:
+        return math.inf
+    q, r = death / birth, birth - death
+    w = 0.0
+    for _ in range(n):
+        if g.uniform() >= q:
+            w += g.exponential() * birth / r
+    if w == 0.0:
+        return math.inf
+    return max(0.0, math.log(target / w) / r)
+
+
+def simulate_unit(m: CompiledModel, key, unit, events=False, after: CompiledModel | None = None,
+                  switch_s=math.inf):
     """Simulate one unit; return (fate row dict, list of event tuples).
 
-    Event tuples are (unit, time_s, event, compartment, shielded).
+    Event tuples are (unit, time_s, event, compartment, shielded).  With ``after``,
+    the unit follows ``m`` until absolute time ``switch_s`` and ``after`` from then on.
     """
     c, k, p, d, t0 = draw_entry(m, key, unit)
-    f = [m.cluster_factor[h, k - 1] * m.phenotype_factor[h, p] for h in range(4)]
+    if after is None or switch_s >= m.t_max_s:
+        after, switch_s = m, math.inf
+    cur = m if t0 < switch_s else after
+    f = factors(cur, k, p)
     g = Stream(key, unit, 1)
     log = []
     row = dict(unit_id=unit, cluster_size=k, phenotype=p, diameter_um=d, entry_time_s=t0,
                entry_compartment=c, fate=CENSORED, fate_time_s=m.t_max_s, organ=-1,
                arrest_mode=NONE, beds_visited=0, shielded_at_fate=0, time_shielded_s=0.0,
-               n_steps=0)
+               n_steps=0, post_arrest=PA_NONE, post_arrest_time_s=math.nan,
+               extravasation_time_s=math.nan, micrometastasis_time_s=math.nan)
 
     def emit(t, ev, comp, s):
         if events:
@@ -135,33 +173,115 @@ def simulate_unit(m: CompiledModel, key, unit, events=False):
 
     def finish(t, fate, mode, s, ev):
         row.update(fate=fate, fate_time_s=t, arrest_mode=mode, shielded_at_fate=s)
+        emit(t, ev, c, s)
         if fate == ARRESTED:
             row["organ"] = int(m.organ[c])
-        emit(t, ev, c, s)
+            after_arrest(t, s)
         return row, log
 
     def enters_trapped():
         if not m.is_bed[c]:
             return False
         row["beds_visited"] += 1
-        pt = trap_probability(m, c, d, k)
+        pt = trap_probability(cur, c, d, k)
         return pt >= 1.0 or (pt > 0.0 and g.uniform() < pt)
+
+    def after_arrest(t, s):
+        """The post-arrest chain of DESIGN 2.4, on stream 2."""
+        nonlocal cur, f
+        h = Stream(key, unit, 2)
+        state, n = PA_IN_CAPILLARY, k
+        while True:
+            fc = factors(cur, k, p)
+            if state == PA_IN_CAPILLARY:
+                rates = (cur.cap_death_per_s[c, s] * fc[1], cur.extravasation_per_s[c] * fc[4])
+            elif state == PA_DORMANT:
+                rates = (cur.dormant_death_per_s[c], cur.wake_per_s[c])
+            elif state == PA_PROLIFERATING:
+                if n >= cur.micro_cells:
+                    row["micrometastasis_time_s"] = t
+                    emit(t, EV_MICROMETASTASIS, c, s)
+                    state = PA_MICROMETASTASIS
+                    continue
+                rates = (cur.death_per_s[c] * n, cur.birth_per_s[c] * fc[5] * n)
+            else:  # micrometastasis: growth (approximation) against regression
+                grow = grow_time(h, n, cur.birth_per_s[c] * fc[5], cur.death_per_s[c], cur.macro_cells)
+                reg = cur.regression_per_s[c]
+                dt_reg = h.exponential() / reg if reg > 0 else math.inf
+                if grow == math.inf and dt_reg == math.inf:
+                    break
+                dt = min(grow, dt_reg)
+                if t + dt >= m.t_max_s:
+                    break
+                t += dt
+                state = PA_MACROMETASTASIS if grow <= dt_reg else PA_REGRESSED
+                emit(t, EV_MACROMETASTASIS if state == PA_MACROMETASTASIS else EV_REGRESSED, c, s)
+                break
+            total = rates[0] + rates[1]
+            dt = h.exponential() / total if total > 0 else math.inf
+            if cur is not after and t + dt >= switch_s:
+                t, cur = switch_s, after  # the clock restarts under the arm's multipliers
+                continue
+            if t + dt >= m.t_max_s:
+                break
+            t += dt
+            u = h.uniform()
+            second = u * total >= rates[0] if rates[1] > 0 else False
+            if state == PA_IN_CAPILLARY:
+                if not second:
+                    state = PA_DIED_IN_CAPILLARY
+                    emit(t, EV_DIED_IN_CAPILLARY, c, s)
+                    break
+                row["extravasation_time_s"] = t
+                emit(t, EV_EXTRAVASATED, c, s)
+                q = cur.dormancy_prob[c]
+                if q >= 1.0 or (q > 0.0 and h.uniform() < q):
+                    state = PA_DORMANT
+                    emit(t, EV_DORMANT, c, s)
+                else:
+                    state = PA_PROLIFERATING
+            elif state == PA_DORMANT:
+                state = PA_PROLIFERATING if second else PA_DIED_DORMANT
+                emit(t, EV_WOKE if second else EV_DIED_DORMANT, c, s)
+                if not second:
+                    break
+            else:
+                n += 1 if second else -1
+                emit(t, EV_DIVISION if second else EV_CELL_DEATH, c, s)
+                if n == 0:
+                    state = PA_COLONY_EXTINCT
+                    emit(t, EV_COLONY_EXTINCT, c, s)
+                    break
+        row["post_arrest"] = state
+        row["post_arrest_time_s"] = t if state in FINAL else m.t_max_s
 
     s, j, a = 0, 0, 0.0
     emit(t0, EV_ENTER, c, s)
     if enters_trapped():
         return finish(t0, ARRESTED, TRAPPED, s, EV_TRAPPED)
     eta, beta = m.anoikis_eta_s, m.anoikis_beta
-    anoikis_on = m.anoikis_scale[0] > 0 or m.anoikis_scale[1] > 0
+    anoikis_on = m.anoikis_scale.max() > 0 or after.anoikis_scale.max() > 0
     budget = g.exponential() if anoikis_on else math.inf  # integrated hazard left
     w = 0.0                                                 # (a / eta) ** beta
     while True:
-        rates = (m.stage_rate_per_s[c], m.shear_per_s[c, s] * f[0], m.nk_per_s[c, s] * f[1],
-                 m.adhesion_per_s[c, s] * f[3], m.shield_toggle_per_s[c, s])
+        rates = (cur.stage_rate_per_s[c], cur.shear_per_s[c, s] * f[0], cur.nk_per_s[c, s] * f[1],
+                 cur.adhesion_per_s[c, s] * f[3], cur.shield_toggle_per_s[c, s])
         total = sum(rates)
         dt = g.exponential() / total if total > 0 else math.inf
-        b = m.anoikis_scale[s] * f[2]
+        b = cur.anoikis_scale[s] * f[2]
         dt_a = eta * (w + budget / b) ** (1.0 / beta) - a if b > 0 else math.inf
+        if cur is not after and t0 + a + min(dt, dt_a) >= switch_s:
+            da = switch_s - t0 - a  # advance to the switch; the clocks restart there
+            if s:
+                row["time_shielded_s"] += da
+            a = switch_s - t0
+            if anoikis_on:
+                w_new = (a / eta) ** beta
+                budget -= b * (w_new - w)
+                w = w_new
+            cur = after
+            f = factors(cur, k, p)
+            continue
         row["n_steps"] += 1
         if t0 + a + min(dt, dt_a) >= m.t_max_s:
             if s:
@@ -189,7 +309,7 @@ def simulate_unit(m: CompiledModel, key, unit, events=False):
             i -= 1
         if i == 0:
             j += 1
-            if j < m.n_stages[c]:
+            if j < cur.n_stages[c]:
                 emit(t, EV_STAGE, c, s)
                 continue
             lo, hi = int(m.edge_ptr[c]), int(m.edge_ptr[c + 1])

@@ -73,37 +73,66 @@ class Biology:
     trap_max: float = spec(float, 0.99, check=probability, doc="trapping probability of a unit far larger than the capillary")
     trap_ratio50: float = spec(float, 1.5, check=positive, doc="diameter/capillary ratio trapped with trap_max/2 [U]")
     trap_width: float = spec(float, 0.25, check=positive, doc="logistic width in the ratio [U]")
-    cluster_exponents: list = spec(list, [0.0, -1.0, -1.0, 0.5],
-                                   doc="x_h in factor k^x_h for (shear, nk, anoikis, adhesion) [U]")
+    cluster_exponents: list = spec(list, [0.0, -1.0, -1.0, 0.5, 0.0, 0.0],
+                                   doc="x_h in factor k^x_h for (shear, nk, anoikis, adhesion, "
+                                       "extravasation, proliferation) [U]")
     cluster_trap_exponent: float = spec(float, 1.0 / 3.0, check=non_negative,
                                         doc="effective diameter d k^x (1/3: volume-equivalent sphere)")
     phenotype_shear: list = spec(list, [1.0, 1.0, 1.0], check=_factors)
     phenotype_nk: list = spec(list, [1.0, 1.0, 1.0], check=_factors)
     phenotype_anoikis: list = spec(list, [1.0, 0.7, 0.5], check=_factors, doc="EMT resists anoikis [U]")
     phenotype_adhesion: list = spec(list, [1.0, 1.0, 0.8], check=_factors)
+    phenotype_extravasation: list = spec(list, [1.0, 1.2, 1.5], check=_factors, doc="EMT invades [U]")
+    phenotype_proliferation: list = spec(list, [1.0, 0.9, 0.6], check=_factors,
+                                         doc="MET needed to grow: mesenchymal cells divide less [U]")
+    # After arrest (DESIGN 2.4).  Organ soil factors (see Scenario.soil) scale these.
+    k_cap_nk_per_s: float = spec(float, 1.0e-5, check=non_negative,
+                                 doc="NK killing of an arrested unit, times the bed's nk_rel [U]")
+    k_extravasation_per_s: float = spec(float, 1.16e-5, check=non_negative,
+                                        doc="extravasation, times niche [U: ~1 day, Chambers 2002]")
+    p_dormant: float = spec(float, 0.9, check=probability, doc="P(dormant) after extravasation [U]")
+    k_wake_per_s: float = spec(float, 1.0e-7, check=non_negative, doc="dormant cells wake, times inflammation [U]")
+    k_dormant_death_per_s: float = spec(float, 1.0e-7, check=non_negative,
+                                        doc="dormant cells die, times macrophage [U]")
+    birth_per_s: float = spec(float, 1.16e-5, check=non_negative, doc="division per cell, times niche [U: ~1/day]")
+    death_per_s: float = spec(float, 0.93e-5, check=non_negative, doc="cell death per cell, times macrophage [U]")
+    k_regression_per_s: float = spec(float, 1.0e-6, check=non_negative,
+                                     doc="micrometastasis regression, times macrophage [U]")
+    micro_cells: int = spec(int, 16, check=at_least(1), doc="cells of a micrometastasis (Luzzi 1998: 4-16)")
+    macro_cells: float = spec(float, 1.0e6, check=positive, doc="cells of a macrometastasis (~1 mm^3) [U]")
 
     def __post_init__(self):
         x = self.cluster_exponents
-        if len(x) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
-            raise ValueError("cluster_exponents: expected 4 numbers (shear, nk, anoikis, adhesion)")
+        if len(x) != 6 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
+            raise ValueError("cluster_exponents: expected 6 numbers (shear, nk, anoikis, adhesion, "
+                             "extravasation, proliferation)")
 
 
+SOIL_FACTORS = ("niche", "inflammation", "macrophage")
 MULTIPLIABLE = tuple(f.name for f in dataclasses.fields(Biology) if f.metadata["kind"] is float)
 
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """How units enter: the primary's venous drainage, or an injection."""
-    mode: str = spec(str, "drainage", check=one_of("drainage", "injection"))
+    """How units enter: the primary's venous drainage at one time, by shedding from a
+    growing tumour (also through the drainage), or an injection."""
+    mode: str = spec(str, "drainage", check=one_of("drainage", "shedding", "injection"))
     site: str | None = spec(str, None, doc="injection: an injection site or compartment name")
-    time_s: float = spec(float, 0.0, check=non_negative, doc="entry time of every unit")
+    time_s: float = spec(float, 0.0, check=non_negative, doc="drainage and injection: entry time of every unit")
+    tumour_mass_g: float = spec(float, 1.0, check=positive, doc="shedding: tumour mass at t = 0")
+    doubling_time_days: float = spec(float, 51.0, check=positive,
+                                     doc="shedding: initial doubling time [Coumans 2013: 1.7 months, breast]")
+    carrying_capacity_g: float = spec(float, 1000.0, check=positive, doc="shedding: Gompertz plateau [U]")
+    cells_per_g_per_day: float = spec(float, 3.2e6, check=non_negative,
+                                      doc="shedding rate, a calibration parameter [Butler & Gullino 1975, rat]")
 
 
 @dataclasses.dataclass(frozen=True)
 class Arm:
-    """A named set of multipliers on biology parameters (DESIGN 2.5)."""
+    """A named set of multipliers on biology parameters (DESIGN 2.5), from ``start_s`` on."""
     name: str = spec(str)
     multipliers: dict = spec(dict, {})
+    start_s: float = spec(float, 0.0, check=non_negative, doc="absolute time the multipliers start")
     description: str = spec(str, "")
 
 
@@ -116,7 +145,8 @@ class Scenario:
     t_max_s: float = spec(float, math.inf, check=positive, doc="end of observation (absolute time)")
     biology: Biology = spec(dict, Biology())
     entry: Entry = spec(dict, Entry())
-    adhesion: dict = spec(dict, {}, doc="organ -> adhesion (tropism) factor; missing organs 1")
+    adhesion: dict = spec(dict, {}, doc="organ -> adhesion (tropism) factor; overrides the tropism table")
+    soil: dict = spec(dict, {}, doc="organ -> {niche, inflammation, macrophage} factors after arrest")
     arms: list = spec(list, [])
 
     def resolved_anatomy(self) -> _anatomy.Anatomy:
@@ -202,12 +232,20 @@ def _validate(s: Scenario, where: str):
         if abs(sum(prim.entry.values()) - 1.0) > 1e-9:
             raise ScenarioError(where, "primary.entry", "weights must sum to 1")
         starts = [c for c, w in prim.entry.items() if w > 0]
-    if s.primary is not None:
-        try:
-            s.resolved_primary()
-        except ScenarioError as e:
-            raise ScenarioError(where, "primary", e.problem) from None
+    try:
+        s.resolved_primary()
+    except ScenarioError as e:
+        raise ScenarioError(where, "primary", e.problem) from None
     organs = anat.organs()
+    for organ, factors in s.soil.items():
+        if organ not in organs:
+            raise ScenarioError(where, f"soil.{organ}", f"unknown organ; organs: {', '.join(organs)}")
+        if not isinstance(factors, dict):
+            raise ScenarioError(where, f"soil.{organ}", "expected a table of niche, inflammation, macrophage")
+        unknown_keys(factors, SOIL_FACTORS, where, f"soil.{organ}")
+        for k, v in factors.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
+                raise ScenarioError(where, f"soil.{organ}.{k}", f"expected a non-negative number, got {v!r}")
     for organ, f in s.adhesion.items():
         if organ not in organs:
             raise ScenarioError(where, f"adhesion.{organ}", f"unknown organ; organs: {', '.join(organs)}")

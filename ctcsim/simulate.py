@@ -16,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 
 from . import _core
-from .compile import compile_model
-from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, CompiledModel
+from .compile import compile_arm
+from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
 from .scenario import Scenario
 
 DEFAULT_CHUNK = 1 << 18          # units per chunk: ~14 MB of fate columns
@@ -44,15 +44,15 @@ def _dict(codes: np.ndarray, values, mask=None) -> pa.DictionaryArray:
 
 @dataclasses.dataclass(frozen=True)
 class Arm:
-    """One arm ready to run: its name, compiled model and core handle."""
+    """One arm ready to run: its name, compiled model(s) and core handle."""
     name: str
     model: CompiledModel
     core: object
 
     @classmethod
     def of(cls, scenario: Scenario, name: str) -> "Arm":
-        model = compile_model(scenario, name)
-        return cls(name, model, _core.CoreModel(model))
+        before, after, start_s = compile_arm(scenario, name)
+        return cls(name, before, _core.CoreModel(before, after, start_s))
 
 
 def fate_batch(arm: Arm, arms: list[str], cols: dict) -> pa.RecordBatch:
@@ -76,6 +76,10 @@ def fate_batch(arm: Arm, arms: list[str], cols: dict) -> pa.RecordBatch:
         "shielded_at_fate": cols["shielded_at_fate"].astype(bool),
         "time_shielded_s": cols["time_shielded_s"],
         "n_steps": cols["n_steps"],
+        "post_arrest": _dict(cols["post_arrest"], POST_ARREST),
+        "post_arrest_time_s": cols["post_arrest_time_s"],
+        "extravasation_time_s": cols["extravasation_time_s"],
+        "micrometastasis_time_s": cols["micrometastasis_time_s"],
     })
 
 

@@ -8,7 +8,7 @@ buffers and returns why it stopped; it never raises inside the loop.
 """
 import numpy as np
 
-from libc.math cimport INFINITY, M_PI, cos, exp, log, pow, sqrt
+from libc.math cimport INFINITY, M_PI, NAN, cos, exp, log, pow, sqrt
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
 cdef extern from "philox.h" nogil:
@@ -49,6 +49,30 @@ cdef enum:
     EV_DIED_NK = 8
     EV_DIED_ANOIKIS = 9
     EV_CENSORED = 10
+    EV_EXTRAVASATED = 11
+    EV_DORMANT = 12
+    EV_WOKE = 13
+    EV_DIED_IN_CAPILLARY = 14
+    EV_DIED_DORMANT = 15
+    EV_DIVISION = 16
+    EV_CELL_DEATH = 17
+    EV_COLONY_EXTINCT = 18
+    EV_MICROMETASTASIS = 19
+    EV_REGRESSED = 20
+    EV_MACROMETASTASIS = 21
+cdef enum:
+    PA_NONE = 0
+    PA_IN_CAPILLARY = 1
+    PA_DIED_IN_CAPILLARY = 2
+    PA_DORMANT = 3
+    PA_DIED_DORMANT = 4
+    PA_PROLIFERATING = 5
+    PA_COLONY_EXTINCT = 6
+    PA_MICROMETASTASIS = 7
+    PA_REGRESSED = 8
+    PA_MACROMETASTASIS = 9
+cdef enum:
+    N_HAZARDS = 6   # len(model.HAZARDS)
 
 FATE_COLUMNS = (
     ("unit_id", np.int64), ("cluster_size", np.int32), ("phenotype", np.int8),
@@ -56,6 +80,8 @@ FATE_COLUMNS = (
     ("entry_compartment", np.int32), ("fate", np.int8), ("fate_time_s", np.float64),
     ("organ", np.int32), ("arrest_mode", np.int8), ("beds_visited", np.int32),
     ("shielded_at_fate", np.int8), ("time_shielded_s", np.float64), ("n_steps", np.int32),
+    ("post_arrest", np.int8), ("post_arrest_time_s", np.float64),
+    ("extravasation_time_s", np.float64), ("micrometastasis_time_s", np.float64),
 )
 EVENT_COLUMNS = (
     ("unit_id", np.int64), ("time_s", np.float64), ("event", np.int8),
@@ -94,6 +120,16 @@ cdef struct Model:
     const double *phenotype_factor  # [4][3]
     const double *trap_dscale
     double t_max
+    const double *cap_death      # [C][2]
+    const double *extravasation
+    const double *dormancy
+    const double *wake
+    const double *dormant_death
+    const double *birth
+    const double *death
+    const double *regression
+    int micro_cells
+    double macro_cells
 
 
 cdef struct Fates:
@@ -111,6 +147,10 @@ cdef struct Fates:
     int8_t *shielded
     double *time_shielded
     int32_t *n_steps
+    int8_t *post_arrest
+    double *post_arrest_time
+    double *extravasation_time
+    double *micro_time
 
 
 cdef struct Events:
@@ -154,17 +194,138 @@ cdef inline bint trapped_on_entry(const Model *m, ctcsim_rng *g, int c, double d
     return p >= 1.0 or (p > 0.0 and ctcsim_uniform(g) < p)
 
 
-cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64_t row,
-                        Fates *out, Events *ev) noexcept nogil:
-    """One unit, start to fate.  False if the event buffer filled up."""
+cdef inline void unit_factors(const Model *m, int k, int p, double *f) noexcept nogil:
+    cdef int h
+    for h in range(N_HAZARDS):
+        f[h] = m.cluster_factor[h * m.n_cluster + k - 1] * m.phenotype_factor[h * 3 + p]
+
+
+cdef double grow_time(ctcsim_rng *g, int n, double birth, double death, double target) noexcept nogil:
+    """Large-colony approximation of the time to reach ``target`` cells (reference.grow_time)."""
+    cdef double q, r, w = 0.0
+    cdef int i
+    if birth <= death:
+        return INFINITY
+    q = death / birth
+    r = birth - death
+    for i in range(n):
+        if ctcsim_uniform(g) >= q:
+            w += ctcsim_exponential(g) * birth / r
+    if w == 0.0:
+        return INFINITY
+    r = log(target / w) / r
+    return r if r > 0.0 else 0.0
+
+
+cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const uint64_t *key,
+                       int64_t unit, int64_t row, int c, int s, int k, int p, double t,
+                       Fates *out, Events *ev) noexcept nogil:
+    """The post-arrest chain (DESIGN 2.4) on stream 2; see reference.after_arrest."""
+    cdef ctcsim_rng g
+    cdef const Model *cur = m if t < switch_s else m2
+    cdef int state = PA_IN_CAPILLARY, n = k, evc
+    cdef double f[N_HAZARDS]
+    cdef double r0, r1, total, dt, grow, reg, dt_reg, u
+    cdef bint second
+    ctcsim_rng_init(&g, key, <uint64_t>unit, 2)
+    while True:
+        unit_factors(cur, k, p, f)
+        if state == PA_IN_CAPILLARY:
+            r0 = cur.cap_death[2 * c + s] * f[1]
+            r1 = cur.extravasation[c] * f[4]
+        elif state == PA_DORMANT:
+            r0 = cur.dormant_death[c]
+            r1 = cur.wake[c]
+        elif state == PA_PROLIFERATING:
+            if n >= cur.micro_cells:
+                out.micro_time[row] = t
+                if not emit(ev, unit, t, EV_MICROMETASTASIS, c, s):
+                    return False
+                state = PA_MICROMETASTASIS
+                continue
+            r0 = cur.death[c] * n
+            r1 = cur.birth[c] * f[5] * n
+        else:
+            grow = grow_time(&g, n, cur.birth[c] * f[5], cur.death[c], cur.macro_cells)
+            reg = cur.regression[c]
+            dt_reg = ctcsim_exponential(&g) / reg if reg > 0 else INFINITY
+            if grow == INFINITY and dt_reg == INFINITY:
+                break
+            dt = grow if grow < dt_reg else dt_reg
+            if t + dt >= m.t_max:
+                break
+            t += dt
+            state = PA_MACROMETASTASIS if grow <= dt_reg else PA_REGRESSED
+            if not emit(ev, unit, t, EV_MACROMETASTASIS if grow <= dt_reg else EV_REGRESSED, c, s):
+                return False
+            break
+        total = r0 + r1
+        dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
+        if cur != m2 and t + dt >= switch_s:
+            t = switch_s  # the clock restarts under the arm's multipliers
+            cur = m2
+            continue
+        if t + dt >= m.t_max:
+            break
+        t += dt
+        u = ctcsim_uniform(&g)
+        second = u * total >= r0 if r1 > 0 else False
+        if state == PA_IN_CAPILLARY:
+            if not second:
+                state = PA_DIED_IN_CAPILLARY
+                if not emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s):
+                    return False
+                break
+            out.extravasation_time[row] = t
+            if not emit(ev, unit, t, EV_EXTRAVASATED, c, s):
+                return False
+            u = cur.dormancy[c]
+            if u >= 1.0 or (u > 0.0 and ctcsim_uniform(&g) < u):
+                state = PA_DORMANT
+                if not emit(ev, unit, t, EV_DORMANT, c, s):
+                    return False
+            else:
+                state = PA_PROLIFERATING
+        elif state == PA_DORMANT:
+            state = PA_PROLIFERATING if second else PA_DIED_DORMANT
+            if not emit(ev, unit, t, EV_WOKE if second else EV_DIED_DORMANT, c, s):
+                return False
+            if not second:
+                break
+        else:
+            n += 1 if second else -1
+            if not emit(ev, unit, t, EV_DIVISION if second else EV_CELL_DEATH, c, s):
+                return False
+            if n == 0:
+                state = PA_COLONY_EXTINCT
+                if not emit(ev, unit, t, EV_COLONY_EXTINCT, c, s):
+                    return False
+                break
+    out.post_arrest[row] = state
+    if state == PA_DIED_IN_CAPILLARY or state == PA_DIED_DORMANT or state == PA_COLONY_EXTINCT \
+            or state == PA_REGRESSED or state == PA_MACROMETASTASIS:
+        out.post_arrest_time[row] = t
+    else:
+        out.post_arrest_time[row] = m.t_max
+    return True
+
+
+cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const uint64_t *key,
+                        int64_t unit, int64_t row, Fates *out, Events *ev) noexcept nogil:
+    """One unit, start to fate.  False if the event buffer filled up.
+
+    The unit follows ``m`` until absolute time ``switch_s`` and ``m2`` after it
+    (``m2 == m`` for an arm without a start time)."""
     cdef ctcsim_rng g
     cdef int c, k, p, i, j = 0, s = 0, fate = CENSORED, mode = MODE_NONE, evcode = EV_CENSORED
     cdef int beds = 0, steps = 0
     cdef int64_t lo, hi, e
-    cdef double d, t0, u1, u2, x, a = 0.0, t, dt, dt_a, b, total, acc
+    cdef double d, t0, u1, u2, x, a = 0.0, t, dt, dt_a, b = 0.0, total, acc
     cdef double budget = INFINITY, w = 0.0, w_new, shielded_s = 0.0, t_end
-    cdef double f_shear, f_nk, f_anoikis, f_adh
+    cdef double f[N_HAZARDS]
     cdef double rates[5]
+    cdef const Model *cur
+    cdef bint anoikis_on = m.anoikis_on or m2.anoikis_on
 
     # Entry attributes, stream 0.
     ctcsim_rng_init(&g, key, <uint64_t>unit, 0)
@@ -184,10 +345,10 @@ cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64
         if i > m.n_tgrid - 2:
             i = m.n_tgrid - 2
         t0 = m.tgrid[i] + (x - i) * (m.tgrid[i + 1] - m.tgrid[i])
-    f_shear = m.cluster_factor[0 * m.n_cluster + k - 1] * m.phenotype_factor[0 * 3 + p]
-    f_nk = m.cluster_factor[1 * m.n_cluster + k - 1] * m.phenotype_factor[1 * 3 + p]
-    f_anoikis = m.cluster_factor[2 * m.n_cluster + k - 1] * m.phenotype_factor[2 * 3 + p]
-    f_adh = m.cluster_factor[3 * m.n_cluster + k - 1] * m.phenotype_factor[3 * 3 + p]
+    if switch_s >= m.t_max:
+        m2 = m
+    cur = m if t0 < switch_s else m2
+    unit_factors(cur, k, p, f)
 
     out.unit_id[row] = unit
     out.cluster_size[row] = k
@@ -195,6 +356,10 @@ cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64
     out.diameter[row] = d
     out.entry_time[row] = t0
     out.entry_compartment[row] = c
+    out.post_arrest[row] = PA_NONE
+    out.post_arrest_time[row] = NAN
+    out.extravasation_time[row] = NAN
+    out.micro_time[row] = NAN
 
     # Circulation, stream 1.
     ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
@@ -203,29 +368,42 @@ cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64
         return False
     if m.is_bed[c]:
         beds += 1
-        if trapped_on_entry(m, &g, c, d, k):
+        if trapped_on_entry(cur, &g, c, d, k):
             fate, mode, evcode = ARRESTED, MODE_TRAPPED, EV_TRAPPED
-    if fate == CENSORED and m.anoikis_on:
+    if fate == CENSORED and anoikis_on:
         budget = ctcsim_exponential(&g)
     # Hot pointers in locals: the compiler may keep them in registers across the loop.
-    cdef const double *stage_rate = m.stage_rate
-    cdef const double *shear = m.shear
-    cdef const double *nk = m.nk
-    cdef const double *adhesion = m.adhesion
-    cdef const double *toggle = m.toggle
+    cdef const double *stage_rate = cur.stage_rate
+    cdef const double *shear = cur.shear
+    cdef const double *nk = cur.nk
+    cdef const double *adhesion = cur.adhesion
+    cdef const double *toggle = cur.toggle
     while fate == CENSORED:
         rates[0] = stage_rate[c]
-        rates[1] = shear[2 * c + s] * f_shear
-        rates[2] = nk[2 * c + s] * f_nk
-        rates[3] = adhesion[2 * c + s] * f_adh
+        rates[1] = shear[2 * c + s] * f[0]
+        rates[2] = nk[2 * c + s] * f[1]
+        rates[3] = adhesion[2 * c + s] * f[3]
         rates[4] = toggle[2 * c + s]
         total = rates[0] + rates[1] + rates[2] + rates[3] + rates[4]
         dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
         dt_a = INFINITY
-        if m.anoikis_on:
-            b = m.anoikis_scale[s] * f_anoikis
+        if anoikis_on:
+            b = cur.anoikis_scale[s] * f[2]
             if b > 0:
                 dt_a = m.eta * pow(w + budget / b, 1.0 / m.beta) - a
+        if cur != m2 and t0 + a + (dt if dt < dt_a else dt_a) >= switch_s:
+            # Advance to the switch; the clocks restart under the arm's multipliers.
+            if s:
+                shielded_s += switch_s - t0 - a
+            a = switch_s - t0
+            if anoikis_on:
+                w_new = pow(a / m.eta, m.beta)
+                budget -= b * (w_new - w)
+                w = w_new
+            cur = m2
+            unit_factors(cur, k, p, f)
+            stage_rate, shear, nk, adhesion, toggle = cur.stage_rate, cur.shear, cur.nk, cur.adhesion, cur.toggle
+            continue
         steps += 1
         if t0 + a + (dt if dt < dt_a else dt_a) >= m.t_max:
             if s:
@@ -241,7 +419,7 @@ cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64
         a += dt
         if s:
             shielded_s += dt
-        if m.anoikis_on:
+        if anoikis_on:
             w_new = pow(a / m.eta, m.beta)
             budget -= b * (w_new - w)
             w = w_new
@@ -257,7 +435,7 @@ cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64
             i -= 1
         if i == 0:
             j += 1
-            if j < m.n_stages[c]:
+            if j < cur.n_stages[c]:
                 if not emit(ev, unit, t, EV_STAGE, c, s):
                     return False
                 continue
@@ -270,7 +448,7 @@ cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64
                 return False
             if m.is_bed[c]:
                 beds += 1
-                if trapped_on_entry(m, &g, c, d, k):
+                if trapped_on_entry(cur, &g, c, d, k):
                     fate, mode, evcode = ARRESTED, MODE_TRAPPED, EV_TRAPPED
         elif i == 1:
             fate, evcode = DIED_SHEAR, EV_DIED_SHEAR
@@ -293,6 +471,8 @@ cdef bint simulate_unit(const Model *m, const uint64_t *key, int64_t unit, int64
     out.shielded[row] = s
     out.time_shielded[row] = shielded_s
     out.n_steps[row] = steps
+    if fate == ARRESTED:
+        return after_arrest(m, m2, switch_s, key, unit, row, c, s, k, p, t_end, out, ev)
     return True
 
 
@@ -301,11 +481,21 @@ cdef inline const double *dptr(const double[::1] a):
 
 
 cdef class CoreModel:
-    """A CompiledModel's arrays, pinned as contiguous buffers, and the C view of them."""
-    cdef Model m
-    cdef object _keep
+    """An arm's CompiledModel(s), pinned as contiguous buffers, and the C views of them.
 
-    def __init__(self, model):
+    ``after`` and ``switch_s``: the arm's model from absolute time ``switch_s`` on."""
+    cdef Model m
+    cdef Model m2
+    cdef double switch_s
+    cdef list _keep
+
+    def __init__(self, model, after=None, double switch_s=INFINITY):
+        self._keep = []
+        self._fill(&self.m, model)
+        self._fill(&self.m2, after if after is not None else model)
+        self.switch_s = switch_s if after is not None else INFINITY
+
+    cdef _fill(self, Model *m, model):
         def arr(x, dtype):
             return np.ascontiguousarray(np.asarray(x, dtype=dtype).ravel())
         f8 = np.float64
@@ -320,46 +510,62 @@ cdef class CoreModel:
             cluster_cum=arr(model.cluster_cum, f8), phenotype_cum=arr(model.phenotype_cum, f8),
             tgrid=arr(model.entry_time_grid_s, f8), cf=arr(model.cluster_factor, f8),
             pf=arr(model.phenotype_factor, f8), tds=arr(model.trap_diameter_scale, f8),
+            cap_death=arr(model.cap_death_per_s, f8), ext=arr(model.extravasation_per_s, f8),
+            dorm=arr(model.dormancy_prob, f8), wake=arr(model.wake_per_s, f8),
+            dd=arr(model.dormant_death_per_s, f8), birth=arr(model.birth_per_s, f8),
+            death=arr(model.death_per_s, f8), reg=arr(model.regression_per_s, f8),
         )
-        self._keep = a
+        if len(a["cf"]) != N_HAZARDS * len(a["cluster_cum"]) or len(a["pf"]) != N_HAZARDS * 3:
+            raise ValueError("factor tables must have one row per hazard in model.HAZARDS")
+        self._keep.append(a)
         cdef const int8_t[::1] i8
         cdef const int32_t[::1] i32
         cdef const int64_t[::1] i64
-        i8 = a["is_bed"]; self.m.is_bed = &i8[0]
-        i32 = a["organ"]; self.m.organ = &i32[0]
-        i32 = a["n_stages"]; self.m.n_stages = &i32[0]
-        i32 = a["edge_to"]; self.m.edge_to = &i32[0]
-        i32 = a["entry_c"]; self.m.entry_compartment = &i32[0]
-        i64 = a["edge_ptr"]; self.m.edge_ptr = &i64[0]
-        self.m.stage_rate = dptr(a["stage_rate"])
-        self.m.shear = dptr(a["shear"])
-        self.m.nk = dptr(a["nk"])
-        self.m.adhesion = dptr(a["adhesion"])
-        self.m.toggle = dptr(a["toggle"])
-        self.m.cap_diameter = dptr(a["cap"])
-        self.m.edge_cum = dptr(a["edge_cum"])
-        self.m.entry_cum = dptr(a["entry_cum"])
-        self.m.cluster_cum = dptr(a["cluster_cum"])
-        self.m.phenotype_cum = dptr(a["phenotype_cum"])
-        self.m.tgrid = dptr(a["tgrid"])
-        self.m.cluster_factor = dptr(a["cf"])
-        self.m.phenotype_factor = dptr(a["pf"])
-        self.m.trap_dscale = dptr(a["tds"])
-        self.m.n_entry = len(a["entry_cum"])
-        self.m.n_cluster = len(a["cluster_cum"])
-        self.m.n_phenotype = len(a["phenotype_cum"])
-        self.m.n_tgrid = len(a["tgrid"])
-        self.m.eta = model.anoikis_eta_s
-        self.m.beta = model.anoikis_beta
-        self.m.anoikis_scale[0] = model.anoikis_scale[0]
-        self.m.anoikis_scale[1] = model.anoikis_scale[1]
-        self.m.anoikis_on = model.anoikis_scale[0] > 0 or model.anoikis_scale[1] > 0
-        self.m.trap_max = model.trap_max
-        self.m.trap_ratio50 = model.trap_ratio50
-        self.m.trap_width = model.trap_width
-        self.m.d_median = model.diameter_median_um
-        self.m.d_sigma = model.diameter_sigma_log
-        self.m.t_max = model.t_max_s
+        i8 = a["is_bed"]; m.is_bed = &i8[0]
+        i32 = a["organ"]; m.organ = &i32[0]
+        i32 = a["n_stages"]; m.n_stages = &i32[0]
+        i32 = a["edge_to"]; m.edge_to = &i32[0]
+        i32 = a["entry_c"]; m.entry_compartment = &i32[0]
+        i64 = a["edge_ptr"]; m.edge_ptr = &i64[0]
+        m.stage_rate = dptr(a["stage_rate"])
+        m.shear = dptr(a["shear"])
+        m.nk = dptr(a["nk"])
+        m.adhesion = dptr(a["adhesion"])
+        m.toggle = dptr(a["toggle"])
+        m.cap_diameter = dptr(a["cap"])
+        m.edge_cum = dptr(a["edge_cum"])
+        m.entry_cum = dptr(a["entry_cum"])
+        m.cluster_cum = dptr(a["cluster_cum"])
+        m.phenotype_cum = dptr(a["phenotype_cum"])
+        m.tgrid = dptr(a["tgrid"])
+        m.cluster_factor = dptr(a["cf"])
+        m.phenotype_factor = dptr(a["pf"])
+        m.trap_dscale = dptr(a["tds"])
+        m.cap_death = dptr(a["cap_death"])
+        m.extravasation = dptr(a["ext"])
+        m.dormancy = dptr(a["dorm"])
+        m.wake = dptr(a["wake"])
+        m.dormant_death = dptr(a["dd"])
+        m.birth = dptr(a["birth"])
+        m.death = dptr(a["death"])
+        m.regression = dptr(a["reg"])
+        m.n_entry = len(a["entry_cum"])
+        m.n_cluster = len(a["cluster_cum"])
+        m.n_phenotype = len(a["phenotype_cum"])
+        m.n_tgrid = len(a["tgrid"])
+        m.eta = model.anoikis_eta_s
+        m.beta = model.anoikis_beta
+        m.anoikis_scale[0] = model.anoikis_scale[0]
+        m.anoikis_scale[1] = model.anoikis_scale[1]
+        m.anoikis_on = model.anoikis_scale[0] > 0 or model.anoikis_scale[1] > 0
+        m.trap_max = model.trap_max
+        m.trap_ratio50 = model.trap_ratio50
+        m.trap_width = model.trap_width
+        m.d_median = model.diameter_median_um
+        m.d_sigma = model.diameter_sigma_log
+        m.t_max = model.t_max_s
+        m.micro_cells = model.micro_cells
+        m.macro_cells = model.macro_cells
 
 
 def new_fate_buffers(n):
@@ -400,6 +606,10 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     cdef int8_t[::1] fs = fates["shielded_at_fate"]
     cdef double[::1] fts = fates["time_shielded_s"]
     cdef int32_t[::1] fn = fates["n_steps"]
+    cdef int8_t[::1] fpa = fates["post_arrest"]
+    cdef double[::1] fpt = fates["post_arrest_time_s"]
+    cdef double[::1] fxt = fates["extravasation_time_s"]
+    cdef double[::1] fmt = fates["micrometastasis_time_s"]
     cdef int64_t[::1] eu
     cdef double[::1] et
     cdef int8_t[::1] ee
@@ -415,6 +625,7 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     out.diameter, out.entry_time, out.entry_compartment = &fd[0], &ft0[0], &fc[0]
     out.fate, out.fate_time, out.organ, out.arrest_mode = &ff[0], &ft[0], &fo[0], &fm[0]
     out.beds_visited, out.shielded, out.time_shielded, out.n_steps = &fb[0], &fs[0], &fts[0], &fn[0]
+    out.post_arrest, out.post_arrest_time, out.extravasation_time, out.micro_time = &fpa[0], &fpt[0], &fxt[0], &fmt[0]
     if events is not None:
         eu, et, ee = events["unit_id"], events["time_s"], events["event"]
         ec, es = events["compartment"], events["shielded"]
@@ -426,7 +637,7 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     with nogil:
         while u < stop:
             mark = ev.n if evp != NULL else 0
-            if not simulate_unit(&model.m, key, u, u - start, &out, evp):
+            if not simulate_unit(&model.m, &model.m2, model.switch_s, key, u, u - start, &out, evp):
                 ev.n = mark
                 status = STATUS_EVENTS_FULL
                 break

@@ -102,3 +102,11 @@ liver = 2.0
 @pytest.fixture
 def rich():
     return sc.loads(RICH, "rich.toml")
+
+
+def assert_same_table(a, b):
+    """Tables equal value for value, NaN equal to NaN (pyarrow's equals says NaN != NaN)."""
+    import pandas.testing
+
+    assert a.schema == b.schema
+    pandas.testing.assert_frame_equal(a.to_pandas(), b.to_pandas(), check_exact=True)

@@ -7,50 +7,69 @@ import pytest
 from ctcsim import model as M
 from ctcsim import reference
 from ctcsim import scenario as sc
-from ctcsim.compile import compile_model
+from ctcsim.compile import compile_arm, compile_model
 from ctcsim.simulate import simulate
 
 N_UNITS = 300  # the reference is slow; 300 units of RICH make ~10^4 events
 
 
-def reference_tables(m, seed, n):
+def reference_tables(scenario, seed, n):
+    before, after, start_s = compile_arm(scenario, scenario.arm_names()[0])
     rows, events = [], []
     for u in range(n):
-        row, log = reference.simulate_unit(m, (seed, 0), u, events=True)
+        row, log = reference.simulate_unit(before, (seed, 0), u, events=True, after=after, switch_s=start_s)
         rows.append(row)
         events.extend(log)
     return rows, events
+
+
+# Post-arrest rates on the scale of RICH's t_max (400 s), so that every post-arrest
+# outcome happens: capillary death, extravasation, dormancy, waking, colonies that die
+# out or reach micrometastasis, regression and growth to macrometastasis.
+FAST_AFTER_ARREST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
+                         k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
+                         k_regression_per_s=0.01, macro_cells=50.0)
 
 
 def variants(rich):
     """RICH, and RICH changed so that each mechanism is on its own or at an edge case."""
     b = rich.biology
     yield "rich", rich
+    fast = dataclasses.replace(rich, biology=dataclasses.replace(b, **FAST_AFTER_ARREST))
+    yield "after arrest", fast
+    yield "arm from t = 60 s", sc.from_dict({**fast.to_dict(), "arms": [
+        {"name": "treated", "start_s": 60.0, "multipliers": {"k_on_per_s": 0.1, "k_nk_per_s": 3.0, "birth_per_s": 0.5,
+                                                             "k_extravasation_per_s": 2.0, "anoikis_eta_s": 0.5}}]})
     yield "exponential anoikis", dataclasses.replace(rich, biology=dataclasses.replace(b, anoikis_beta=1.0))
     yield "early anoikis beta<1", dataclasses.replace(rich, biology=dataclasses.replace(b, anoikis_beta=0.6))
     yield "no anoikis", dataclasses.replace(rich, biology=dataclasses.replace(b, anoikis_on=False))
     yield "short t_max censors", dataclasses.replace(rich, t_max_s=20.0)
+    yield "after arrest, censored mid-way", dataclasses.replace(fast, t_max_s=60.0)
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))
 
 
-@pytest.mark.parametrize("which", range(6))
+@pytest.mark.parametrize("which", range(9))
 def test_core_equals_reference_fates_and_events(rich, which):
     """Every fate column and every event row of the core equals the reference, on variants that
     between them produce every fate and every event type."""
     name, s = list(variants(rich))[which]
     m = compile_model(s)
     res = simulate(s, N_UNITS, seed=11, events=True, chunk_size=64)
-    rows, events = reference_tables(m, 11, N_UNITS)
+    rows, events = reference_tables(s, 11, N_UNITS)
     f = res.fates.to_pydict()
     decode = {
         "fate": list(M.FATES), "arrest_mode": list(M.ARREST_MODES), "phenotype": list(M.PHENOTYPES),
         "entry_compartment": list(m.compartment_names), "organ": list(m.organ_names),
+        "post_arrest": list(M.POST_ARREST),
     }
     for col in rows[0]:
         got = f[col]
         if col in decode:
             got = [decode[col].index(x) if x is not None else -1 for x in got]
         expected = [r[col] for r in rows]
+        # NaN (a time that never came) equals NaN here; every other value must be identical.
+        got = ["nan" if x != x else x for x in got]
+        expected = ["nan" if x != x else x for x in expected]
         assert got == expected, f"{name}: column {col} differs"
     e = res.events.to_pydict()
     got = list(zip(e["unit_id"], e["time_s"], [M.EVENTS.index(x) for x in e["event"]],
@@ -59,11 +78,14 @@ def test_core_equals_reference_fates_and_events(rich, which):
 
 
 def test_variants_cover_every_fate_and_event(rich):
-    """The comparison above is only as strong as its coverage: all fates and events occur."""
-    fates, events = set(), set()
+    """The comparison above is only as strong as its coverage: all fates, post-arrest outcomes
+    and events occur."""
+    fates, post, events = set(), set(), set()
     for _, s in variants(rich):
         res = simulate(s, N_UNITS, seed=11, events=True)
         fates |= set(res.fates.column("fate").to_pylist())
+        post |= set(res.fates.column("post_arrest").to_pylist())
         events |= set(res.events.column("event").to_pylist())
     assert fates == set(M.FATES)
+    assert post == set(M.POST_ARREST)
     assert events == set(M.EVENTS)

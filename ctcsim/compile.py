@@ -143,7 +143,9 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
                                    b.phenotype_extravasation, b.phenotype_proliferation], dtype=float),
         trap_diameter_scale=sizes ** b.cluster_trap_exponent,
         t_max_s=scenario.t_max_s,
-        cap_death_per_s=np.outer(b.k_cap_nk_per_s * nk_rel * beds, 1.0 - b.p_nk * shield),
+        # Arrested cells are killed by NK cells and by resident macrophages (Kupffer cells,
+        # alveolar macrophages): the bed's NK level times the organ's macrophage activity.
+        cap_death_per_s=np.outer(b.k_cap_nk_per_s * nk_rel * soil["macrophage"] * beds, 1.0 - b.p_nk * shield),
         extravasation_per_s=b.k_extravasation_per_s * soil["niche"] * beds,
         dormancy_prob=np.full(n, b.p_dormant) * beds,
         wake_per_s=b.k_wake_per_s * soil["inflammation"] * beds,

@@ -87,7 +87,7 @@ class Biology:
                                          doc="MET needed to grow: mesenchymal cells divide less [U]")
     # After arrest (DESIGN 2.4).  Organ soil factors (see Scenario.soil) scale these.
     k_cap_nk_per_s: float = spec(float, 1.0e-5, check=non_negative,
-                                 doc="NK killing of an arrested unit, times the bed's nk_rel [U]")
+                                 doc="killing of an arrested unit, times the bed's nk_rel and macrophage [U]")
     k_extravasation_per_s: float = spec(float, 1.16e-5, check=non_negative,
                                         doc="extravasation, times niche [U: ~1 day, Chambers 2002]")
     p_dormant: float = spec(float, 0.9, check=probability, doc="P(dormant) after extravasation [U]")

@@ -1,0 +1,58 @@
+"""The published experiments that the built-in mouse scenarios reproduce, as measurable targets.
+
+Each target is what an experiment reported, how to measure it on simulated fates, the
+parameter it was calibrated with, and the interval the simulation must land in.  The
+intervals are the rounding intervals of the published figures ("about 80 %" is read as
+75-85 %): the papers give no standard errors, only these rounded fractions.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+DAY_S = 86400.0
+_DIED = ["died_shear", "died_nk", "died_anoikis"]
+_GONE = ["died_in_capillary", "died_dormant", "colony_extinct", "regressed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    scenario: str
+    name: str
+    published: float
+    low: float
+    high: float
+    measure: Callable[[pd.DataFrame], float]
+    parameter: str   # the biology parameter (or soil.ORGAN.FACTOR) it was calibrated with
+    source: str
+
+
+def _alive_in_lung(f: pd.DataFrame) -> float:
+    alive = ~f.fate.isin(_DIED) & ~f.post_arrest.isin(_GONE)
+    return float(np.mean(alive & (f.organ == "lung")))
+
+
+TARGETS = (
+    Target("luzzi1998", "extravasated by day 3", 0.80, 0.75, 0.85,
+           lambda f: float(np.mean(f.extravasation_time_s <= 3 * DAY_S)), "k_cap_nk_per_s",
+           "Luzzi et al. 1998 Am J Pathol 153:865"),
+    Target("luzzi1998", "micrometastases started by day 3", 0.02, 0.015, 0.025,
+           lambda f: float(np.mean(f.micrometastasis_time_s <= 3 * DAY_S)), "p_dormant",
+           "Luzzi et al. 1998: 1 in 40 extravasated cells"),
+    Target("luzzi1998", "macrometastases at day 13", 0.0002, 0.00015, 0.00025,
+           lambda f: float(np.mean(f.post_arrest == "macrometastasis")), "k_regression_per_s",
+           "Luzzi et al. 1998: 1 in 100 micrometastases"),
+    Target("luzzi1998", "solitary dormant cells at day 13", 0.36, 0.355, 0.365,
+           lambda f: float(np.mean(f.post_arrest == "dormant")), "k_dormant_death_per_s",
+           "Luzzi et al. 1998"),
+    Target("fidler1970", "alive in the lung at 24 h", 0.01, 0.005, 0.015, _alive_in_lung, "soil.lung.macrophage",
+           "Fidler 1970 J Natl Cancer Inst 45:773"),
+)
+
+
+def measure(fates: pd.DataFrame, scenario: str) -> dict[str, float]:
+    """The measured value of each target of ``scenario`` on a fates table (pandas)."""
+    return {t.name: t.measure(fates) for t in TARGETS if t.scenario == scenario}

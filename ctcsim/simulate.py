@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import _core
-from .compile import compile_arm
+from .compile import compile_arm, expected_units
 from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
 from .scenario import Scenario
 
@@ -27,6 +27,21 @@ EVENT_BUFFER_ROWS = 1 << 20      # event rows buffered per chunk before a copy-o
 def new_seed() -> int:
     """A fresh 128-bit seed from the OS (recorded by whoever runs with it)."""
     return secrets.randbits(128)
+
+
+SHEDDING_STREAM = (2**64 - 1, 3)  # (unit word, stream word) of the draw of the number shed
+
+
+def shed_units(scenario: Scenario, seed: int) -> int:
+    """The number of units a shedding scenario sheds: Poisson(expected_units), from the seed.
+
+    It has its own Philox stream (a unit id no real unit has), so it is reproducible and
+    independent of every unit's draws."""
+    lam = expected_units(scenario)
+    unit, stream = SHEDDING_STREAM
+    bits = np.random.Philox(key=np.array(seed_key(seed), np.uint64),
+                            counter=np.array([0, unit, stream, 0], np.uint64))
+    return int(np.random.Generator(bits).poisson(lam))
 
 
 def seed_key(seed: int) -> tuple[int, int]:

@@ -1,0 +1,41 @@
+"""Arms share random numbers unit by unit, so paired differences are far more precise."""
+import pytest
+
+from ctcsim import compare
+from ctcsim import scenario as sc
+from ctcsim.simulate import simulate
+
+N = 100_000
+
+
+def test_paired_ci_at_least_twice_narrower_than_independent_runs():
+    """Control vs anti-platelet on the breast scenario, outcome 'alive at t_max'.
+
+    The paired CI comes from one common-random-number run; the independent one from two
+    runs of the same size with different seeds. The factor is measured at about 7 (bench/
+    bench_arms.py); the issue asks for at least 2, which is what is asserted."""
+    s = sc.load("breast_antiplatelet")
+    paired = compare.paired_differences(simulate(s, N, seed=1).fates.to_pandas(), "alive").set_index("arm")
+    paired_hw = (paired.ci_high - paired.ci_low)["anti_platelet"] / 2
+    p_control = compare.indicator(simulate(s, N, seed=2, arms=["control"]).fates.to_pandas(), "alive").mean()
+    p_treated = compare.indicator(simulate(s, N, seed=3, arms=["anti_platelet"]).fates.to_pandas(), "alive").mean()
+    independent_hw = compare.independent_ci_halfwidth(p_treated, p_control, N, N)
+    assert independent_hw / paired_hw >= 2.0
+    # Both estimate the same difference: the independent estimate lies within its own CI
+    # of the paired one (false-alarm rate 5 %, fixed seeds).
+    assert abs((p_treated - p_control) - paired.difference["anti_platelet"]) < independent_hw
+
+
+def test_paired_difference_of_identical_arms_is_exactly_zero():
+    s = sc.load("breast_antiplatelet")
+    s = sc.from_dict({**s.to_dict(), "arms": [{"name": "control"}, {"name": "same"}]})
+    d = compare.paired_differences(simulate(s, 2000, seed=4).fates.to_pandas(), "alive").set_index("arm")
+    assert d.difference["same"] == 0 and d.ci_low["same"] == 0 and d.ci_high["same"] == 0
+
+
+def test_unknown_outcome_and_missing_control_are_clear_errors():
+    f = simulate(sc.load("breast_antiplatelet"), 100, seed=5).fates.to_pandas()
+    with pytest.raises(ValueError, match="unknown outcome 'immortal'"):
+        compare.paired_differences(f, "immortal")
+    with pytest.raises(ValueError, match="no arm 'placebo'"):
+        compare.paired_differences(f, "alive", control="placebo")

@@ -130,6 +130,7 @@ cdef struct Model:
     const double *regression
     int micro_cells
     double macro_cells
+    bint after_arrest_on     # any capillary death or extravasation: else units stay arrested
 
 
 cdef struct Fates:
@@ -472,7 +473,11 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
     out.time_shielded[row] = shielded_s
     out.n_steps[row] = steps
     if fate == ARRESTED:
-        return after_arrest(m, m2, switch_s, key, unit, row, c, s, k, p, t_end, out, ev)
+        if m.after_arrest_on or m2.after_arrest_on:
+            return after_arrest(m, m2, switch_s, key, unit, row, c, s, k, p, t_end, out, ev)
+        # Nothing can happen after arrest: the chain would stay in the capillary, drawing nothing.
+        out.post_arrest[row] = PA_IN_CAPILLARY
+        out.post_arrest_time[row] = m.t_max
     return True
 
 
@@ -566,6 +571,7 @@ cdef class CoreModel:
         m.t_max = model.t_max_s
         m.micro_cells = model.micro_cells
         m.macro_cells = model.macro_cells
+        m.after_arrest_on = bool(np.any(a["cap_death"] > 0) or np.any(a["ext"] > 0))
 
 
 def new_fate_buffers(n):

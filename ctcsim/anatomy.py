@@ -11,7 +11,7 @@ import re
 import tomllib
 from importlib import resources
 
-from .checks import ScenarioError, at_least, build, non_negative, one_of, positive, spec, unknown_keys
+from .checks import ScenarioError, at_least, build, join, non_negative, one_of, positive, spec, unknown_keys
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 FLOW_TOLERANCE = 1e-9  # flows out of a compartment must sum to 1 within this
@@ -101,10 +101,10 @@ def from_dict(data, where: str, path: str = "anatomy") -> Anatomy:
 
 def _validate(a: Anatomy, where, path):
     if not a.compartments:
-        raise ScenarioError(where, f"{path}.compartments", "expected at least one compartment")
+        raise ScenarioError(where, join(path, "compartments"), "expected at least one compartment")
     idx = {}
     for i, c in enumerate(a.compartments):
-        key = f"{path}.compartments[{i}]"
+        key = join(path, f"compartments[{i}]")
         if c.name in idx:
             raise ScenarioError(where, f"{key}.name", f"duplicate compartment name {c.name!r}")
         idx[c.name] = i
@@ -118,15 +118,15 @@ def _validate(a: Anatomy, where, path):
             if name not in idx:
                 near = [n for n in idx if n.startswith(name[:3])][:1]
                 hint = f"; did you mean {near[0]!r}?" if near else ""
-                raise ScenarioError(where, f"{path}.edges[{i}].{end}", f"unknown compartment {name!r}{hint}")
+                raise ScenarioError(where, join(path, f"edges[{i}].{end}"), f"unknown compartment {name!r}{hint}")
         out[e.src] += e.fraction
     for name, total in out.items():
         if abs(total - 1.0) > FLOW_TOLERANCE:
-            raise ScenarioError(where, f"{path}.edges",
+            raise ScenarioError(where, join(path, "edges"),
                                 f"flows out of {name!r} sum to {total:.12g}, expected 1")
     for site, comp in a.injection_sites.items():
         if not isinstance(comp, str) or comp not in idx:
-            raise ScenarioError(where, f"{path}.injection_sites.{site}", f"unknown compartment {comp!r}")
+            raise ScenarioError(where, join(path, f"injection_sites.{site}"), f"unknown compartment {comp!r}")
 
 
 def reachable(a: Anatomy, starts) -> set[str]:

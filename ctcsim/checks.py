@@ -65,7 +65,7 @@ def unknown_keys(data: dict, allowed, where: str, path: str):
         if key not in allowed:
             near = difflib.get_close_matches(key, list(allowed), n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(sorted(allowed))}"
-            raise ScenarioError(where, _join(path, key), f"unknown key{hint}")
+            raise ScenarioError(where, join(path, key), f"unknown key{hint}")
 
 
 def value(x, kind, where: str, key: str):
@@ -89,7 +89,7 @@ def build(cls, data, where: str, path: str = "", **nested):
     unknown_keys(data, fields, where, path)
     kwargs = {}
     for name, f in fields.items():
-        key = _join(path, name)
+        key = join(path, name)
         if name not in data:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ScenarioError(where, key, "missing (required)")
@@ -121,7 +121,8 @@ def to_dict(obj) -> dict:
     return out
 
 
-def _join(path, key):
+def join(path: str, key: str) -> str:
+    """A dotted key path (``path`` may be empty)."""
     return f"{path}.{key}" if path else key
 
 

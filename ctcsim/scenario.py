@@ -37,6 +37,12 @@ def _factors(x):
     return None
 
 
+def _exponents(x):
+    if len(x) != 6 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
+        return "expected 6 numbers (shear, nk, anoikis, adhesion, extravasation, proliferation)"
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Primary:
     """Where a primary tumour's cells enter the blood, and what they are like."""
@@ -73,7 +79,7 @@ class Biology:
     trap_max: float = spec(float, 0.99, check=probability, doc="trapping probability of a unit far larger than the capillary")
     trap_ratio50: float = spec(float, 1.5, check=positive, doc="diameter/capillary ratio trapped with trap_max/2 [U]")
     trap_width: float = spec(float, 0.25, check=positive, doc="logistic width in the ratio [U]")
-    cluster_exponents: list = spec(list, [0.0, -1.0, -1.0, 0.5, 0.0, 0.0],
+    cluster_exponents: list = spec(list, [0.0, -1.0, -1.0, 0.5, 0.0, 0.0], check=_exponents,
                                    doc="x_h in factor k^x_h for (shear, nk, anoikis, adhesion, "
                                        "extravasation, proliferation) [U]")
     cluster_trap_exponent: float = spec(float, 1.0 / 3.0, check=non_negative,
@@ -101,11 +107,6 @@ class Biology:
     micro_cells: int = spec(int, 16, check=at_least(1), doc="cells of a micrometastasis (Luzzi 1998: 4-16)")
     macro_cells: float = spec(float, 1.0e6, check=positive, doc="cells of a macrometastasis (~1 mm^3) [U]")
 
-    def __post_init__(self):
-        x = self.cluster_exponents
-        if len(x) != 6 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
-            raise ValueError("cluster_exponents: expected 6 numbers (shear, nk, anoikis, adhesion, "
-                             "extravasation, proliferation)")
 
 
 SOIL_FACTORS = ("niche", "inflammation", "macrophage")
@@ -192,15 +193,8 @@ def from_dict(data: dict, where: str = "<scenario>") -> Scenario:
             raise ScenarioError(w, k, "expected a list of tables ([[arms]])")
         return [build(Arm, a, w, f"{k}[{i}]") for i, a in enumerate(x)]
 
-    def biology(x, w, k):
-        try:
-            return build(Biology, x, w, k)
-        except ValueError as e:
-            if isinstance(e, ScenarioError):
-                raise
-            raise ScenarioError(w, k + "." + str(e).split(":")[0], str(e).split(": ", 1)[1]) from None
-
-    s = build(Scenario, data, where, "", anatomy=anatomy, primary=primary, arms=arms, biology=biology,
+    s = build(Scenario, data, where, "", anatomy=anatomy, primary=primary, arms=arms,
+              biology=lambda x, w, k: build(Biology, x, w, k),
               entry=lambda x, w, k: build(Entry, x, w, k))
     _validate(s, where)
     return s

@@ -74,6 +74,17 @@ CASES = [
         {"name": "island", "kind": "pool", "transit_s": 1.0}), edges(d).append(
         {"from": "island", "to": "veins", "fraction": 1.0})), "anatomy", "island"),
     ("negative t_max", lambda d: d.update(t_max_s=-5.0), "t_max_s", ">"),
+    ("cluster exponents of the wrong length", lambda d: d["biology"].update(cluster_exponents=[0.0, 1.0]),
+     "biology.cluster_exponents", "6 numbers"),
+    ("soil for an unknown organ", lambda d: d.update(soil={"pancreas": {"niche": 2.0}}), "soil.pancreas", "organ"),
+    ("unknown soil factor", lambda d: d.update(soil={"liver": {"nitche": 2.0}}), "soil.liver.nitche", "niche"),
+    ("negative soil factor", lambda d: d.update(soil={"liver": {"macrophage": -1.0}}), "soil.liver.macrophage",
+     "non-negative"),
+    ("arm starting at a negative time", lambda d: d.update(arms=[{"name": "a", "start_s": -1.0}]),
+     "arms[0].start_s", ">="),
+    ("shedding from a zero-mass tumour", lambda d: d.update(entry={"mode": "shedding", "tumour_mass_g": 0.0}),
+     "entry.tumour_mass_g", ">"),
+    ("micrometastasis of zero cells", lambda d: d["biology"].update(micro_cells=0), "biology.micro_cells", ">="),
 ]
 
 

@@ -6,11 +6,7 @@ import click
 from .. import scenario as sc
 from ..checks import ScenarioError
 from ..compile import compile_model
-
-
-def _fail(e: ScenarioError):
-    click.echo(f"ctcsim: error: {e}", err=True)
-    raise SystemExit(2)
+from . import Failure
 
 
 @click.command("scenarios")
@@ -38,7 +34,7 @@ def show(name_or_file, resolved):
         if resolved:
             s = sc.Scenario(**{**s.__dict__, "anatomy": s.resolved_anatomy(), "primary": s.resolved_primary()})
     except ScenarioError as e:
-        _fail(e)
+        raise Failure(str(e)) from None
     click.echo(sc.dumps(s), nl=False)
 
 
@@ -56,6 +52,9 @@ def validate(files):
             for arm in s.arm_names():
                 compile_model(s, arm)
         except ScenarioError as e:
-            _fail(e)
+            raise Failure(str(e)) from None
         click.echo(f"{f}: ok ({s.name}: {len(s.resolved_anatomy().compartments)} compartments, "
                    f"arms {', '.join(s.arm_names())})")
+
+
+commands = [scenarios, scenario, validate]

@@ -1,0 +1,159 @@
+"""``ctcsim run``: simulate a scenario into a run directory, or resume an unfinished one."""
+import dataclasses
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from .. import io
+from ..scenario import DEFAULT_SCENARIO, load
+from ..simulate import DEFAULT_CHUNK
+from . import Failure
+from .summarize import format_summary
+
+DEFAULT_UNITS = 100_000
+DEFAULT_OUT = "ctcsim-run"
+PLAIN_EVERY_S = 10.0  # progress line interval when stderr is not a terminal
+# What a resumed run takes from its directory, so it must not be given again.
+RUN_SETTINGS = ("scenario", "units", "seed", "out", "events", "arms", "t_max", "chunk_size", "overwrite")
+log = logging.getLogger("ctcsim")
+
+
+@click.command("run")
+@click.argument("scenario", required=False)
+@click.option("-n", "--units", type=int, default=DEFAULT_UNITS, show_default=True, help="Units per arm.")
+@click.option("--seed", type=int, help="Seed, an integer below 2**128 [default: fresh from the OS, recorded].")
+@click.option("-o", "--out", type=click.Path(file_okay=False),
+              help=f"Run directory to create [default: ./{DEFAULT_OUT}, or ./{DEFAULT_OUT}-2, ... if taken].")
+@click.option("--events", is_flag=True, help="Also write every event (events/).")
+@click.option("-t", "--threads", type=int, help="Worker threads [default: all cores]; output does not depend on it.")
+@click.option("--arm", "arms", multiple=True, metavar="NAME", help="Run only this arm (repeatable) [default: all].")
+@click.option("--t-max", type=float, metavar="SECONDS", help="End of observation, overriding the scenario's.")
+@click.option("--chunk-size", type=int, default=DEFAULT_CHUNK, show_default=True,
+              help="Units per work item; output does not depend on it.")
+@click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
+@click.option("--resume", type=click.Path(file_okay=False), metavar="DIR",
+              help="Finish an interrupted run in DIR, with the settings it was started with.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.pass_context
+def run(ctx, scenario, units, seed, out, events, threads, arms, t_max, chunk_size, overwrite, resume, quiet, as_json):
+    """Simulate SCENARIO (a TOML file or a built-in name; default: the built-in default) and
+    write its fates (and events) as Parquet into a run directory.
+
+    Interrupted (Ctrl-C, SIGTERM, a crash), a run keeps its finished parts:
+    `ctcsim run --resume DIR` completes it to the same output as an uninterrupted run.
+    """
+    if threads is not None and threads < 1:
+        raise Failure(f"--threads: expected a positive integer, got {threads}")
+    try:
+        if resume:
+            given = [p.opts[-1] if isinstance(p, click.Option) else p.human_readable_name
+                     for p in ctx.command.params
+                     if p.name in RUN_SETTINGS and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+            if given:
+                raise Failure(f"--resume takes every setting from {resume}; do not also give {', '.join(given)}")
+            if io.is_complete(resume):
+                click.echo(f"ctcsim: {resume}: the run is already complete", err=True)
+                return report(io.read_run(resume).metadata, Path(resume), quiet, as_json)
+            plan = io.prepare_resume(resume)
+        else:
+            s = load(scenario or DEFAULT_SCENARIO)
+            if t_max is not None:
+                if not t_max > 0:
+                    raise Failure(f"--t-max: expected a positive number of seconds, got {t_max}")
+                s = dataclasses.replace(s, t_max_s=t_max)
+            plan = io.prepare_run(out or _fresh_dir(), s, units, seed, arms=list(arms), events=events,
+                                  chunk_size=chunk_size, overwrite=overwrite)
+    except ValueError as e:
+        raise Failure(str(e)) from None
+    md = plan.metadata
+    if not quiet:
+        click.echo(f"ctcsim: {'resuming' if resume else 'running'} {md['scenario_name']}: {md['n_units']:,} units x "
+                   f"{len(md['arms'])} arm(s) ({', '.join(md['arms'])}), seed {md['seed']} -> {plan.path}", err=True)
+    progress = None if quiet else _Progress()
+    # A scheduler's SIGTERM stops cleanly, like Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = io.execute(plan, threads=threads, progress=progress)
+    except KeyboardInterrupt:
+        if progress:
+            progress.close()
+        click.echo(f"ctcsim: interrupted; finished parts are kept in {plan.path}. "
+                   f"Resume with: ctcsim run --resume {plan.path}", err=True)
+        ctx.exit(130)
+    except Exception as e:
+        log.info("run failed", exc_info=True)
+        raise Failure(f"run failed: {e}; finished parts are kept in {plan.path}", exit_code=1) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if progress:
+        progress.close()
+    report(result.metadata, result.path, quiet, as_json)
+
+
+def report(record: dict, path: Path, quiet: bool, as_json: bool):
+    """The result on stdout: a summary table, or JSON."""
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "seed": record["seed"], "n_units": record["n_units"],
+                               "arms": record["arms"], "counts": record["counts"], "timings": record["timings"],
+                               "summary": record["summary"]}, indent=1))
+    elif not quiet:
+        t = record["timings"]
+        click.echo(format_summary(record["summary"]))
+        click.echo(f"\n{path}: {sum(record['counts']['units'].values()):,} units; "
+                   f"{t['units_simulated']:,} simulated in {t['wall_s']:.1f} s on {t['threads']} thread(s)")
+
+
+class _Progress:
+    """Progress on stderr: a bar with rate and ETA on a terminal, a plain line every
+    PLAIN_EVERY_S seconds otherwise (logs, batch jobs)."""
+
+    def __init__(self):
+        self.bar = None
+        self.start = self.last_line = time.monotonic()
+        self.first = None
+
+    def __call__(self, done: int, total: int):
+        if self.first is None:  # resumed runs start part-way; rate and ETA count this session only
+            self.first, self.done = done, done
+            if sys.stderr.isatty():
+                self.bar = click.progressbar(length=total - done, file=sys.stderr, show_eta=True, show_percent=True,
+                                             item_show_func=lambda rate: rate)
+                self.bar.__enter__()
+            return
+        rate = (done - self.first) / max(time.monotonic() - self.start, 1e-9)
+        if self.bar:
+            self.bar.update(done - self.done, f"{rate:,.0f} units/s")
+        elif time.monotonic() - self.last_line >= PLAIN_EVERY_S:
+            self.last_line = time.monotonic()
+            eta = (total - done) / rate if rate else float("inf")
+            click.echo(f"ctcsim: {done:,} of {total:,} units ({100 * done / total:.1f}%), "
+                       f"{rate:,.0f} units/s, about {eta:,.0f} s to go", err=True)
+        self.done = done
+
+    def close(self):
+        if self.bar:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _fresh_dir() -> Path:
+    """./ctcsim-run, or the first of ./ctcsim-run-2, -3, ... not yet taken."""
+    path, i = Path(DEFAULT_OUT), 1
+    while path.exists():
+        i += 1
+        path = Path(f"{DEFAULT_OUT}-{i}")
+    return path
+
+
+commands = [run]

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from . import tropism
 from .checks import ScenarioError
 from .model import CompiledModel
 from .scenario import SOIL_FACTORS, Biology, Scenario
@@ -84,7 +85,8 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
     shear = b.k_shear_per_s * (tau / b.shear_ref_dyn_cm2) ** b.shear_exponent
     nk_rel = np.array([c.nk_rel for c in comps])
     nk = b.k_nk_per_s * nk_rel
-    adh_factor = np.array([scenario.adhesion.get(anat.organ_of(c), 1.0) if c.kind == "bed" else 0.0 for c in comps])
+    adhesion = tropism.adhesion_factors(scenario, anat)  # inline, else the primary's tropism table, else 1
+    adh_factor = np.array([adhesion[anat.organ_of(c)] if c.kind == "bed" else 0.0 for c in comps])
     toggle = np.stack([b.k_on_per_s * np.array([c.platelet_rel for c in comps]), np.full(n, b.k_off_per_s)], axis=1)
 
     order = sorted(range(len(anat.edges)), key=lambda i: idx[anat.edges[i].src])  # CSR by source

@@ -1,0 +1,252 @@
+"""Organ tropism tables: the fit recovers what made the data, the built-in tables reproduce their
+series, the generator remakes them byte for byte, and bad input gives one-line errors."""
+import dataclasses
+import pathlib
+import shlex
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy import optimize, stats
+
+from ctcsim import scenario as sc
+from ctcsim import tropism as tr
+from ctcsim.checks import ScenarioError
+from ctcsim.cli import main
+from ctcsim.compile import compile_model
+from ctcsim.simulate import simulate
+
+ROOT = pathlib.Path(__file__).parents[1]
+README = ROOT / "ctcsim" / "data" / "tropism" / "README.md"
+SITES = ROOT.parent / "shared" / "data" / "metastatic_site_frequencies.csv"
+needs_sites = pytest.mark.skipif(not SITES.exists(), reason=f"{SITES} (shared data) not present")
+
+
+def readme_commands():
+    """(primary, argv) of every ``ctcsim tropism fit`` line in the tables' README."""
+    out = []
+    for line in README.read_text().splitlines():
+        if line.startswith("ctcsim tropism fit "):
+            argv = shlex.split(line)[1:]
+            out.append((argv[argv.index("--primary") + 1], argv))
+    return out
+
+
+def fitted_series(primary):
+    """The Series a built-in table was fitted to, read with its README command's options."""
+    argv = dict(readme_commands())[primary]
+    opt = {k: argv[argv.index(k) + 1] for k in ("--primary", "--label", "--series") if k in argv}
+    return tr.read_sites(SITES, opt.get("--label", opt["--primary"]), opt.get("--series"))
+
+
+def model_arrests(scenario, organs, adhesion):
+    model = tr.delivery_model(scenario)
+    return tr.arrest_probabilities(model, organs, adhesion)[0]
+
+
+# ---- the fit -------------------------------------------------------------------------------------
+
+def test_fit_recovers_the_adhesion_factors_that_generated_the_frequencies():
+    """Exact round trip: site frequencies made by the model itself from known adhesion factors
+    are fitted back to those factors (relative 1e-6), with nothing left to post_arrest.
+
+    The known factors are scaled so that they keep the observed organs' total of arrests, the
+    convention that fixes the scale relative frequencies leave free (tropism.fit, step 2)."""
+    scenario = tr.default_scenario("colon")
+    organs = ["liver", "lung", "bone", "brain"]
+    shape = np.array([3.0, 0.5, 8.0, 1.5])
+    delivered = model_arrests(scenario, organs, None).sum()
+    c = optimize.brentq(lambda c: model_arrests(scenario, organs, c * shape).sum() - delivered,
+                        0.2, 5.0, xtol=1e-13)
+    known = c * shape
+    p = model_arrests(scenario, organs, known)
+    table = tr.fit(dict(zip(organs, p)), scenario)
+    got = table.factors()
+    for o, a in zip(organs, known):
+        assert got[o] == pytest.approx(a, rel=1e-6), o
+    assert all(r.post_arrest == 1.0 for r in table.rows)
+    assert all(got[o] == 1.0 for o in got if o not in organs)
+
+
+@needs_sites
+@pytest.mark.parametrize("primary", tr.list_tables())
+def test_builtin_table_holds_adhesion_within_range_and_the_rest_in_post_arrest(primary):
+    """Exact, no sampling: arrests x post_arrest, normalised over the fitted organs, equal the
+    series' shares (to the tables' 6 digits); and every fitted organ either has adhesion inside
+    the range and post_arrest 1, or sits at a bound with post_arrest on that bound's side."""
+    table, series = tr.load(primary), fitted_series(primary)
+    rows = [r for r in table.rows if r.site]
+    organs = [r.organ for r in rows]
+    arrests = model_arrests(tr.default_scenario(primary), organs, [r.adhesion for r in rows])
+    weighted = arrests * [r.post_arrest for r in rows]
+    shares = series.shares()
+    np.testing.assert_allclose(weighted / weighted.sum(), [shares[o] for o in organs], rtol=1e-5)
+    lo, hi = tr.ADHESION_RANGE
+    for r in rows:
+        inside = lo < r.adhesion < hi and r.post_arrest == 1.0
+        assert inside or (r.adhesion == lo and r.post_arrest < 1) or (r.adhesion == hi and r.post_arrest > 1), r
+
+
+# False-alarm rates.  Per-organ z tests: 1e-3 for the whole family of (primary, organ) pairs,
+# Bonferroni-split, so each two-sided test uses z = Phi^-1(1 - 1e-3 / (2 K)); K = 26 gives z = 4.1.
+# The chi-square test: 1e-3 per primary.
+FAMILY_ALPHA, CHI2_ALPHA = 1e-3, 1e-3
+N_UNITS = 400_000
+
+
+@needs_sites
+def test_simulated_builtin_scenarios_reproduce_the_site_frequencies():
+    """Simulate each table's scenario as a user runs it (anoikis on, t_max as in the scenario) and
+    compare what the table promises with the series it was fitted to.
+
+    The comparison is over the fitted organs only: arrests per organ, weighted by post_arrest (1
+    where adhesion carries the whole preference), normalised over those organs.  Tolerance per
+    organ: z * sqrt(t(1-t)/n + var_MC), n the series' patients (its own sampling error; for the
+    SEER rows the file's n is all lung cancers, larger than the isolated-site subsets, which only
+    tightens the test) and var_MC the delta-method variance of the weighted share.  The fit's model
+    has anoikis off and no censoring; exact's forward equation puts the resulting shift in the
+    shares at 9e-6 (breast) and 5e-5 (colon) relative, far below either error.  A chi-square test
+    of the raw arrest counts against the fit's exact prediction checks the pipeline more sharply."""
+    cases = []
+    for primary in tr.list_tables():
+        rows = [r for r in tr.load(primary).rows if r.site]
+        if len(rows) > 1:  # a single site (pancreas) is matched by anything
+            cases.append((primary, rows))
+    z_tol = stats.norm.isf(FAMILY_ALPHA / (2 * sum(len(rows) for _, rows in cases)))
+    for primary, rows in cases:
+        scenario, series = tr.default_scenario(primary), fitted_series(primary)
+        organs = [r.organ for r in rows]
+        f = simulate(scenario, N_UNITS, seed=20260301, threads=2).fates.to_pandas()
+        counts = f.organ.value_counts()
+        c = np.array([counts.get(o, 0) for o in organs], dtype=float)
+        # Chi-square: fitted organs and everything else, against the fit's exact arrest probabilities.
+        p = model_arrests(scenario, organs, [r.adhesion for r in rows])
+        obs = np.append(c, N_UNITS - c.sum())
+        assert stats.chisquare(obs, np.append(p, 1 - p.sum()) * N_UNITS).pvalue > CHI2_ALPHA, primary
+        # Weighted shares against the series.
+        w = np.array([r.post_arrest for r in rows])
+        share = c * w / (c * w).sum()
+        q = c / N_UNITS  # categories: each fitted organ, and elsewhere (weight 0)
+        mean_w = q @ w
+        influence = (w[:, None] * (np.eye(len(rows)) - share[None, :])) / mean_w   # [category, organ]
+        var_mc = (q @ influence ** 2 - (q @ influence) ** 2) / N_UNITS
+        t = np.array([series.shares()[o] for o in organs])
+        var_obs = t * (1 - t) / series.n
+        z = (share - t) / np.sqrt(var_obs + var_mc)
+        assert np.abs(z).max() < z_tol, (primary, dict(zip(organs, np.round(z, 2))))
+
+
+@needs_sites
+def test_fit_command_regenerates_every_builtin_table_byte_for_byte(tmp_path, monkeypatch):
+    """Each README command, run again, writes exactly the shipped table; and every shipped table
+    has its command."""
+    commands = readme_commands()
+    assert sorted(p for p, _ in commands) == tr.list_tables()
+    monkeypatch.chdir(ROOT)
+    runner = CliRunner()
+    for primary, argv in commands:
+        out = tmp_path / f"{primary}.csv"
+        argv = argv[:argv.index("-o")] + ["-o", str(out)]
+        result = runner.invoke(main, argv)
+        assert result.exit_code == 0, result.output
+        assert out.read_bytes() == (ROOT / "ctcsim" / "data" / "tropism" / f"{primary}.csv").read_bytes(), primary
+
+
+# ---- tables in the model -----------------------------------------------------------------------
+
+def test_compiled_adhesion_comes_from_inline_then_table_then_one():
+    """The breast scenario's beds get the breast table's factors, an inline entry overrides one
+    organ, and a primary without a table gets 1 everywhere."""
+    s = sc.builtin_scenario("breast")
+    table = tr.load("breast").factors()
+    b = s.biology
+
+    def factors(scenario):
+        m = compile_model(scenario)
+        bed = m.organ >= 0
+        f = m.adhesion_per_s[bed, 0] / b.k_adh_per_s
+        return {m.organ_names[o]: x for o, x in zip(m.organ[bed], f)}
+
+    assert factors(s) == pytest.approx({o: table[o] for o in factors(s)}, rel=1e-12)
+    inline = factors(dataclasses.replace(s, adhesion={"bone": 2.5}))
+    assert inline["bone"] == pytest.approx(2.5) and inline["lung"] == pytest.approx(table["lung"])
+    assert set(factors(dataclasses.replace(s, primary="melanoma")).values()) == {1.0}
+
+
+def test_every_organ_of_every_builtin_anatomy_has_an_entry_with_a_source():
+    from ctcsim import anatomy
+    organs = {o for name in anatomy.builtin_names() for o in anatomy.builtin(name).organs()}
+    for primary in tr.list_tables():
+        rows = tr.load(primary).rows
+        assert {r.organ for r in rows} >= organs, primary
+        assert all(r.source.strip() and r.series for r in rows), primary
+
+
+def test_an_organ_without_a_tropism_entry_is_an_error_naming_the_table_and_the_organ():
+    s = sc.loads('name = "x"\nprimary = "breast"\nentry = { mode = "injection", site = "veins" }\n'
+                 '[anatomy]\nname = "tiny"\n'
+                 '[[anatomy.compartments]]\nname = "veins"\nkind = "pool"\ntransit_s = 1.0\n'
+                 '[[anatomy.compartments]]\nname = "marrow"\nkind = "bed"\ntransit_s = 1.0\ncapillary_diameter_um = 30.0\n'
+                 '[[anatomy.edges]]\nfrom = "veins"\nto = "marrow"\nfraction = 1.0\n'
+                 '[[anatomy.edges]]\nfrom = "marrow"\nto = "veins"\nfraction = 1.0\n', "tiny.toml")
+    with pytest.raises(ScenarioError, match=r"^ctcsim/data/tropism/breast\.csv: marrow: no tropism entry"):
+        compile_model(s)
+    compile_model(dataclasses.replace(s, adhesion={"marrow": 1.0}))  # an inline factor fills the gap
+
+
+def test_a_malformed_table_names_the_line_and_column():
+    text = "organ,adhesion,niche,inflammation,macrophage,source\nlung,-1,1,1,1,x\n"
+    with pytest.raises(ScenarioError, match=r"^t\.csv: line 2 \(lung\)\.adhesion: expected a non-negative"):
+        tr.read_table(text, "p", "t.csv")
+    with pytest.raises(ScenarioError, match=r"^t\.csv: source: missing column"):
+        tr.read_table("organ,adhesion,niche,inflammation,macrophage\n", "p", "t.csv")
+
+
+# ---- bad input to `ctcsim tropism fit` -----------------------------------------------------------
+
+HEADER = "primary,site,percent,denominator,source,n\n"
+
+
+def bad(tmp_path, text):
+    path = tmp_path / "sites.csv"
+    path.write_text(text)
+    return str(path)
+
+
+BAD = [  # (what is wrong, sites file (None: missing) -> argv, words the one line must hold)
+    ("missing file", lambda d: ["nope.csv", "--primary", "breast"], ["nope.csv", "cannot read"]),
+    ("missing column", lambda d: [bad(d, "primary,site,denominator,source\nbreast,bone,x,y\n"), "--primary", "breast"],
+     ["sites.csv", "percent", "missing column"]),
+    ("unknown primary in the file", lambda d: [bad(d, HEADER + "breast,bone,40,pts,S 2001,10\n"), "--primary", "breast",
+                                               "--label", "braest"], ["sites.csv", "primary", "'breast'"]),
+    ("unknown built-in primary", lambda d: [bad(d, HEADER + "brest,bone,40,pts,S 2001,10\n"), "--primary", "brest"],
+     ["primary", "unknown primary 'brest'"]),
+    ("unknown site", lambda d: [bad(d, HEADER + "breast,bnoe,40,pts,S 2001,10\nbreast,lung,20,same,same,\n"),
+                                "--primary", "breast"], ["sites.csv", "line 2 (bnoe).site", "nearest: 'bone'"]),
+    ("a bound, not a frequency", lambda d: [bad(d, HEADER + "breast,bone,<5,pts,S 2001,10\n"), "--primary", "breast"],
+     ["sites.csv", "line 2 (bone).percent", "<5"]),
+    ("several series, none chosen", lambda d: [bad(d, HEADER + "breast,bone,40,pts,A 2001,10\nbreast,lung,20,pts,B 2002,9\n"),
+                                               "--primary", "breast"], ["sites.csv", "series", "A 2001", "B 2002"]),
+    ("mixed denominators", lambda d: [bad(d, HEADER + "breast,bone,40,pts,A 2001,10\nbreast,lung,20,first sites,same,\n"),
+                                      "--primary", "breast"], ["sites.csv", "denominator", "mixes"]),
+]
+
+
+@pytest.mark.parametrize("what,argv,words", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_gives_one_line_naming_file_and_key_and_exit_2(tmp_path, what, argv, words):
+    result = CliRunner().invoke(main, ["tropism", "fit"] + argv(tmp_path))
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ctcsim: error: "), result.output
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+def test_show_and_list():
+    runner = CliRunner()
+    listed = runner.invoke(main, ["tropism", "list"])
+    assert listed.exit_code == 0 and all(p in listed.output for p in tr.list_tables())
+    shown = runner.invoke(main, ["tropism", "show", "breast", "--csv"])
+    assert shown.exit_code == 0 and shown.output == tr.load("breast").to_csv()
+    missing = runner.invoke(main, ["tropism", "show", "braest"])
+    assert missing.exit_code == 2 and "did you mean 'breast'" in missing.output

@@ -11,6 +11,7 @@ from scipy import optimize, stats
 
 from ctcsim import scenario as sc
 from ctcsim import tropism as tr
+from ctcsim import tropism_fit as trf
 from ctcsim.checks import ScenarioError
 from ctcsim.cli import main
 from ctcsim.compile import compile_model
@@ -36,12 +37,12 @@ def fitted_series(primary):
     """The Series a built-in table was fitted to, read with its README command's options."""
     argv = dict(readme_commands())[primary]
     opt = {k: argv[argv.index(k) + 1] for k in ("--primary", "--label", "--series") if k in argv}
-    return tr.read_sites(SITES, opt.get("--label", opt["--primary"]), opt.get("--series"))
+    return trf.read_sites(SITES, opt.get("--label", opt["--primary"]), opt.get("--series"))
 
 
 def model_arrests(scenario, organs, adhesion):
-    model = tr.delivery_model(scenario)
-    return tr.arrest_probabilities(model, organs, adhesion)[0]
+    model = trf.delivery_model(scenario)
+    return trf.arrest_probabilities(model, organs, adhesion)[0]
 
 
 # ---- the fit -------------------------------------------------------------------------------------
@@ -51,8 +52,8 @@ def test_fit_recovers_the_adhesion_factors_that_generated_the_frequencies():
     are fitted back to those factors (relative 1e-6), with nothing left to post_arrest.
 
     The known factors are scaled so that they keep the observed organs' total of arrests, the
-    convention that fixes the scale relative frequencies leave free (tropism.fit, step 2)."""
-    scenario = tr.default_scenario("colon")
+    convention that fixes the scale relative frequencies leave free (tropism_fit.fit, step 2)."""
+    scenario = trf.default_scenario("colon")
     organs = ["liver", "lung", "bone", "brain"]
     shape = np.array([3.0, 0.5, 8.0, 1.5])
     delivered = model_arrests(scenario, organs, None).sum()
@@ -60,7 +61,7 @@ def test_fit_recovers_the_adhesion_factors_that_generated_the_frequencies():
                         0.2, 5.0, xtol=1e-13)
     known = c * shape
     p = model_arrests(scenario, organs, known)
-    table = tr.fit(dict(zip(organs, p)), scenario)
+    table = trf.fit(dict(zip(organs, p)), scenario)
     got = table.factors()
     for o, a in zip(organs, known):
         assert got[o] == pytest.approx(a, rel=1e-6), o
@@ -77,11 +78,11 @@ def test_builtin_table_holds_adhesion_within_range_and_the_rest_in_post_arrest(p
     table, series = tr.load(primary), fitted_series(primary)
     rows = [r for r in table.rows if r.site]
     organs = [r.organ for r in rows]
-    arrests = model_arrests(tr.default_scenario(primary), organs, [r.adhesion for r in rows])
+    arrests = model_arrests(trf.default_scenario(primary), organs, [r.adhesion for r in rows])
     weighted = arrests * [r.post_arrest for r in rows]
     shares = series.shares()
     np.testing.assert_allclose(weighted / weighted.sum(), [shares[o] for o in organs], rtol=1e-5)
-    lo, hi = tr.ADHESION_RANGE
+    lo, hi = trf.ADHESION_RANGE
     for r in rows:
         inside = lo < r.adhesion < hi and r.post_arrest == 1.0
         assert inside or (r.adhesion == lo and r.post_arrest < 1) or (r.adhesion == hi and r.post_arrest > 1), r
@@ -114,7 +115,7 @@ def test_simulated_builtin_scenarios_reproduce_the_site_frequencies():
             cases.append((primary, rows))
     z_tol = stats.norm.isf(FAMILY_ALPHA / (2 * sum(len(rows) for _, rows in cases)))
     for primary, rows in cases:
-        scenario, series = tr.default_scenario(primary), fitted_series(primary)
+        scenario, series = trf.default_scenario(primary), fitted_series(primary)
         organs = [r.organ for r in rows]
         f = simulate(scenario, N_UNITS, seed=20260301, threads=2).fates.to_pandas()
         counts = f.organ.value_counts()

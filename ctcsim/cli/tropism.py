@@ -8,6 +8,7 @@ import click
 
 from .. import scenario as sc
 from .. import tropism as tr
+from .. import tropism_fit as trf
 from ..checks import ScenarioError
 from . import Failure
 
@@ -51,7 +52,7 @@ def show(primary, as_csv):
 @click.option("--scenario", "scenario_file", metavar="FILE",
               help="Scenario (file or built-in name) whose circulation delivers the cells [default: the "
                    "built-in scenario of the primary, else the default scenario with that primary].")
-@click.option("--adhesion-range", nargs=2, type=float, default=tr.ADHESION_RANGE, show_default=True,
+@click.option("--adhesion-range", nargs=2, type=float, default=trf.ADHESION_RANGE, show_default=True,
               help="Bounds of the fitted adhesion factors; the rest goes to post_arrest.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the table here [default: stdout].")
 def fit(sites_csv, primary, label, series, scenario_file, adhesion_range, output):
@@ -65,12 +66,12 @@ def fit(sites_csv, primary, label, series, scenario_file, adhesion_range, output
         raise Failure(f"--primary: unknown primary {primary!r}{f'; did you mean {near[0]!r}?' if near else ''} "
                       f"built-in: {', '.join(sc.builtin_primaries())}")
     try:
-        freq = tr.read_sites(sites_csv, label or primary, series)
-        scenario = sc.load(scenario_file) if scenario_file else tr.default_scenario(primary)
+        freq = trf.read_sites(sites_csv, label or primary, series)
+        scenario = sc.load(scenario_file) if scenario_file else trf.default_scenario(primary)
         if scenario.resolved_primary().name != primary:
             raise ScenarioError(scenario_file, "primary",
                                 f"is {scenario.resolved_primary().name!r}, but --primary is {primary!r}")
-        table = tr.fit(freq, scenario, adhesion_range=tuple(adhesion_range))
+        table = trf.fit(freq, scenario, adhesion_range=tuple(adhesion_range))
     except (ScenarioError, ValueError) as e:
         raise Failure(str(e)) from None
     if output:

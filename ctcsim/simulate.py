@@ -53,8 +53,8 @@ def seed_key(seed: int) -> tuple[int, int]:
 
 
 def _dict(codes: np.ndarray, values, mask=None) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32), mask=mask),
-                                          pa.array(list(values), pa.string()))
+    """Codes (int8 or int32, as the core writes them: no copy) against a fixed dictionary."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=mask), pa.array(list(values), pa.string()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,7 @@ def fate_batch(arm: Arm, arms: list[str], cols: dict) -> pa.RecordBatch:
     n = len(cols["unit_id"])
     organ = cols["organ"]
     return pa.RecordBatch.from_pydict({
-        "arm": _dict(np.full(n, arms.index(arm.name)), arms),
+        "arm": _dict(np.full(n, arms.index(arm.name), np.int32), arms),
         "unit_id": cols["unit_id"],
         "cluster_size": cols["cluster_size"],
         "phenotype": _dict(cols["phenotype"], PHENOTYPES),
@@ -101,7 +101,7 @@ def fate_batch(arm: Arm, arms: list[str], cols: dict) -> pa.RecordBatch:
 def event_batch(arm: Arm, arms: list[str], cols: dict) -> pa.RecordBatch:
     n = len(cols["unit_id"])
     return pa.RecordBatch.from_pydict({
-        "arm": _dict(np.full(n, arms.index(arm.name)), arms),
+        "arm": _dict(np.full(n, arms.index(arm.name), np.int32), arms),
         "unit_id": cols["unit_id"],
         "time_s": cols["time_s"],
         "event": _dict(cols["event"], EVENTS),
@@ -151,18 +151,20 @@ def iter_batches(scenario: Scenario, n_units: int, seed: int, *, arms=None, even
     threads = threads or os.cpu_count() or 1
     with ThreadPoolExecutor(threads) as pool:
         pending = []
-        for job in jobs:
-            pending.append((job, pool.submit(run_units, job[0], key, job[2], job[3], events)))
+        for arm, i, start, stop in jobs:
+            pending.append((arm.name, i, pool.submit(_batches, arm, all_arms, key, start, stop, events)))
             if len(pending) >= 2 * threads:
-                yield _finish(*pending.pop(0), all_arms)
+                name, i, future = pending.pop(0)
+                yield (name, i, *future.result())
         while pending:
-            yield _finish(*pending.pop(0), all_arms)
+            name, i, future = pending.pop(0)
+            yield (name, i, *future.result())
 
 
-def _finish(job, future, all_arms):
-    arm, i, _, _ = job
-    fates, parts = future.result()
-    return arm.name, i, fate_batch(arm, all_arms, fates), [event_batch(arm, all_arms, p) for p in parts]
+def _batches(arm: Arm, all_arms: list[str], key, start: int, stop: int, events: bool):
+    """A worker's whole job: simulate, and build the Arrow batches (off the consumer's thread)."""
+    fates, parts = run_units(arm, key, start, stop, events)
+    return fate_batch(arm, all_arms, fates), [event_batch(arm, all_arms, p) for p in parts]
 
 
 @dataclasses.dataclass

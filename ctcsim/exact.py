@@ -247,3 +247,8 @@ def mean_steps(model: CompiledModel) -> float:
     included; trapping is part of the move that led to it, and costs nothing at entry)."""
     sys = _System(model)
     return float(_occupation(model, sys) @ sys.steps)
+
+
+# The post-arrest chain (DESIGN 2.4) is in exact_post.py; its public API is re-exported here.
+from .exact_post import (colony_extinction_probability, grow_time_cdf, post_arrest_probabilities,  # noqa: E402
+                         time_to_micrometastasis_cdf)

@@ -1,0 +1,284 @@
+"""Simulated post-arrest outcomes agree with the exact post-arrest chain (ctcsim.exact).
+
+Each statistical test has a false-alarm rate of ALPHA = 1e-3 under a correct simulator and
+a correct exact solution (Pearson chi-square, binomial or KS p-value > ALPHA); the seeds are
+fixed, so a given build passes or fails for ever.  The exact side is accurate to ~1e-10
+(linear solves, matrix exponentials, quadrature at 1e-13 absolute), far below what 200 000
+units resolve.  To isolate the post-arrest chain, most scenarios inject every unit into the
+liver bed with sure trapping (trap_max 1, a step at a tiny diameter ratio): every unit
+arrests at t = 0 with shield 0, so the post-arrest horizon is t_max_s itself.
+"""
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from ctcsim import exact
+from ctcsim import scenario as sc
+from ctcsim.compile import compile_model
+from ctcsim.model import PHENOTYPES, POST_ARREST
+from ctcsim.simulate import simulate
+
+ALPHA = 1e-3
+N = 200_000
+BED = "liver"
+# Post-arrest rates on a seconds scale (as FAST_AFTER_ARREST in test_core_vs_reference.py):
+# every outcome happens within a few hundred seconds.
+FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
+            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
+            k_regression_per_s=0.01, macro_cells=50.0)
+FINAL = ("died_in_capillary", "died_dormant", "colony_extinct", "regressed", "macrometastasis")
+
+
+def arrest_at_once(rich, *, cluster=(1.0,), phenotype=(1.0, 0.0, 0.0), t_max=math.inf, **biology):
+    """RICH with FAST post-arrest rates, every unit injected into BED and trapped there at t = 0."""
+    d = rich.to_dict()
+    d["t_max_s"] = t_max
+    d["entry"] = {"mode": "injection", "site": BED}
+    d["primary"].update(cluster_size_probs=list(cluster), phenotype_mix=list(phenotype))
+    d["biology"].update(FAST, trap_max=1.0, trap_ratio50=1e-6, trap_width=1e-6)
+    d["biology"].update(biology)
+    return sc.from_dict(d)
+
+
+def post_counts(fates):
+    codes = fates.column("post_arrest").to_pylist()
+    return np.array([codes.count(x) for x in POST_ARREST])
+
+
+def chi_square_p(counts, probs, ddof=0):
+    """Pearson chi-square p-value of counts [G, cells] against probabilities [G, cells], one
+    multinomial per row (group sizes fixed: df = sum over rows of (cells - 1)).  Per row,
+    cells expected fewer than 5 times are pooled into one cell."""
+    counts, probs = np.atleast_2d(counts), np.atleast_2d(probs)
+    obs, exp, groups = [], [], 0
+    for c, p in zip(counts, probs):
+        if c.sum() == 0:
+            continue
+        e = p / p.sum() * c.sum()
+        small = e < 5
+        o_row, e_row = np.append(c[~small], c[small].sum()), np.append(e[~small], e[small].sum())
+        if e_row[-1] == 0:
+            assert c[small].sum() == 0, "an outcome of probability 0 happened"
+            o_row, e_row = o_row[:-1], e_row[:-1]
+        obs.append(o_row)
+        exp.append(e_row)
+        groups += 1
+    obs, exp = np.concatenate(obs), np.concatenate(exp)
+    return stats.chisquare(obs, exp, ddof=groups - 1 + ddof).pvalue
+
+
+@pytest.mark.parametrize("case", ["single cell", "cluster of 3, hybrid", "cluster of 3 >= micro_cells"])
+def test_outcome_probabilities_chi_square(rich, case):
+    """Outcome of the whole chain (no censoring) for a single cell and a cluster; the cluster
+    case has cluster and phenotype factors on cap death (F_nk), extravasation and proliferation;
+    the last case starts at micro_cells, so the colony stage is skipped."""
+    kw = {}
+    if case != "single cell":
+        kw = dict(cluster=(0.0, 0.0, 1.0), phenotype=(0.0, 1.0, 0.0),
+                  cluster_exponents=[0.0, -1.0, -1.0, 0.5, 0.5, -0.3])
+    if case == "cluster of 3 >= micro_cells":
+        kw["micro_cells"] = 3
+    s = arrest_at_once(rich, **kw)
+    k, p = (1, 0) if case == "single cell" else (3, 1)
+    probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, k, p)
+    fates = simulate(s, N, seed=101).fates
+    assert set(fates.column("cluster_size").to_pylist()) == {k}
+    pv = chi_square_p(post_counts(fates), probs)
+    assert pv > ALPHA, f"{case}: chi-square p = {pv:.2e}"
+
+
+@pytest.mark.parametrize("shield", [0, 1])
+def test_shielded_and_unshielded_arrival(rich, shield):
+    """Units that circulate (RICH, t_max inf) and arrive in the lung shielded or not: the shield
+    cuts capillary death by p_nk = 0.8, and each group follows its own exact chain."""
+    s = dataclasses.replace(rich, t_max_s=math.inf, biology=dataclasses.replace(rich.biology, **FAST))
+    m = compile_model(s)
+    f = simulate(s, N, seed=202).fates.to_pandas()
+    pick = f[(f.organ == "lung") & (f.shielded_at_fate == bool(shield)) & (f.cluster_size == 1)
+             & (f.phenotype == "epithelial")]
+    probs = exact.post_arrest_probabilities(m, "lung", shield, 1, 0)
+    other = exact.post_arrest_probabilities(m, "lung", 1 - shield, 1, 0)
+    assert abs(probs - other).max() > 0.1  # the shield matters, so the test tells them apart
+    counts = pick.post_arrest.astype(str).value_counts().reindex(POST_ARREST, fill_value=0).to_numpy()
+    pv = chi_square_p(counts, probs)
+    assert pv > ALPHA, f"shield {shield}: {len(pick)} units, chi-square p = {pv:.2e}"
+
+
+def test_every_organ_shield_cluster_and_phenotype(rich):
+    """All arrested units of RICH (3 organs x shield x 3 cluster sizes x 3 phenotypes = 54
+    groups), each group against its own exact outcome probabilities: one chi-square over the
+    groups, the group sizes taken as given."""
+    b = dataclasses.replace(rich.biology, **FAST, cluster_exponents=[0.0, -1.0, -1.0, 0.5, 0.5, -0.3])
+    s = dataclasses.replace(rich, t_max_s=math.inf, biology=b,
+                            soil={"liver": {"niche": 1.5, "macrophage": 2.0}, "marrow": {"inflammation": 3.0}})
+    m = compile_model(s)
+    f = simulate(s, N, seed=303).fates.to_pandas()
+    f = f[f.fate == "arrested"]
+    counts, probs = [], []
+    for (organ, shield, k, p), g in f.groupby(["organ", "shielded_at_fate", "cluster_size", "phenotype"],
+                                              observed=True):
+        counts.append(g.post_arrest.astype(str).value_counts().reindex(POST_ARREST, fill_value=0).to_numpy())
+        probs.append(exact.post_arrest_probabilities(m, str(organ), int(shield), int(k), PHENOTYPES.index(p)))
+    assert len(counts) == 54
+    pv = chi_square_p(np.array(counts), np.array(probs))
+    assert pv > ALPHA, f"chi-square over 54 groups: p = {pv:.2e}"
+
+
+def test_finite_horizon_with_censored_states(rich):
+    """t_max = 60 s after arrest: the censored states (in_capillary, dormant, proliferating,
+    micrometastasis) hold mass, and macrometastases and regressions reached by then come from
+    the micrometastasis-stage quadrature."""
+    s = arrest_at_once(rich, t_max=60.0)
+    probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, 1, 0, horizon_s=60.0)
+    for state in ("in_capillary", "dormant", "proliferating", "micrometastasis", "regressed", "macrometastasis"):
+        assert probs[POST_ARREST.index(state)] > 0.005, state  # each cell of the test is well filled
+    pv = chi_square_p(post_counts(simulate(s, N, seed=404).fates), probs)
+    assert pv > ALPHA, f"chi-square p = {pv:.2e}"
+
+
+def test_outcome_times_chi_square(rich):
+    """Joint distribution of the final outcome and its time (6 time bins): the exact
+    P(outcome by h) at the bin edges h, differenced."""
+    s = arrest_at_once(rich)
+    edges = np.array([0.0, 10.0, 25.0, 50.0, 100.0, 200.0, math.inf])
+    by = exact.post_arrest_probabilities(compile_model(s), BED, 0, 1, 0, horizon_s=edges)  # [7, 10]
+    cols = [POST_ARREST.index(o) for o in FINAL]
+    probs = np.diff(by[:, cols], axis=0).T.ravel()  # outcome-major, then time bin
+    assert by[-1, cols].sum() == pytest.approx(1.0, abs=1e-12)
+    f = simulate(s, N, seed=505).fates.to_pandas()
+    outcome = np.array([FINAL.index(x) for x in f.post_arrest.astype(str)])
+    time_bin = np.searchsorted(edges, f.post_arrest_time_s.to_numpy(), side="right") - 1  # by h: time < h
+    counts = np.bincount(outcome * (len(edges) - 1) + time_bin, minlength=len(probs))
+    pv = chi_square_p(counts, probs)
+    assert pv > ALPHA, f"chi-square p = {pv:.2e}"
+
+
+def colony_scenario(rich):
+    """Every unit extravasates or dies in the capillary; no dormancy, so the colony starts at
+    the extravasation time with k = 2 cells; micro_cells 8."""
+    return arrest_at_once(rich, cluster=(0.0, 1.0), p_dormant=0.0, micro_cells=8,
+                          cluster_exponents=[0.0, -1.0, -1.0, 0.5, 0.0, 0.3])
+
+
+def test_colony_extinction_probability_binomial(rich):
+    s = colony_scenario(rich)
+    m = compile_model(s)
+    c = m.compartment_names.index(BED)
+    birth = m.birth_per_s[c] * m.cluster_factor[5, 1] * m.phenotype_factor[5, 0]
+    q = exact.colony_extinction_probability(birth, m.death_per_s[c], 2, 8)
+    f = simulate(s, N, seed=606).fates.to_pandas()
+    grew = f[f.extravasation_time_s.notna()]
+    extinct = int((grew.post_arrest == "colony_extinct").sum())
+    assert extinct + int(grew.micrometastasis_time_s.notna().sum()) == len(grew)
+    pv = stats.binomtest(extinct, len(grew), q).pvalue
+    assert pv > ALPHA, f"{extinct}/{len(grew)} extinct vs {q:.5f}: p = {pv:.2e}"
+
+
+def test_time_to_micrometastasis_ks(rich):
+    s = colony_scenario(rich)
+    m = compile_model(s)
+    c = m.compartment_names.index(BED)
+    birth = m.birth_per_s[c] * m.cluster_factor[5, 1] * m.phenotype_factor[5, 0]
+    f = simulate(s, 50_000, seed=707).fates.to_pandas()
+    dt = (f.micrometastasis_time_s - f.extravasation_time_s).dropna().to_numpy()
+    grid = np.linspace(0.0, dt.max() * 1.0001, 2001)
+    cdf = exact.time_to_micrometastasis_cdf(birth, m.death_per_s[c], 2, 8, grid)
+    pv = stats.kstest(dt, lambda t: np.interp(t, grid, cdf)).pvalue
+    assert pv > ALPHA, f"{len(dt)} colonies: KS p = {pv:.2e}"
+
+
+# -- the exact side against itself and closed forms (deterministic) ----------------------------
+
+
+def test_extinction_closed_form_equals_chain():
+    """Gambler's ruin against the chain's linear solve (post_arrest_probabilities with the
+    colony alone: extravasation at once to proliferation), on both sides of birth = death."""
+    for birth, death, n0, micro in ((0.2, 0.12, 1, 5), (0.12, 0.2, 3, 9), (1.0, 1.0, 2, 7), (1.0, 0.0, 1, 4),
+                                    (0.0, 1.0, 2, 4), (3.0, 0.5, 4, 4), (1.0, 3.0, 5, 400)):
+        q = exact.colony_extinction_probability(birth, death, n0, micro)
+        Qm = np.zeros((micro + 1, micro + 1))
+        for n in range(1, micro):
+            Qm[n, n + 1], Qm[n, n - 1] = birth * n, death * n
+        A = Qm - np.diag(Qm.sum(axis=1))
+        if n0 < micro:
+            live = np.arange(1, micro)
+            x = np.linalg.solve(-A[np.ix_(live, live)], A[np.ix_(live, [0])])[n0 - 1, 0]
+        else:
+            x = 0.0
+        assert q == pytest.approx(x, abs=1e-12), (birth, death, n0, micro)
+    assert exact.colony_extinction_probability(1.0, 1.0, 2, 7) == pytest.approx(5 / 7, abs=1e-15)
+    assert exact.colony_extinction_probability(1e3, 1.0, 1, 10**6) == pytest.approx(1e-3, rel=1e-12)
+
+
+def test_time_to_micrometastasis_cdf_limits():
+    t = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
+    cdf = exact.time_to_micrometastasis_cdf(0.2, 0.12, 1, 5, t)
+    assert cdf[0] == 0.0 and np.all(np.diff(cdf) >= 0) and cdf[-1] == pytest.approx(1.0, abs=1e-9)
+    # Pure birth from 1 to 2 cells: an exponential of rate birth.
+    # (The forward equation's tolerances are rtol 1e-10, atol 1e-13: checked to 1e-9, as in test_exact.py.)
+    assert exact.time_to_micrometastasis_cdf(0.5, 0.0, 1, 2, t) == pytest.approx(1 - np.exp(-0.5 * t), abs=1e-9)
+    assert (exact.time_to_micrometastasis_cdf(0.5, 0.1, 3, 3, t) == 1.0).all()
+
+
+def test_post_arrest_horizon_limits(rich):
+    m = compile_model(arrest_at_once(rich))
+    inf = exact.post_arrest_probabilities(m, BED, 0, 1, 0)
+    assert inf.sum() == pytest.approx(1.0, abs=1e-12)
+    assert exact.post_arrest_probabilities(m, BED, 0, 1, 0, horizon_s=1e6) == pytest.approx(inf, abs=1e-10)
+    zero = exact.post_arrest_probabilities(m, BED, 0, 1, 0, horizon_s=0.0)
+    assert zero[POST_ARREST.index("in_capillary")] == 1.0 and zero.sum() == 1.0
+    by = exact.post_arrest_probabilities(m, BED, 0, 1, 0, horizon_s=[5.0, 50.0, 500.0])
+    assert by.sum(axis=1) == pytest.approx(np.ones(3), abs=1e-10)
+    final = [POST_ARREST.index(o) for o in FINAL]
+    assert np.all(np.diff(by[:, final], axis=0) >= -1e-12)  # final outcomes only accumulate
+    # No regression: a micrometastasis whose 5 founders' lineages all die out in the
+    # approximation (W = 0, probability (death/birth)^5) stays one for ever; the rest grow.
+    stuck = dataclasses.replace(m, regression_per_s=np.zeros(m.n_compartments))
+    p = exact.post_arrest_probabilities(stuck, BED, 0, 1, 0)
+    reached = inf[POST_ARREST.index("micrometastasis"):].sum()
+    assert p[POST_ARREST.index("regressed")] == 0.0 and p.sum() == pytest.approx(1.0, abs=1e-12)
+    assert p[POST_ARREST.index("micrometastasis")] == pytest.approx(reached * 0.6 ** 5, abs=1e-12)
+
+
+def test_stage_integral_equals_quadrature(rich):
+    """The finite-horizon micrometastasis stage, integrated inside the forward equation,
+    against an independent computation: adaptive quadrature over the stage's start time tau,
+    f(tau) from the matrix exponential, times the closed forms at horizon - tau (agreement
+    to 1e-9; observed ~1e-11)."""
+    from scipy.integrate import quad
+    from scipy.linalg import expm
+
+    from ctcsim import exact_post
+
+    m = compile_model(arrest_at_once(rich, cluster=(0.0, 1.0), micro_cells=6))
+    r = exact_post._rates(m, m.compartment_names.index(BED), 0, 2, 0)
+    Q, _, start = exact_post._chain(r)
+    growth = exact_post._Growth(r["birth"], r["death"], 6, r["macro"], r["regression"])
+    for horizon in (15.0, 300.0):
+        def f(tau): return expm(Q * tau)[start] @ Q[:, -1] if tau > 0 else 0.0
+        points = horizon * np.concatenate([4.0 ** -np.arange(1, 8), 1 - 4.0 ** -np.arange(1, 8)])
+        macro, regressed = (quad(lambda tau: f(tau) * g(horizon - tau), 0.0, horizon, points=points, limit=2000,
+                                 epsabs=1e-13, epsrel=1e-11)[0] for g in (growth.macro_by, growth.regressed_by))
+        p = exact.post_arrest_probabilities(m, BED, 0, 2, 0, horizon_s=horizon)
+        assert p[POST_ARREST.index("macrometastasis")] == pytest.approx(macro, abs=1e-9)
+        assert p[POST_ARREST.index("regressed")] == pytest.approx(regressed, abs=1e-9)
+
+
+def test_edge_cases_and_errors(rich):
+    m = compile_model(dataclasses.replace(rich, t_max_s=math.inf))
+    idle = dataclasses.replace(m, cap_death_per_s=np.zeros((m.n_compartments, 2)),
+                               extravasation_per_s=np.zeros(m.n_compartments))
+    for h in (math.inf, 100.0):  # nothing leaves the capillary: the unit stays there
+        p = exact.post_arrest_probabilities(idle, "lung", 1, 2, 2, horizon_s=h)
+        assert p[POST_ARREST.index("in_capillary")] == 1.0 and p.sum() == 1.0
+    with pytest.raises(ValueError, match="bed"):
+        exact.post_arrest_probabilities(m, "veins")
+    with pytest.raises(ValueError, match="cluster_size"):
+        exact.post_arrest_probabilities(m, "lung", 0, 4)
+    with pytest.raises(ValueError, match="horizon"):
+        exact.post_arrest_probabilities(m, "lung", horizon_s=-1.0)
+    with pytest.raises(ValueError, match="never reaches"):
+        exact.time_to_micrometastasis_cdf(0.0, 1.0, 1, 5, [1.0])

@@ -43,7 +43,9 @@ def ctcsim_cli(*args):
 
 def process(*args):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, "-c", SMALL_PARTS, *map(str, args)], env=env,
+    # cwd: the directory that holds the ctcsim being tested, not the test's cwd, where
+    # `python -c` would import an unbuilt source tree first.
+    return subprocess.Popen([sys.executable, "-c", SMALL_PARTS, *map(str, args)], env=env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -59,7 +61,8 @@ def test_version_and_help_in_a_real_process():
     """`python -m ctcsim.cli` (what the ctcsim console script runs) answers --version and
     lists the commands in --help."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run([sys.executable, "-m", "ctcsim.cli", "--version"], capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-m", "ctcsim.cli", "--version"], capture_output=True, text=True, env=env,
+                         cwd=REPO)
     assert (out.returncode, out.stdout.strip()) == (0, f"ctcsim {ctcsim.__version__}")
     helped = ctcsim_cli("--help")
     assert helped.exit_code == 0

@@ -125,3 +125,28 @@ def test_load_dump_round_trip(rich):
     again = sc.loads(sc.dumps(rich), "again.toml")
     assert again == rich
     assert sc.dumps(again) == sc.dumps(rich)
+
+
+@pytest.mark.parametrize("what,change,key,word", CASES, ids=[c[0] for c in CASES])
+def test_validate_exits_2_with_one_line(tmp_path, what, change, key, word):
+    """`ctcsim validate` on each malformed file: exit code 2, one line naming the file and key."""
+    from click.testing import CliRunner
+
+    from ctcsim.cli import main
+    path = tmp_path / "bad.toml"
+    path.write_text(tomli_w.dumps(edit(change)))
+    res = CliRunner().invoke(main, ["validate", str(path)])
+    assert res.exit_code == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"ctcsim: error: {path}: {key}"), res.stderr
+    assert "Traceback" not in res.output
+
+
+def test_validate_accepts_every_builtin_scenario():
+    from click.testing import CliRunner
+
+    from ctcsim.cli import main
+    names = sc.builtin_scenario_names()
+    res = CliRunner().invoke(main, ["validate", *names])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.count(": ok (") == len(names)

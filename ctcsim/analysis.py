@@ -9,7 +9,9 @@ million units need no more memory than one batch.  For each arm it gives
   fraction of the arm's units with its 95% Wilson interval, and the median time
   from entry to that fate (``fate_time_s - entry_time_s``);
 - per organ of arrest: count and fraction of *all* the arm's units arrested
-  there, with its 95% Wilson interval.
+  there, with its 95% Wilson interval;
+- per post-arrest outcome (``ctcsim.model.POST_ARREST`` less "none"): count and
+  fraction of all the arm's units, with its 95% Wilson interval.
 
 Medians come from a log-spaced histogram (``BINS_PER_DECADE`` bins per decade
 from ``T_MIN_S``): the mean of the bin holding the median, within
@@ -25,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .model import FATES
+from .model import FATES, POST_ARREST
 
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 T_MIN_S = 1e-6
@@ -33,7 +35,7 @@ BINS_PER_DECADE = 1000
 DECADES = 16  # 1 us .. 1e10 s (three centuries)
 N_BINS = 1 + BINS_PER_DECADE * DECADES  # bin 0 holds times below T_MIN_S
 MEDIAN_RESOLUTION = 10 ** (1 / BINS_PER_DECADE) - 1  # relative width of a bin
-COLUMNS = ["arm", "fate", "organ", "entry_time_s", "fate_time_s"]
+COLUMNS = ["arm", "fate", "organ", "entry_time_s", "fate_time_s", "post_arrest"]
 _ARRESTED = FATES.index("arrested")
 
 
@@ -56,6 +58,7 @@ class Tally:
         self.organs: dict[str, dict[str, int]] = {}  # arm -> organ -> arrested units
         self.hist: dict[str, np.ndarray] = {}       # arm -> (fate, time bin) counts of units
         self.hist_sums: dict[str, np.ndarray] = {}   # arm -> (fate, time bin) sums of times
+        self.after: dict[str, np.ndarray] = {}       # arm -> units per post-arrest outcome
         for a in arms:
             self._open(a)
 
@@ -65,6 +68,7 @@ class Tally:
             self.organs[arm] = {}
             self.hist[arm] = np.zeros((len(FATES), N_BINS), np.int64)
             self.hist_sums[arm] = np.zeros((len(FATES), N_BINS))
+            self.after[arm] = np.zeros(len(POST_ARREST), np.int64)
 
     def n(self) -> dict[str, int]:
         """Units counted so far, per arm."""
@@ -78,6 +82,8 @@ class Tally:
         fate = np.array([FATES.index(f) for f in fate_values], np.int64)[fate_codes]
         organ_values, organ_codes = _codes(batch.column("organ"))
         arrested = (fate == _ARRESTED) & (organ_codes >= 0)
+        after_values, after_codes = _codes(batch.column("post_arrest"))
+        after = np.array([POST_ARREST.index(v) for v in after_values], np.int64)[after_codes]
         elapsed = _as_numpy(batch.column("fate_time_s")) - _as_numpy(batch.column("entry_time_s"))
         cell = fate * N_BINS + _time_bins(elapsed)
         present = np.flatnonzero(np.bincount(arm_codes, minlength=len(arm_values)))
@@ -87,6 +93,7 @@ class Tally:
             shape = self.hist[a].shape
             self.hist[a] += np.bincount(cell[rows], minlength=self.hist[a].size).reshape(shape)
             self.hist_sums[a] += np.bincount(cell[rows], elapsed[rows], self.hist[a].size).reshape(shape)
+            self.after[a] += np.bincount(after[rows], minlength=len(POST_ARREST))
             organs = np.bincount(organ_codes[rows][arrested[rows]], minlength=len(organ_values))
             for i in np.flatnonzero(organs):
                 self.organs[a][organ_values[i]] = self.organs[a].get(organ_values[i], 0) + int(organs[i])
@@ -101,7 +108,8 @@ class Tally:
             fates = {name: dict(_share(int(k), n), median_time_s=_median(self.hist[a][i], self.hist_sums[a][i]))
                      for i, (name, k) in enumerate(zip(FATES, counts))}
             organs = {o: _share(k, n) for o, k in sorted(self.organs[a].items(), key=lambda x: -x[1])}
-            arms[a] = {"n": n, "fates": fates, "organs": organs}
+            after = {name: _share(int(k), n) for name, k in zip(POST_ARREST, self.after[a]) if name != "none"}
+            arms[a] = {"n": n, "fates": fates, "organs": organs, "after_arrest": after}
         return {"confidence": 0.95, "median_resolution": MEDIAN_RESOLUTION, "arms": arms}
 
 

@@ -56,3 +56,20 @@ TARGETS = (
 def measure(fates: pd.DataFrame, scenario: str) -> dict[str, float]:
     """The measured value of each target of ``scenario`` on a fates table (pandas)."""
     return {t.name: t.measure(fates) for t in TARGETS if t.scenario == scenario}
+
+
+def measure_run(run) -> dict[str, dict]:
+    """The targets of the run's scenario measured on its fates, batch by batch (every target
+    is a mean over units, so batch means weighted by rows are exact); {} if it has none."""
+    name = run.metadata["scenario_name"]
+    targets = [t for t in TARGETS if t.scenario == name]
+    if not targets:
+        return {}
+    sums, n = dict.fromkeys((t.name for t in targets), 0.0), 0
+    for batch in run.fates.to_batches():
+        f = batch.to_pandas()
+        for t in targets:
+            sums[t.name] += t.measure(f) * len(f)
+        n += len(f)
+    return {t.name: {"measured": sums[t.name] / n, "published": t.published, "interval": [t.low, t.high],
+                     "source": t.source} for t in targets}

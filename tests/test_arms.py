@@ -39,3 +39,36 @@ def test_unknown_outcome_and_missing_control_are_clear_errors():
         compare.paired_differences(f, "immortal")
     with pytest.raises(ValueError, match="no arm 'placebo'"):
         compare.paired_differences(f, "alive", control="placebo")
+
+
+def test_summarize_reports_paired_differences_streamed_from_a_run(tmp_path):
+    """`ctcsim summarize` of a two-arm run: the paired differences computed part by part from
+    the run directory equal those computed in memory from the same fates."""
+    from click.testing import CliRunner
+
+    import ctcsim
+    from ctcsim.cli import main
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["run", "breast_antiplatelet", "-n", "5000", "--seed", "8", "-o", str(out),
+                                    "--chunk-size", "1000", "-q"])
+    assert res.exit_code == 0, res.output
+    run = ctcsim.read_run(out)
+    streamed = compare.run_paired_differences(run)["arms"]["anti_platelet"]
+    fates = run.fates.to_table().to_pandas()
+    for outcome in ("alive", "died_in_capillary", "dormant"):
+        d = compare.paired_differences(fates, outcome).set_index("arm").loc["anti_platelet"]
+        assert streamed[outcome]["difference"] == pytest.approx(d.difference, abs=1e-12)
+        assert streamed[outcome]["ci95"] == pytest.approx([d.ci_low, d.ci_high], abs=1e-12)
+    text = CliRunner().invoke(main, ["summarize", str(out)]).stdout
+    assert "anti_platelet - control (paired" in text and "alive" in text
+
+
+def test_summarize_shows_the_published_experiment_beside_the_simulation(tmp_path):
+    from click.testing import CliRunner
+
+    from ctcsim.cli import main
+    out = tmp_path / "luzzi"
+    assert CliRunner().invoke(main, ["run", "luzzi1998", "-n", "20000", "--seed", "1", "-o", str(out),
+                                     "-q"]).exit_code == 0
+    text = CliRunner().invoke(main, ["summarize", str(out)]).stdout
+    assert "published experiment" in text and "extravasated by day 3" in text

@@ -11,8 +11,8 @@ import click
 from click.core import ParameterSource
 
 from .. import io
-from ..scenario import DEFAULT_SCENARIO, load
-from ..simulate import DEFAULT_CHUNK
+from ..scenario import DEFAULT_SCENARIO, from_dict, load
+from ..simulate import DEFAULT_CHUNK, new_seed, shed_units
 from . import Failure
 from .summarize import format_summary
 
@@ -20,13 +20,16 @@ DEFAULT_UNITS = 100_000
 DEFAULT_OUT = "ctcsim-run"
 PLAIN_EVERY_S = 10.0  # progress line interval when stderr is not a terminal
 # What a resumed run takes from its directory, so it must not be given again.
-RUN_SETTINGS = ("scenario", "units", "seed", "out", "events", "arms", "t_max", "chunk_size", "overwrite")
+RUN_SETTINGS = ("scenario", "units", "primary", "seed", "out", "events", "arms", "t_max", "chunk_size", "overwrite")
 log = logging.getLogger("ctcsim")
 
 
 @click.command("run")
 @click.argument("scenario", required=False)
-@click.option("-n", "--units", type=int, default=DEFAULT_UNITS, show_default=True, help="Units per arm.")
+@click.option("-n", "--units", type=int,
+              help=f"Units per arm [default: {DEFAULT_UNITS:,}; for a shedding scenario, the number it sheds, "
+                   "a Poisson draw from the seed].")
+@click.option("--primary", metavar="NAME", help="Replace the scenario's primary tumour by a built-in one.")
 @click.option("--seed", type=int, help="Seed, an integer below 2**128 [default: fresh from the OS, recorded].")
 @click.option("-o", "--out", type=click.Path(file_okay=False),
               help=f"Run directory to create [default: ./{DEFAULT_OUT}, or ./{DEFAULT_OUT}-2, ... if taken].")
@@ -42,9 +45,18 @@ log = logging.getLogger("ctcsim")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.pass_context
-def run(ctx, scenario, units, seed, out, events, threads, arms, t_max, chunk_size, overwrite, resume, quiet, as_json):
+def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, chunk_size, overwrite, resume, quiet,
+        as_json):
     """Simulate SCENARIO (a TOML file or a built-in name; default: the built-in default) and
     write its fates (and events) as Parquet into a run directory.
+
+    \b
+    Examples:
+      ctcsim run                                  the default scenario, 100,000 units
+      ctcsim run colorectal -n 1000000 --seed 1   a built-in scenario, reproducibly
+      ctcsim run --primary prostate               the default scenario with another primary
+      ctcsim run my.toml --events -o my-run       every event too, into ./my-run
+      ctcsim run breast_shedding -n 1000000       a sample of a shedding tumour's units
 
     Interrupted (Ctrl-C, SIGTERM, a crash), a run keeps its finished parts:
     `ctcsim run --resume DIR` completes it to the same output as an uninterrupted run.
@@ -64,10 +76,17 @@ def run(ctx, scenario, units, seed, out, events, threads, arms, t_max, chunk_siz
             plan = io.prepare_resume(resume)
         else:
             s = load(scenario or DEFAULT_SCENARIO)
+            if primary is not None:
+                s = from_dict({**s.to_dict(), "primary": primary}, f"{s.name} with --primary {primary}")
             if t_max is not None:
                 if not t_max > 0:
                     raise Failure(f"--t-max: expected a positive number of seconds, got {t_max}")
                 s = dataclasses.replace(s, t_max_s=t_max)
+            if units is None and s.entry.mode == "shedding":
+                seed = new_seed() if seed is None else seed
+                units = shed_units(s, seed)
+            elif units is None:
+                units = DEFAULT_UNITS
             plan = io.prepare_run(out or _fresh_dir(), s, units, seed, arms=list(arms), events=events,
                                   chunk_size=chunk_size, overwrite=overwrite)
     except ValueError as e:

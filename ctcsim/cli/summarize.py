@@ -3,7 +3,7 @@ import json
 
 import click
 
-from .. import io
+from .. import compare, experiments, io
 from ..analysis import summarize as summarize_fates
 from . import Failure
 
@@ -12,8 +12,11 @@ from . import Failure
 @click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summarize(run_dir, as_json):
-    """Summarize the fates of the run in DIR: per arm, the fraction of units per fate and
-    per organ of arrest with 95% Wilson intervals, and the median time to each fate.
+    """Summarize the fates of the run in DIR: per arm, the fraction of units per fate, per
+    organ of arrest and per outcome after arrest, with 95% Wilson intervals, and the median
+    time to each fate; with several arms, each arm's paired difference from the control
+    (common random numbers) with its 95% CI; for the built-in experiments (luzzi1998,
+    fidler1970), the published figures beside the simulated ones.
     An incomplete run (no run.json) is reported as such, with exit code 1."""
     try:
         run = io.read_run(run_dir)
@@ -22,10 +25,48 @@ def summarize(run_dir, as_json):
     except io.RunDirError as e:
         raise Failure(str(e)) from None
     summary = summarize_fates(run.fates)
+    paired = compare.run_paired_differences(run)
+    targets = experiments.measure_run(run)
     if as_json:
-        click.echo(json.dumps({"path": str(run.path), "complete": run.complete, "summary": summary}, indent=1))
-    else:
-        click.echo(format_summary(summary))
+        click.echo(json.dumps({"path": str(run.path), "complete": run.complete, "summary": summary,
+                               "paired_differences": paired, "experiment": targets}, indent=1))
+        return
+    click.echo(format_summary(summary))
+    if paired:
+        click.echo(format_paired(paired, summary))
+    if targets:
+        click.echo(format_targets(targets))
+
+
+def format_paired(paired: dict, summary: dict) -> str:
+    """Each arm's paired difference from the control, for the outcomes either arm has."""
+    lines = []
+    for arm, diffs in paired["arms"].items():
+        lines += ["", f"{arm} - {paired['control']} (paired: same units, same random numbers)",
+                  f"  {'outcome':<20}{'difference':>11}  95% CI"]
+        for outcome, d in diffs.items():
+            here = [summary["arms"][a] for a in (arm, paired["control"])]
+            if d["difference"] == 0 and all(_fraction(x, outcome) == 0 for x in here):
+                continue
+            lo, hi = d["ci95"]
+            lines.append(f"  {outcome:<20}{d['difference']:>+11.5f}  [{lo:+.5f}, {hi:+.5f}]")
+    return "\n".join(lines)
+
+
+def format_targets(targets: dict) -> str:
+    lines = ["", "published experiment", f"  {'target':<36}{'published':>10}{'simulated':>11}  interval"]
+    for name, t in targets.items():
+        lo, hi = t["interval"]
+        ok = "ok" if lo <= t["measured"] <= hi else "OUTSIDE"
+        lines.append(f"  {name:<36}{t['published']:>10.4g}{t['measured']:>11.4g}  [{lo:g}, {hi:g}] {ok}")
+    return "\n".join(lines)
+
+
+def _fraction(arm_summary: dict, outcome: str) -> float:
+    for table in ("fates", "after_arrest"):
+        if outcome in arm_summary[table]:
+            return arm_summary[table][outcome]["fraction"]
+    return 1.0  # "alive": always shown
 
 
 def format_summary(summary: dict) -> str:
@@ -39,6 +80,11 @@ def format_summary(summary: dict) -> str:
         lines.append("  arrested in")
         for organ, x in s["organs"].items():
             lines.append(f"    {organ:<18}{_share(x)}")
+        after = {k: x for k, x in s.get("after_arrest", {}).items() if x["count"]}
+        if after:
+            lines.append("  after arrest")
+            for outcome, x in after.items():
+                lines.append(f"    {outcome:<18}{_share(x)}")
     return "\n".join(lines)
 
 

@@ -106,8 +106,7 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
     else:
         entries = {k: v for k, v in prim.entry.items() if v > 0}
     entry_w = np.array(list(entries.values()), dtype=float)
-    cluster = np.asarray(prim.cluster_size_probs, dtype=float)
-    cluster = cluster[: np.flatnonzero(cluster)[-1] + 1]
+    cluster = _trim(np.asarray(prim.cluster_size_probs, dtype=float))
     sizes = np.arange(1, len(cluster) + 1, dtype=float)
     soil = {f: np.array([scenario.soil.get(anat.organ_of(c), {}).get(f, 1.0) for c in comps])
             for f in SOIL_FACTORS}
@@ -136,7 +135,7 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
         entry_compartment=np.array([idx[k] for k in entries], np.int32),
         entry_cum=_cum(entry_w),
         cluster_cum=_cum(cluster),
-        phenotype_cum=_cum(np.asarray(prim.phenotype_mix, dtype=float)),
+        phenotype_cum=_cum(_trim(np.asarray(prim.phenotype_mix, dtype=float))),
         diameter_median_um=prim.diameter_median_um,
         diameter_sigma_log=prim.diameter_sigma_log,
         entry_time_grid_s=entry_time_grid(scenario),
@@ -160,6 +159,11 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
     )
     _check_absorbing(model, scenario)
     return model
+
+
+def _trim(p: np.ndarray) -> np.ndarray:
+    """Drop trailing zero probabilities: a table of one category costs the core no draw."""
+    return p[: np.flatnonzero(p)[-1] + 1]
 
 
 def _cum(w: np.ndarray) -> np.ndarray:

@@ -379,6 +379,11 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
     cdef const double *nk = cur.nk
     cdef const double *adhesion = cur.adhesion
     cdef const double *toggle = cur.toggle
+    cdef const int32_t *n_stages = cur.n_stages
+    cdef const int8_t *is_bed = m.is_bed
+    cdef const int64_t *edge_ptr = m.edge_ptr
+    cdef const int32_t *edge_to = m.edge_to
+    cdef double t_max = m.t_max
     while fate == CENSORED:
         rates[0] = stage_rate[c]
         rates[1] = shear[2 * c + s] * f[0]
@@ -404,12 +409,13 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
             cur = m2
             unit_factors(cur, k, p, f)
             stage_rate, shear, nk, adhesion, toggle = cur.stage_rate, cur.shear, cur.nk, cur.adhesion, cur.toggle
+            n_stages = cur.n_stages
             continue
         steps += 1
-        if t0 + a + (dt if dt < dt_a else dt_a) >= m.t_max:
+        if t0 + a + (dt if dt < dt_a else dt_a) >= t_max:
             if s:
-                shielded_s += m.t_max - t0 - a
-            t_end = m.t_max
+                shielded_s += t_max - t0 - a
+            t_end = t_max
             break  # censored
         if dt_a <= dt:
             if s:
@@ -436,18 +442,18 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
             i -= 1
         if i == 0:
             j += 1
-            if j < cur.n_stages[c]:
+            if j < n_stages[c]:
                 if not emit(ev, unit, t, EV_STAGE, c, s):
                     return False
                 continue
-            lo = m.edge_ptr[c]
-            hi = m.edge_ptr[c + 1]
+            lo = edge_ptr[c]
+            hi = edge_ptr[c + 1]
             e = lo + (pick(m.edge_cum + lo, <int>(hi - lo), ctcsim_uniform(&g)) if hi - lo > 1 else 0)
-            c = m.edge_to[e]
+            c = edge_to[e]
             j = 0
             if not emit(ev, unit, t, EV_MOVE, c, s):
                 return False
-            if m.is_bed[c]:
+            if is_bed[c]:
                 beds += 1
                 if trapped_on_entry(cur, &g, c, d, k):
                     fate, mode, evcode = ARRESTED, MODE_TRAPPED, EV_TRAPPED

@@ -22,6 +22,7 @@ both), so a single file copied elsewhere still says what produced it.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import datetime
@@ -33,6 +34,7 @@ import platform
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -58,6 +60,7 @@ METADATA_KEY = "ctcsim"
 ROW_GROUP_ROWS = 1 << 18
 PART_UNITS = 1 << 20  # units per part file and arm: what a resume may have to redo
 PLAN, RUN = "plan.json", "run.json"
+MAX_PENDING_WRITES = 4  # batches waiting per table's writer thread: bounds the memory they hold
 # Parquet encodings, measured on the default scenario's output (docs/RUNS.md): zstd 1 with
 # dictionaries on categorical columns only (DESIGN 6); sorted unit ids delta-encoded;
 # min/max statistics only where they prune row groups (unit ids), as statistics on every
@@ -197,12 +200,13 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     if progress:
         progress(units_done, units_total)
     part = None
+    writers = _Writers(schemas)
     batches = iter_batches(plan.scenario, n, int(md["seed"]), arms=arms, events=md["events"], threads=threads,
                            chunk_size=md["chunk_size"], skip=skip)
     try:
         for arm, c, fates, events in batches:
             if part is None:
-                part = _Part(plan.path, arm, c // per_part, schemas)
+                part = _Part(plan.path, arm, c // per_part, schemas, writers)
             part.write(fates, events)
             tally.add(fates)
             event_rows[arm] += sum(b.num_rows for b in events)
@@ -212,7 +216,9 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
             units_done += fates.num_rows
             if progress:
                 progress(units_done, units_total)
+        writers.drain()
     except BaseException:
+        writers.shutdown()
         if part is not None:
             part.close_writers()
         # All of them: an interrupt can also land between creating a part's file and `part = ...`.
@@ -220,6 +226,7 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
         raise
     finally:
         batches.close()  # stop the workers now, not when the generator is collected
+        writers.shutdown()
     wall_s = time.monotonic() - t0
     simulated = units_done - units_before
     record = {
@@ -381,26 +388,63 @@ class _PartFile:
             self.writer.close()
 
 
-class _Part:
-    """The fates file (and events file) of one part of one arm."""
+class _Writers:
+    """One writer thread per table (fates, events).  Parquet encoding and compression release
+    the GIL, so writing overlaps simulation and the two tables are written at once; each
+    table's writes stay in order on its own thread.  At most ``MAX_PENDING_WRITES`` wait per
+    table, so memory stays bounded; a writer's error is raised here, at the next submit or
+    at ``drain``."""
 
-    def __init__(self, root: Path, arm: str, index: int, schemas: dict):
+    def __init__(self, tables):
+        self.pools = {t: ThreadPoolExecutor(1, thread_name_prefix=f"ctcsim-{t}") for t in tables}
+        self.pending = {t: collections.deque() for t in tables}
+
+    def submit(self, table: str, fn, *args):
+        queue = self.pending[table]
+        while len(queue) >= MAX_PENDING_WRITES:
+            queue.popleft().result()
+        future = self.pools[table].submit(fn, *args)
+        queue.append(future)
+        return future
+
+    def drain(self):
+        for queue in self.pending.values():
+            while queue:
+                queue.popleft().result()
+
+    def shutdown(self):
+        """Finish what is queued (a few batches at most), so that a part whose last chunk
+        was handed over is still completed after an interrupt; errors stay in the futures."""
+        for pool in self.pools.values():
+            pool.shutdown(wait=True)
+
+
+class _Part:
+    """The fates file (and events file) of one part of one arm, written on the writer threads."""
+
+    def __init__(self, root: Path, arm: str, index: int, schemas: dict, writers: _Writers):
         self.files = {t: _PartFile(part_path(root, t, arm, index), s) for t, s in schemas.items()}
+        self.writers = writers
 
     def write(self, fates: pa.RecordBatch, events: list[pa.RecordBatch]):
-        self.files["fates"].write(fates)
+        self.writers.submit("fates", self.files["fates"].write, fates)
         for batch in events:
-            self.files["events"].write(batch)
+            self.writers.submit("events", self.files["events"].write, batch)
 
     def close(self):
         # Fates last: a fates file under its final name is what marks the part done.
-        for table in ("events", "fates"):
-            if table in self.files:
-                self.files[table].close()
+        events = self.writers.submit("events", self.files["events"].close) if "events" in self.files else None
+        self.writers.submit("fates", _close_after, self.files["fates"], events)
 
     def close_writers(self):
         for f in self.files.values():
             f.close_writer()
+
+
+def _close_after(file: _PartFile, first):
+    if first is not None:
+        first.result()  # the events file is renamed before the fates file marks the part done
+    file.close()
 
 
 def _schemas(scenario, metadata) -> dict[str, pa.Schema]:

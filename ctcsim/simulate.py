@@ -124,7 +124,7 @@ def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: boo
         sub = {k: v[u - start:] for k, v in fates.items()}
         nxt, n, status = _core.run_chunk(arm.core, key[0], key[1], u, stop, sub, buf)
         if n:
-            parts.append({k: v[:n].copy() for k, v in buf.items()})
+            parts.append({k: v[:n] for k, v in buf.items()})  # a fresh buffer each call: no copy
         if status == _core.EVENTS_FULL and nxt == u:
             rows *= 2  # one unit's events outgrow the buffer: make room
         u = nxt

@@ -20,7 +20,7 @@ from .compile import compile_arm, expected_units
 from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
 from .scenario import Scenario
 
-DEFAULT_CHUNK = 1 << 18          # units per chunk: ~14 MB of fate columns
+DEFAULT_CHUNK = 1 << 16          # units per chunk: ~3.5 MB of fate columns; the pipeline fills early
 EVENT_BUFFER_ROWS = 1 << 20      # event rows buffered per chunk before a copy-out
 
 

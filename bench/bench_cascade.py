@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 import ctcsim
@@ -53,11 +54,12 @@ def shedding(units, workdir):
           f"{record['counts']['bytes']['fates'] / n:.1f} bytes/unit on disk")
     after = record["summary"]["arms"]["control"]["after_arrest"]
     print("  after arrest: " + ", ".join(f"{k} {v['fraction']:.4g}" for k, v in after.items() if v["count"]))
-    run = ctcsim.read_run(out)
-    table = run.fates.to_table(columns=["cluster_size", "post_arrest"])
-    cluster = pc.greater(table["cluster_size"], 1).to_numpy(zero_copy_only=False)
-    grown = np.isin(table["post_arrest"].to_numpy(zero_copy_only=False).astype(str), GROWN)
-    single, clustered = grown[~cluster].mean(), grown[cluster].mean()
+    counts = np.zeros((2, 2))  # [cluster?, grown?], streamed batch by batch
+    for batch in ctcsim.read_run(out).fates.to_batches(columns=["cluster_size", "post_arrest"]):
+        cluster = pc.greater(batch["cluster_size"], 1).to_numpy(zero_copy_only=False)
+        grown = pc.is_in(batch["post_arrest"].cast("string"), value_set=pa.array(GROWN)).to_numpy(zero_copy_only=False)
+        counts += np.bincount(cluster * 2 + grown, minlength=4).reshape(2, 2)
+    single, clustered = counts[0, 1] / counts[0].sum(), counts[1, 1] / counts[1].sum()
     print(f"cluster advantage: P(micrometastasis or beyond) clusters {clustered:.4g}, single cells {single:.4g}: "
           f"{clustered / single:.1f}x (Aceto 2014: 23-50x)")
 

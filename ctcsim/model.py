@@ -127,6 +127,7 @@ class CompiledModel:
     macro_cells: float = 1e6
 
     def __post_init__(self):
+        # A model built by hand for the circulating phase alone needs no post-arrest arrays.
         zeros = {"cap_death_per_s": (self.n_compartments, 2)}
         for name in ("extravasation_per_s", "dormancy_prob", "wake_per_s", "dormant_death_per_s",
                      "birth_per_s", "death_per_s", "regression_per_s"):
@@ -134,12 +135,6 @@ class CompiledModel:
         for name, shape in zeros.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.zeros(shape))
-        # Factor tables may predate the post-arrest rows: pad them with ones.
-        for name in ("cluster_factor", "phenotype_factor"):
-            f = np.asarray(getattr(self, name), dtype=float)
-            if f.shape[0] < len(HAZARDS):
-                f = np.vstack([f, np.ones((len(HAZARDS) - f.shape[0], f.shape[1]))])
-                object.__setattr__(self, name, f)
 
     @property
     def n_compartments(self) -> int:

@@ -15,7 +15,7 @@ from scipy import integrate, stats
 from scipy.special import expit
 
 from ctcsim import exact
-from ctcsim.model import CompiledModel
+from ctcsim.model import HAZARDS, CompiledModel
 
 LINEAR, ODE = 1e-12, 1e-9
 
@@ -48,10 +48,16 @@ def make_model(edges, *, transit=math.inf, stages=1, beds=(), cap=8.0, shear=0.0
         entry_cum=np.cumsum([w for _, w in entry]), cluster_cum=np.cumsum(cluster),
         phenotype_cum=np.cumsum(phenotype), diameter_median_um=diameter[0], diameter_sigma_log=diameter[1],
         entry_time_grid_s=np.atleast_1d(np.asarray(entry_time, dtype=float)),
-        cluster_factor=np.ones((4, K)) if cluster_factor is None else np.asarray(cluster_factor, dtype=float),
-        phenotype_factor=np.ones((4, 3)) if phenotype_factor is None else np.asarray(phenotype_factor, dtype=float),
+        cluster_factor=hazard_rows(cluster_factor, K), phenotype_factor=hazard_rows(phenotype_factor, 3),
         trap_diameter_scale=np.ones(K) if trap_scale is None else np.asarray(trap_scale, dtype=float),
         t_max_s=t_max)
+
+
+def hazard_rows(rows, width):
+    """A factor table with one row per hazard of HAZARDS: the rows given (those of the
+    circulating phase) and ones for the rest."""
+    given = np.ones((0, width)) if rows is None else np.asarray(rows, dtype=float)
+    return np.vstack([given, np.ones((len(HAZARDS) - len(given), width))])
 
 
 def index(model, fate, organ=None, mode="none"):

@@ -38,12 +38,12 @@ def main():
     print(f"{'target':<36} {'published':>9} {'simulated':>9}  {'parameter':<24} {'elasticity':>10}")
     for name in dict.fromkeys(t.scenario for t in experiments.TARGETS):
         s = sc.load(name)
-        base = experiments.measure(simulate(s, args.units, seed=args.seed).fates.to_pandas(), name)
+        base = experiments.measure(simulate(s, args.units, seed=args.seed).fates, name)
         for t in (t for t in experiments.TARGETS if t.scenario == name):
             lo = experiments.measure(simulate(scaled(s, t.parameter, 0.8), args.units, seed=args.seed)
-                                     .fates.to_pandas(), name)[t.name]
+                                     .fates, name)[t.name]
             hi = experiments.measure(simulate(scaled(s, t.parameter, 1.25), args.units, seed=args.seed)
-                                     .fates.to_pandas(), name)[t.name]
+                                     .fates, name)[t.name]
             e = (math.log(hi) - math.log(lo)) / (math.log(1.25) - math.log(0.8)) if lo > 0 and hi > 0 else float("nan")
             ok = "ok" if t.low <= base[t.name] <= t.high else "OUT"
             print(f"{name + ': ' + t.name:<36} {t.published:>9.4g} {base[t.name]:>9.4g}  {t.parameter:<24} {e:>10.2f} {ok}")

@@ -5,6 +5,9 @@ numbers in every arm (common random numbers).  The difference of an outcome's fr
 between an arm and the control is then the mean of per-unit differences, whose variance
 is only that of the units whose outcome the arm changed: far smaller than the variance
 of the difference between two independent runs.
+
+Fates come as a pyarrow Table or RecordBatch (``ctcsim.simulate(...).fates``) or a pandas
+DataFrame; nothing here needs pandas.
 """
 from __future__ import annotations
 
@@ -12,51 +15,68 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .model import FATES, POST_ARREST
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
-DEAD = {"died_shear", "died_nk", "died_anoikis"}
-GONE = {"died_in_capillary", "died_dormant", "colony_extinct", "regressed"}
+DEAD = ("died_shear", "died_nk", "died_anoikis")
+GONE = ("died_in_capillary", "died_dormant", "colony_extinct", "regressed")
 
 
-def indicator(fates: pd.DataFrame, outcome: str) -> np.ndarray:
+def column(fates, name: str) -> np.ndarray:
+    """One column as a numpy array; categorical columns as objects (str, None where null)."""
+    col = fates[name]
+    if isinstance(col, (pa.Array, pa.ChunkedArray)):
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(pa.string())
+        return col.to_numpy(zero_copy_only=False)
+    return np.asarray(col.astype(object) if str(col.dtype) == "category" else col)
+
+
+def indicator(fates, outcome: str) -> np.ndarray:
     """0/1 per unit: ``outcome`` is a fate, a post-arrest outcome, an organ of arrest
     (``organ:NAME``) or ``alive`` (neither dead in circulation nor gone after arrest)."""
     if outcome == "alive":
-        return (~fates.fate.isin(DEAD) & ~fates.post_arrest.isin(GONE)).to_numpy(int)
+        dead = np.isin(column(fates, "fate"), DEAD) | np.isin(column(fates, "post_arrest"), GONE)
+        return (~dead).astype(int)
     if outcome.startswith("organ:"):
-        return (fates.organ == outcome[6:]).to_numpy(int)
+        return (column(fates, "organ") == outcome[6:]).astype(int)
     if outcome in FATES:
-        return (fates.fate == outcome).to_numpy(int)
+        return (column(fates, "fate") == outcome).astype(int)
     if outcome in POST_ARREST:
-        return (fates.post_arrest == outcome).to_numpy(int)
+        return (column(fates, "post_arrest") == outcome).astype(int)
     raise ValueError(f"unknown outcome {outcome!r}: a fate, a post-arrest outcome, organ:NAME or alive")
 
 
-def paired_differences(fates: pd.DataFrame, outcome: str, control: str = "control") -> pd.DataFrame:
-    """Per arm: the fraction with ``outcome``, and the paired difference from ``control``
-    with its 95 % CI (normal approximation to the mean of per-unit differences)."""
-    arms = list(dict.fromkeys(fates.arm.astype(str)))
+def paired_differences(fates, outcome: str, control: str = "control") -> dict[str, dict]:
+    """Per arm: {n, fraction, difference, ci95}: the fraction with ``outcome`` and the paired
+    difference from ``control`` with its 95 % CI (normal approximation to the mean of
+    per-unit differences)."""
+    arm, unit, y = column(fates, "arm").astype(str), column(fates, "unit_id"), indicator(fates, outcome)
+    arms = list(dict.fromkeys(arm))
     if control not in arms:
         raise ValueError(f"no arm {control!r} to compare with; arms: {', '.join(arms)}")
-    y = {a: pd.Series(indicator(g, outcome), index=g.unit_id.to_numpy())
-         for a, g in fates.groupby(fates.arm.astype(str), sort=False)}
-    base = y[control].sort_index()
-    rows = []
+
+    def by_unit(a):
+        rows = np.flatnonzero(arm == a)
+        order = np.argsort(unit[rows], kind="stable")
+        return unit[rows][order], y[rows][order]
+
+    base_units, base = by_unit(control)
+    out = {}
     for a in arms:
-        ya = y[a].sort_index()
-        if not ya.index.equals(base.index):
+        units, ya = by_unit(a)
+        if not np.array_equal(units, base_units):
             raise ValueError(f"arm {a!r} does not hold the same unit ids as {control!r}")
-        d = ya.to_numpy() - base.to_numpy()
+        d = ya - base
         n = len(d)
         se = d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
-        rows.append(dict(arm=a, outcome=outcome, n=n, fraction=ya.mean(), difference=d.mean(),
-                         ci_low=d.mean() - Z95 * se, ci_high=d.mean() + Z95 * se))
-    return pd.DataFrame(rows)
+        out[a] = {"n": n, "fraction": float(ya.mean()), "difference": float(d.mean()),
+                  "ci95": [float(d.mean() - Z95 * se), float(d.mean() + Z95 * se)]}
+    return out
 
 
 def independent_ci_halfwidth(p1: float, p2: float, n1: int, n2: int) -> float:
@@ -72,7 +92,8 @@ def run_paired_differences(run, control: str | None = None) -> dict:
     """Paired differences from the control arm of every outcome in ``OUTCOMES``, for a run
     directory (``ctcsim.read_run``), streamed part by part: part p of every arm holds the
     same unit ids, so memory stays that of one part.  The control is the arm named
-    "control", else the first.  Returns {arm: {outcome: {difference, ci95}}}; {} if one arm."""
+    "control", else the first.  Returns {control, arms: {arm: {outcome: {difference, ci95}}}},
+    or {} for a run of one arm."""
     arms = run.metadata["arms"]
     if len(arms) < 2:
         return {}
@@ -82,10 +103,10 @@ def run_paired_differences(run, control: str | None = None) -> dict:
     sums = {a: np.zeros((2, len(OUTCOMES))) for a in arms if a != control}
     n = 0
     for part in parts:
-        base = _outcome_matrix(pq.read_table(root / f"arm={control}" / part, columns=_COLUMNS).to_pandas())
+        base = _outcome_matrix(pq.read_table(root / f"arm={control}" / part, columns=_COLUMNS))
         n += len(base)
         for a in sums:
-            d = _outcome_matrix(pq.read_table(root / f"arm={a}" / part, columns=_COLUMNS).to_pandas()) - base
+            d = _outcome_matrix(pq.read_table(root / f"arm={a}" / part, columns=_COLUMNS)) - base
             sums[a] += [d.sum(axis=0), (d * d).sum(axis=0)]
     out = {}
     for a, (s1, s2) in sums.items():
@@ -96,7 +117,7 @@ def run_paired_differences(run, control: str | None = None) -> dict:
     return {"control": control, "arms": out}
 
 
-def _outcome_matrix(fates: pd.DataFrame) -> np.ndarray:
+def _outcome_matrix(fates: pa.Table) -> np.ndarray:
     """Units x OUTCOMES indicators (int8), rows in unit order."""
-    fates = fates.sort_values("unit_id")
+    fates = fates.sort_by("unit_id")
     return np.stack([indicator(fates, o) for o in OUTCOMES], axis=1).astype(np.int8)

@@ -11,11 +11,10 @@ import dataclasses
 from typing import Callable
 
 import numpy as np
-import pandas as pd
+
+from .compare import column, indicator
 
 DAY_S = 86400.0
-_DIED = ["died_shear", "died_nk", "died_anoikis"]
-_GONE = ["died_in_capillary", "died_dormant", "colony_extinct", "regressed"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,36 +24,43 @@ class Target:
     published: float
     low: float
     high: float
-    measure: Callable[[pd.DataFrame], float]
+    measure: Callable[[object], float]  # fates (pyarrow or pandas) -> the measured fraction
     parameter: str   # the biology parameter (or soil.ORGAN.FACTOR) it was calibrated with
     source: str
 
 
-def _alive_in_lung(f: pd.DataFrame) -> float:
-    alive = ~f.fate.isin(_DIED) & ~f.post_arrest.isin(_GONE)
-    return float(np.mean(alive & (f.organ == "lung")))
+def _alive_in_lung(f) -> float:
+    return float(np.mean(indicator(f, "alive") & indicator(f, "organ:lung")))
+
+
+def _before(f, name: str, t_s: float) -> float:
+    return float(np.mean(column(f, name) <= t_s))  # NaN (never happened) compares False
+
+
+def _is(f, name: str, value: str) -> float:
+    return float(np.mean(column(f, name) == value))
 
 
 TARGETS = (
     Target("luzzi1998", "extravasated by day 3", 0.80, 0.75, 0.85,
-           lambda f: float(np.mean(f.extravasation_time_s <= 3 * DAY_S)), "k_cap_nk_per_s",
+           lambda f: _before(f, "extravasation_time_s", 3 * DAY_S), "k_cap_nk_per_s",
            "Luzzi et al. 1998 Am J Pathol 153:865"),
     Target("luzzi1998", "micrometastases started by day 3", 0.02, 0.015, 0.025,
-           lambda f: float(np.mean(f.micrometastasis_time_s <= 3 * DAY_S)), "p_dormant",
+           lambda f: _before(f, "micrometastasis_time_s", 3 * DAY_S), "p_dormant",
            "Luzzi et al. 1998: 1 in 40 extravasated cells"),
     Target("luzzi1998", "macrometastases at day 13", 0.0002, 0.00015, 0.00025,
-           lambda f: float(np.mean(f.post_arrest == "macrometastasis")), "k_regression_per_s",
+           lambda f: _is(f, "post_arrest", "macrometastasis"), "k_regression_per_s",
            "Luzzi et al. 1998: 1 in 100 micrometastases"),
     Target("luzzi1998", "solitary dormant cells at day 13", 0.36, 0.355, 0.365,
-           lambda f: float(np.mean(f.post_arrest == "dormant")), "k_dormant_death_per_s",
+           lambda f: _is(f, "post_arrest", "dormant"), "k_dormant_death_per_s",
            "Luzzi et al. 1998"),
     Target("fidler1970", "alive in the lung at 24 h", 0.01, 0.005, 0.015, _alive_in_lung, "soil.lung.macrophage",
            "Fidler 1970 J Natl Cancer Inst 45:773"),
 )
 
 
-def measure(fates: pd.DataFrame, scenario: str) -> dict[str, float]:
-    """The measured value of each target of ``scenario`` on a fates table (pandas)."""
+def measure(fates, scenario: str) -> dict[str, float]:
+    """The measured value of each target of ``scenario`` on fates (pyarrow or pandas)."""
     return {t.name: t.measure(fates) for t in TARGETS if t.scenario == scenario}
 
 
@@ -67,9 +73,8 @@ def measure_run(run) -> dict[str, dict]:
         return {}
     sums, n = dict.fromkeys((t.name for t in targets), 0.0), 0
     for batch in run.fates.to_batches():
-        f = batch.to_pandas()
         for t in targets:
-            sums[t.name] += t.measure(f) * len(f)
-        n += len(f)
+            sums[t.name] += t.measure(batch) * batch.num_rows
+        n += batch.num_rows
     return {t.name: {"measured": sums[t.name] / n, "published": t.published, "interval": [t.low, t.high],
                      "source": t.source} for t in targets}

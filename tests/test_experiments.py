@@ -17,7 +17,7 @@ N = 1_000_000
 
 @pytest.mark.parametrize("name", sorted({t.scenario for t in experiments.TARGETS}))
 def test_mouse_experiment_lands_in_published_interval(name):
-    fates = simulate(sc.load(name), N, seed=20261127).fates.to_pandas()
+    fates = simulate(sc.load(name), N, seed=20261127).fates
     measured = experiments.measure(fates, name)
     for t in (t for t in experiments.TARGETS if t.scenario == name):
         assert t.low <= measured[t.name] <= t.high, (

@@ -110,6 +110,7 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
     sizes = np.arange(1, len(cluster) + 1, dtype=float)
     soil = {f: np.array([scenario.soil.get(anat.organ_of(c), {}).get(f, 1.0) for c in comps])
             for f in SOIL_FACTORS}
+    compat = tropism.compatibility(scenario, anat)
 
     model = CompiledModel(
         compartment_names=tuple(c.name for c in comps),
@@ -154,6 +155,7 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
         birth_per_s=b.birth_per_s * soil["niche"] * beds,
         death_per_s=b.death_per_s * soil["macrophage"] * beds,
         regression_per_s=b.k_regression_per_s * soil["macrophage"] * beds,
+        compatibility=np.array([compat[anat.organ_of(c)] if c.kind == "bed" else 1.0 for c in comps]),
         micro_cells=b.micro_cells,
         macro_cells=b.macro_cells,
     )

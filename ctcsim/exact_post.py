@@ -125,6 +125,10 @@ def post_arrest_probabilities(model: CompiledModel, bed, shield: int = 0, cluste
     if h.ndim > 1 or (h < 0).any() or np.isnan(h).any():
         raise ValueError("horizon_s must be a time >= 0 or a 1-d sequence of them")
     out = np.array([_post_arrest_at(Q, labels, start, growth, float(x)) for x in np.atleast_1d(h)])
+    # Seed and soil: an incompatible organ kills the unit at arrest, before the chain starts.
+    q = r["compatibility"]
+    out *= q
+    out[:, PA["died_in_capillary"]] += 1.0 - q
     return out[0] if h.ndim == 0 else out
 
 
@@ -176,6 +180,7 @@ def _rates(model: CompiledModel, bed, shield, k, p) -> dict:
                 dormancy=min(max(float(model.dormancy_prob[c]), 0.0), 1.0), wake=model.wake_per_s[c],
                 dormant_death=model.dormant_death_per_s[c], birth=model.birth_per_s[c] * F[PROLIFERATION],
                 death=model.death_per_s[c], regression=model.regression_per_s[c],
+                compatibility=float(model.compatibility[c]),
                 micro=int(model.micro_cells), macro=float(model.macro_cells), k=int(k))
 
 

@@ -40,6 +40,9 @@ adhered, in ``organ[c]``), or the absolute time ``t_max_s`` (censored).
 
 After arrest in bed ``c`` with shield ``s`` (DESIGN 2.4; the shield stays as it arrived):
 
+- seed and soil: with probability ``1 - compatibility[c]`` the organ does not let the unit
+  live at all, and it dies in the capillary at once (the organ's relative metastatic
+  efficiency from its tropism table, ``tropism.compatibility``);
 - in the capillary: death ``cap_death_per_s[c, s] * F_nk`` or extravasation
   ``extravasation_per_s[c] * F_extravasation``;
 - extravasated: dormant with probability ``dormancy_prob[c]``, else proliferating;
@@ -123,6 +126,7 @@ class CompiledModel:
     birth_per_s: np.ndarray | None = None          # float64[C]
     death_per_s: np.ndarray | None = None          # float64[C]
     regression_per_s: np.ndarray | None = None     # float64[C]
+    compatibility: np.ndarray | None = None        # float64[C], in [0, 1]; default 1
     micro_cells: int = 16
     macro_cells: float = 1e6
 
@@ -135,6 +139,8 @@ class CompiledModel:
         for name, shape in zeros.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.zeros(shape))
+        if self.compatibility is None:
+            object.__setattr__(self, "compatibility", np.ones(self.n_compartments))
 
     @property
     def n_compartments(self) -> int:

@@ -9,6 +9,11 @@ Stream 0 (entry attributes), counter (block, unit, 0, 0):
   3. phenotype: one uniform if ``len(phenotype_cum) > 1``;
   4. diameter: two uniforms (Box-Muller, cosine branch) if ``diameter_sigma_log > 0``;
   5. entry time: one uniform if ``len(entry_time_grid_s) > 1``.
+Stream 2 (after arrest), counter (block, unit, 2, 0): one uniform for seed-soil compatibility
+  if 0 < compatibility < 1; then per step of the post-arrest chain one exponential (if any
+  rate is > 0) and one uniform, plus one uniform for dormancy on extravasation (if
+  0 < p < 1), and ``grow_time``'s draws and one exponential for regression at the
+  micrometastasis stage.
 Stream 1 (circulation), counter (block, unit, 1, 0):
   1. if the entry compartment is a bed with 0 < p_trap < 1: one uniform (trapping);
   2. if anoikis is on (any ``anoikis_scale`` > 0): one exponential, the unit's
@@ -191,6 +196,11 @@ def simulate_unit(m: CompiledModel, key, unit, events=False, after: CompiledMode
         nonlocal cur, f
         h = Stream(key, unit, 2)
         state, n = PA_IN_CAPILLARY, k
+        q = m.compatibility[c]
+        if q <= 0.0 or (q < 1.0 and h.uniform() >= q):  # the organ does not let it live
+            row["post_arrest"], row["post_arrest_time_s"] = PA_DIED_IN_CAPILLARY, t
+            emit(t, EV_DIED_IN_CAPILLARY, c, s)
+            return
         while True:
             fc = factors(cur, k, p)
             if state == PA_IN_CAPILLARY:

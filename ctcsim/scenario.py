@@ -147,7 +147,7 @@ class Scenario:
     biology: Biology = spec(dict, Biology())
     entry: Entry = spec(dict, Entry())
     adhesion: dict = spec(dict, {}, doc="organ -> adhesion (tropism) factor; overrides the tropism table")
-    soil: dict = spec(dict, {}, doc="organ -> {niche, inflammation, macrophage} factors after arrest")
+    soil: dict = spec(dict, {}, doc="organ -> {niche, inflammation, macrophage, compatibility} after arrest")
     arms: list = spec(list, [])
 
     def resolved_anatomy(self) -> _anatomy.Anatomy:
@@ -236,10 +236,12 @@ def _validate(s: Scenario, where: str):
             raise ScenarioError(where, f"soil.{organ}", f"unknown organ; organs: {', '.join(organs)}")
         if not isinstance(factors, dict):
             raise ScenarioError(where, f"soil.{organ}", "expected a table of niche, inflammation, macrophage")
-        unknown_keys(factors, SOIL_FACTORS, where, f"soil.{organ}")
+        unknown_keys(factors, SOIL_FACTORS + ("compatibility",), where, f"soil.{organ}")
         for k, v in factors.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise ScenarioError(where, f"soil.{organ}.{k}", f"expected a non-negative number, got {v!r}")
+            if k == "compatibility" and v > 1:
+                raise ScenarioError(where, f"soil.{organ}.{k}", f"expected a probability in [0, 1], got {v!r}")
     for organ, f in s.adhesion.items():
         if organ not in organs:
             raise ScenarioError(where, f"adhesion.{organ}", f"unknown organ; organs: {', '.join(organs)}")

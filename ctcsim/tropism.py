@@ -9,7 +9,8 @@ A table is ``ctcsim/data/tropism/<primary>.csv``, one row per organ of the built
   tables leave them at 1: site frequencies alone cannot separate them (see ``post_arrest``).
 - ``post_arrest``: the weight the organ's arrests still need so that the shares of
   arrests x weight reproduce the observed site frequencies (1 where adhesion alone does it).
-  It is what a calibration of the soil factors must deliver; the simulator does not read it.
+  The simulator reads it as seed-soil compatibility (``compatibility``): the weight over the
+  table's largest is the probability that an arrested unit can live in the organ at all.
 - ``mei``: Weiss's metastatic efficiency index, observed share / share delivered by the
   circulation with every factor 1; ``site``, ``percent``, ``share``: the clinical site, its
   published figure and the relative incidence fitted; ``series``, ``source``: where from, how.
@@ -129,21 +130,40 @@ def load(primary: str) -> Table:
 
 def adhesion_factors(scenario, anatomy) -> dict[str, float]:
     """Adhesion factor per organ of ``anatomy``: the scenario's inline ``adhesion`` where given,
-    else the built-in table of the scenario's primary if there is one, else 1.
+    else the built-in table of the scenario's primary if there is one, else 1."""
+    inline = {o: float(x) for o, x in scenario.adhesion.items()}
+    table = _table_of(scenario, anatomy, inline)
+    return {o: inline[o] if o in inline else table.factors()[o] if table else 1.0 for o in anatomy.organs()}
+
+
+def compatibility(scenario, anatomy) -> dict[str, float]:
+    """Seed-soil compatibility per organ of ``anatomy``, in [0, 1]: the probability that an
+    arrested unit can live there at all (model.py).  The scenario's inline
+    ``soil.ORGAN.compatibility`` where given; else the table's ``post_arrest`` weight over the
+    table's largest one (site frequencies fix relative efficiencies only, so the most
+    efficient organ gets 1); else 1."""
+    inline = {o: float(f["compatibility"]) for o, f in scenario.soil.items() if "compatibility" in f}
+    table = _table_of(scenario, anatomy, inline)
+    weights = table.factors("post_arrest") if table else {}
+    top = max(weights.values(), default=1.0)
+    return {o: inline[o] if o in inline else weights[o] / top if table else 1.0 for o in anatomy.organs()}
+
+
+def _table_of(scenario, anatomy, inline: dict) -> Table | None:
+    """The built-in table of the scenario's primary, if one is needed and exists; a table that
+    lacks an organ of the anatomy is an error, not a silent 1: every factor used has a source.
 
     An inline primary counts by its name, so that a scenario printed with its primary inlined
-    (``ctcsim scenario show --resolved``) behaves as the original.  A table that lacks an organ of
-    the anatomy is an error, not a silent 1: every factor used has a source."""
+    (``ctcsim scenario show --resolved``) behaves as the original."""
     name = scenario.primary if isinstance(scenario.primary, str) else scenario.primary.name
     organs = anatomy.organs()
-    out = {o: float(scenario.adhesion[o]) for o in organs if o in scenario.adhesion}
-    if len(out) == len(organs) or name not in list_tables():
-        return {o: out.get(o, 1.0) for o in organs}
+    if all(o in inline for o in organs) or name not in list_tables():
+        return None
     table = load(name)
     factors = table.factors()
     for organ in organs:
-        if organ not in out and organ not in factors:
+        if organ not in inline and organ not in factors:
             raise ScenarioError(table.where, organ,
                                 f"no tropism entry for organ {organ!r} of anatomy {anatomy.name!r}; "
-                                f"add a row, or give adhesion.{organ} in the scenario")
-    return {o: out[o] if o in out else factors[o] for o in organs}
+                                f"add a row, or give it inline in the scenario")
+    return table

@@ -128,9 +128,10 @@ cdef struct Model:
     const double *birth
     const double *death
     const double *regression
+    const double *compatibility
     int micro_cells
     double macro_cells
-    bint after_arrest_on     # any capillary death or extravasation: else units stay arrested
+    bint after_arrest_on     # any capillary death, extravasation or incompatibility: else units stay arrested
 
 
 cdef struct Fates:
@@ -229,6 +230,11 @@ cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const u
     cdef double r0, r1, total, dt, grow, reg, dt_reg, u
     cdef bint second
     ctcsim_rng_init(&g, key, <uint64_t>unit, 2)
+    u = m.compatibility[c]
+    if u <= 0.0 or (u < 1.0 and ctcsim_uniform(&g) >= u):  # the organ does not let it live
+        out.post_arrest[row] = PA_DIED_IN_CAPILLARY
+        out.post_arrest_time[row] = t
+        return emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s)
     while True:
         unit_factors(cur, k, p, f)
         if state == PA_IN_CAPILLARY:
@@ -525,6 +531,7 @@ cdef class CoreModel:
             dorm=arr(model.dormancy_prob, f8), wake=arr(model.wake_per_s, f8),
             dd=arr(model.dormant_death_per_s, f8), birth=arr(model.birth_per_s, f8),
             death=arr(model.death_per_s, f8), reg=arr(model.regression_per_s, f8),
+            compat=arr(model.compatibility, f8),
         )
         if len(a["cf"]) != N_HAZARDS * len(a["cluster_cum"]) or len(a["pf"]) != N_HAZARDS * 3:
             raise ValueError("factor tables must have one row per hazard in model.HAZARDS")
@@ -560,6 +567,7 @@ cdef class CoreModel:
         m.birth = dptr(a["birth"])
         m.death = dptr(a["death"])
         m.regression = dptr(a["reg"])
+        m.compatibility = dptr(a["compat"])
         m.n_entry = len(a["entry_cum"])
         m.n_cluster = len(a["cluster_cum"])
         m.n_phenotype = len(a["phenotype_cum"])
@@ -577,7 +585,7 @@ cdef class CoreModel:
         m.t_max = model.t_max_s
         m.micro_cells = model.micro_cells
         m.macro_cells = model.macro_cells
-        m.after_arrest_on = bool(np.any(a["cap_death"] > 0) or np.any(a["ext"] > 0))
+        m.after_arrest_on = bool(np.any(a["cap_death"] > 0) or np.any(a["ext"] > 0) or np.any(a["compat"] < 1))
 
 
 def new_fate_buffers(n):

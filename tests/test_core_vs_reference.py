@@ -45,10 +45,12 @@ def variants(rich):
     yield "no anoikis", dataclasses.replace(rich, biology=dataclasses.replace(b, anoikis_on=False))
     yield "short t_max censors", dataclasses.replace(rich, t_max_s=20.0)
     yield "after arrest, censored mid-way", dataclasses.replace(fast, t_max_s=60.0)
+    yield "seed and soil", dataclasses.replace(fast, soil={"liver": {"compatibility": 0.4},
+                                                           "lung": {"compatibility": 0.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))
 
 
-@pytest.mark.parametrize("which", range(9))
+@pytest.mark.parametrize("which", range(10))
 def test_core_equals_reference_fates_and_events(rich, which):
     """Every fate column and every event row of the core equals the reference, on variants that
     between them produce every fate and every event type."""

@@ -90,6 +90,18 @@ def test_outcome_probabilities_chi_square(rich, case):
     assert pv > ALPHA, f"{case}: chi-square p = {pv:.2e}"
 
 
+def test_seed_and_soil_compatibility(rich):
+    """An organ of compatibility 0.3: 70% die at the instant of arrest, the rest run the chain;
+    exact mixes the same way (chi-square against it, and the killed-at-arrest count binomial)."""
+    s = dataclasses.replace(arrest_at_once(rich), soil={BED: {"compatibility": 0.3}})
+    probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, 1, 0)
+    fates = simulate(s, N, seed=102).fates
+    assert chi_square_p(post_counts(fates), probs) > ALPHA
+    f = fates.to_pandas()
+    at_once = int(((f.post_arrest == "died_in_capillary") & (f.post_arrest_time_s == f.fate_time_s)).sum())
+    assert stats.binomtest(at_once, N, 0.7).pvalue > ALPHA
+
+
 @pytest.mark.parametrize("shield", [0, 1])
 def test_shielded_and_unshielded_arrival(rich, shield):
     """Units that circulate (RICH, t_max inf) and arrive in the lung shielded or not: the shield

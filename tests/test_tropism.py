@@ -138,6 +138,30 @@ def test_simulated_builtin_scenarios_reproduce_the_site_frequencies():
 
 
 @needs_sites
+def test_units_that_survive_arrest_reproduce_the_site_frequencies():
+    """The simulator's own output: per fitted organ, the units arrested there that the organ's
+    seed-soil compatibility lets live (model.py; compatibility = post_arrest / the table's
+    largest), normalised over the fitted organs, against the series.  Killed-by-incompatibility
+    units are those dead in the capillary at the instant of arrest.  Tolerance per organ:
+    z * sqrt(t(1-t)/n + s(1-s)/m), the series' sampling error (n patients) plus the simulation's
+    (m surviving units over the fitted organs), family false-alarm rate FAMILY_ALPHA split
+    over the organs (Bonferroni)."""
+    cases = [(p, [r for r in tr.load(p).rows if r.site]) for p in tr.list_tables()]
+    cases = [(p, rows) for p, rows in cases if len(rows) > 1]
+    z_tol = stats.norm.isf(FAMILY_ALPHA / (2 * sum(len(rows) for _, rows in cases)))
+    for primary, rows in cases:
+        scenario, series = trf.default_scenario(primary), fitted_series(primary)
+        organs = [r.organ for r in rows]
+        f = simulate(scenario, N_UNITS, seed=20261127, threads=2).fates.to_pandas()
+        killed = (f.post_arrest == "died_in_capillary") & (f.post_arrest_time_s == f.fate_time_s)
+        counts = f[(f.fate == "arrested") & ~killed].organ.value_counts()
+        c = np.array([counts.get(o, 0) for o in organs], dtype=float)
+        share, t = c / c.sum(), np.array([series.shares()[o] for o in organs])
+        z = (share - t) / np.sqrt(t * (1 - t) / series.n + share * (1 - share) / c.sum())
+        assert np.abs(z).max() < z_tol, (primary, dict(zip(organs, np.round(z, 2))))
+
+
+@needs_sites
 def test_fit_command_regenerates_every_builtin_table_byte_for_byte(tmp_path, monkeypatch):
     """Each README command, run again, writes exactly the shipped table; and every shipped table
     has its command."""
@@ -192,7 +216,8 @@ def test_an_organ_without_a_tropism_entry_is_an_error_naming_the_table_and_the_o
                  '[[anatomy.edges]]\nfrom = "marrow"\nto = "veins"\nfraction = 1.0\n', "tiny.toml")
     with pytest.raises(ScenarioError, match=r"^ctcsim/data/tropism/breast\.csv: marrow: no tropism entry"):
         compile_model(s)
-    compile_model(dataclasses.replace(s, adhesion={"marrow": 1.0}))  # an inline factor fills the gap
+    # Inline factors fill the gap: adhesion, and the compatibility the table's post_arrest gives.
+    compile_model(dataclasses.replace(s, adhesion={"marrow": 1.0}, soil={"marrow": {"compatibility": 1.0}}))
 
 
 def test_a_malformed_table_names_the_line_and_column():

@@ -91,3 +91,16 @@ def test_reference_workload_means_z():
         assert abs(z) < z_crit, f"mean {name}: z = {z:.2f}"
     assert exact.mean_steps(model) == pytest.approx(11.6047, abs=5e-5)
     assert exact.mean_absorption_time_s(model) == pytest.approx(10.60, abs=5e-3)
+
+
+def test_verify_command_agrees_on_the_reference_workload_and_refuses_shedding():
+    """`ctcsim verify` prints exact beside simulated and passes (exit 0) on a correct build;
+    a shedding scenario (entry times spread over days) is refused with one line."""
+    from click.testing import CliRunner
+
+    from ctcsim.cli import main
+    res = CliRunner().invoke(main, ["verify", str(WORKLOAD), "-n", "50000", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert "0.46977" in res.stdout and "agrees" in res.stdout
+    res = CliRunner().invoke(main, ["verify", "breast_shedding", "-n", "10"])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "entry time" in res.stderr

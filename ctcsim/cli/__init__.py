@@ -58,6 +58,7 @@ def main(verbose):
       ctcsim run my.toml -n 1000000 --seed 7 -o my-run
       ctcsim summarize my-run                 fractions per fate, organ and arm, with 95% CIs
       ctcsim trace my-run --unit 42           one unit's full event history
+      ctcsim verify my.toml                   simulated outcomes beside the exact ones
 
     Every command has its own --help.
     """

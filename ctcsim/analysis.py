@@ -11,7 +11,9 @@ million units need no more memory than one batch.  For each arm it gives
 - per organ of arrest: count and fraction of *all* the arm's units arrested
   there, with its 95% Wilson interval;
 - per post-arrest outcome (``ctcsim.model.POST_ARREST`` less "none"): count and
-  fraction of all the arm's units, with its 95% Wilson interval.
+  fraction of all the arm's units, with its 95% Wilson interval;
+- per organ, the units arrested there and still alive at the end (dormant, growing, a
+  metastasis, or still in the capillary): where the surviving cells are.
 
 Medians come from a log-spaced histogram (``BINS_PER_DECADE`` bins per decade
 from ``T_MIN_S``): the mean of the bin holding the median, within
@@ -37,6 +39,8 @@ N_BINS = 1 + BINS_PER_DECADE * DECADES  # bin 0 holds times below T_MIN_S
 MEDIAN_RESOLUTION = 10 ** (1 / BINS_PER_DECADE) - 1  # relative width of a bin
 COLUMNS = ["arm", "fate", "organ", "entry_time_s", "fate_time_s", "post_arrest"]
 _ARRESTED = FATES.index("arrested")
+# Post-arrest outcomes of a unit that is no longer alive.
+_GONE = [POST_ARREST.index(o) for o in ("died_in_capillary", "died_dormant", "colony_extinct", "regressed")]
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -59,6 +63,7 @@ class Tally:
         self.hist: dict[str, np.ndarray] = {}       # arm -> (fate, time bin) counts of units
         self.hist_sums: dict[str, np.ndarray] = {}   # arm -> (fate, time bin) sums of times
         self.after: dict[str, np.ndarray] = {}       # arm -> units per post-arrest outcome
+        self.alive: dict[str, dict[str, int]] = {}   # arm -> organ -> arrested units alive at the end
         for a in arms:
             self._open(a)
 
@@ -69,6 +74,7 @@ class Tally:
             self.hist[arm] = np.zeros((len(FATES), N_BINS), np.int64)
             self.hist_sums[arm] = np.zeros((len(FATES), N_BINS))
             self.after[arm] = np.zeros(len(POST_ARREST), np.int64)
+            self.alive[arm] = {}
 
     def n(self) -> dict[str, int]:
         """Units counted so far, per arm."""
@@ -84,6 +90,7 @@ class Tally:
         arrested = (fate == _ARRESTED) & (organ_codes >= 0)
         after_values, after_codes = _codes(batch.column("post_arrest"))
         after = np.array([POST_ARREST.index(v) for v in after_values], np.int64)[after_codes]
+        alive = arrested & ~np.isin(after, _GONE)
         elapsed = _as_numpy(batch.column("fate_time_s")) - _as_numpy(batch.column("entry_time_s"))
         cell = fate * N_BINS + _time_bins(elapsed)
         present = np.flatnonzero(np.bincount(arm_codes, minlength=len(arm_values)))
@@ -94,9 +101,10 @@ class Tally:
             self.hist[a] += np.bincount(cell[rows], minlength=self.hist[a].size).reshape(shape)
             self.hist_sums[a] += np.bincount(cell[rows], elapsed[rows], self.hist[a].size).reshape(shape)
             self.after[a] += np.bincount(after[rows], minlength=len(POST_ARREST))
-            organs = np.bincount(organ_codes[rows][arrested[rows]], minlength=len(organ_values))
-            for i in np.flatnonzero(organs):
-                self.organs[a][organ_values[i]] = self.organs[a].get(organ_values[i], 0) + int(organs[i])
+            for table, keep in ((self.organs[a], arrested[rows]), (self.alive[a], alive[rows])):
+                organs = np.bincount(organ_codes[rows][keep], minlength=len(organ_values))
+                for i in np.flatnonzero(organs):
+                    table[organ_values[i]] = table.get(organ_values[i], 0) + int(organs[i])
 
     def summary(self) -> dict:
         arms = {}
@@ -109,7 +117,8 @@ class Tally:
                      for i, (name, k) in enumerate(zip(FATES, counts))}
             organs = {o: _share(k, n) for o, k in sorted(self.organs[a].items(), key=lambda x: -x[1])}
             after = {name: _share(int(k), n) for name, k in zip(POST_ARREST, self.after[a]) if name != "none"}
-            arms[a] = {"n": n, "fates": fates, "organs": organs, "after_arrest": after}
+            alive = {o: _share(k, n) for o, k in sorted(self.alive[a].items(), key=lambda x: -x[1])}
+            arms[a] = {"n": n, "fates": fates, "organs": organs, "after_arrest": after, "alive_in": alive}
         return {"confidence": 0.95, "median_resolution": MEDIAN_RESOLUTION, "arms": arms}
 
 

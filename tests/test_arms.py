@@ -78,3 +78,13 @@ def test_pandas_and_pyarrow_fates_give_the_same_differences():
     res = simulate(sc.load("breast_antiplatelet"), 3000, seed=6)
     assert compare.paired_differences(res.fates, "dormant") == \
         compare.paired_differences(res.fates.to_pandas(), "dormant")
+
+
+def test_summary_counts_the_units_alive_in_each_organ():
+    """summarize's "alive at the end, arrested in" equals a direct count on the fates."""
+    from ctcsim.analysis import summarize
+    fates = simulate(sc.load("breast"), 20_000, seed=9).fates
+    alive_in = summarize(fates)["arms"]["control"]["alive_in"]
+    alive = compare.indicator(fates, "alive").astype(bool) & (compare.column(fates, "fate") == "arrested")
+    organs = compare.column(fates, "organ")[alive]
+    assert {o: x["count"] for o, x in alive_in.items()} == {o: int((organs == o).sum()) for o in set(organs)}

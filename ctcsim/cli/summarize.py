@@ -85,6 +85,10 @@ def format_summary(summary: dict) -> str:
             lines.append("  after arrest")
             for outcome, x in after.items():
                 lines.append(f"    {outcome:<18}{_share(x)}")
+        if s.get("alive_in"):
+            lines.append("  alive at the end, arrested in")
+            for organ, x in s["alive_in"].items():
+                lines.append(f"    {organ:<18}{_share(x)}")
     return "\n".join(lines)
 
 

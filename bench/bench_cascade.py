@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 import ctcsim
 from ctcsim import compare
 from ctcsim import scenario as sc
-from ctcsim.simulate import simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_run import machine  # noqa: E402
@@ -65,15 +64,11 @@ def shedding(units, workdir):
 
 
 def arms(n):
-    s = sc.load("breast_antiplatelet")
-    paired = compare.paired_differences(simulate(s, n, seed=1).fates, "alive")["anti_platelet"]
-    paired_hw = (paired["ci95"][1] - paired["ci95"][0]) / 2
-    p0 = compare.indicator(simulate(s, n, seed=2, arms=["control"]).fates, "alive").mean()
-    p1 = compare.indicator(simulate(s, n, seed=3, arms=["anti_platelet"]).fates, "alive").mean()
-    independent_hw = compare.independent_ci_halfwidth(p1, p0, n, n)
+    r = compare.paired_vs_independent(sc.load("breast_antiplatelet"), "anti_platelet", "alive", n)
     print(f"anti-platelet - control, fraction alive at 24 h, {n:,} units per arm: paired "
-          f"{paired['difference']:+.5f} +- {paired_hw:.5f}; independent runs {p1 - p0:+.5f} "
-          f"+- {independent_hw:.5f}; CI {independent_hw / paired_hw:.1f}x narrower paired")
+          f"{r['paired']:+.5f} +- {r['paired_halfwidth']:.5f}; independent runs {r['independent']:+.5f} "
+          f"+- {r['independent_halfwidth']:.5f}; CI {r['independent_halfwidth'] / r['paired_halfwidth']:.1f}x "
+          "narrower paired")
 
 
 def main():

@@ -250,5 +250,5 @@ def mean_steps(model: CompiledModel) -> float:
 
 
 # The post-arrest chain (DESIGN 2.4) is in exact_post.py; its public API is re-exported here.
-from .exact_post import (colony_extinction_probability, grow_time_cdf, post_arrest_probabilities,  # noqa: E402
+from .exact_post import (colony_extinction_probability, grow_time_cdf, post_arrest_probabilities,  # noqa: E402, F401
                          time_to_micrometastasis_cdf)

@@ -9,11 +9,6 @@ Stream 0 (entry attributes), counter (block, unit, 0, 0):
   3. phenotype: one uniform if ``len(phenotype_cum) > 1``;
   4. diameter: two uniforms (Box-Muller, cosine branch) if ``diameter_sigma_log > 0``;
   5. entry time: one uniform if ``len(entry_time_grid_s) > 1``.
-Stream 2 (after arrest), counter (block, unit, 2, 0): one uniform for seed-soil compatibility
-  if 0 < compatibility < 1; then per step of the post-arrest chain one exponential (if any
-  rate is > 0) and one uniform, plus one uniform for dormancy on extravasation (if
-  0 < p < 1), and ``grow_time``'s draws and one exponential for regression at the
-  micrometastasis stage.
 Stream 1 (circulation), counter (block, unit, 1, 0):
   1. if the entry compartment is a bed with 0 < p_trap < 1: one uniform (trapping);
   2. if anoikis is on (any ``anoikis_scale`` > 0): one exponential, the unit's
@@ -22,6 +17,14 @@ Stream 1 (circulation), counter (block, unit, 1, 0):
      constant event wins, one uniform to choose it; on leaving a compartment
      with more than one edge, one uniform for the edge; on entering a bed with
      0 < p_trap < 1, one uniform for trapping.
+  A step whose time passes an arm's start time draws nothing more: the clocks restart there.
+Stream 2 (after arrest), counter (block, unit, 2, 0):
+  1. seed and soil: one uniform if 0 < compatibility < 1;
+  2. each step in the capillary, dormant or as a colony: one exponential if the total rate is
+     > 0, then (unless censored or past the arm's start time) one uniform to choose the event,
+     and on extravasation one uniform for dormancy if 0 < dormancy_prob < 1;
+  3. at the micrometastasis stage: ``grow_time``'s draws, then one exponential for
+     regression if its rate is > 0.
 Categorical choices take the first index i with ``u < cum[i]`` (``u * total``
 against running sums for the hazards, in the order stage, shear, nk,
 adhesion, shield toggle).
@@ -29,8 +32,6 @@ adhesion, shield toggle).
 from __future__ import annotations
 
 import math
-
-import numpy as np
 
 from .model import CompiledModel
 

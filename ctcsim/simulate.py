@@ -131,8 +131,8 @@ def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: boo
     return fates, parts
 
 
-def chunks(n_units: int, chunk: int, first_unit: int = 0):
-    return [(s, min(s + chunk, first_unit + n_units)) for s in range(first_unit, first_unit + n_units, chunk)]
+def chunks(n_units: int, chunk: int):
+    return [(s, min(s + chunk, n_units)) for s in range(0, n_units, chunk)]
 
 
 def iter_batches(scenario: Scenario, n_units: int, seed: int, *, arms=None, events=False,

@@ -116,8 +116,8 @@ cdef struct Model:
     double d_median, d_sigma
     int n_tgrid
     const double *tgrid
-    const double *cluster_factor    # [4][K]
-    const double *phenotype_factor  # [4][3]
+    const double *cluster_factor    # [N_HAZARDS][K]
+    const double *phenotype_factor  # [N_HAZARDS][3]
     const double *trap_dscale
     double t_max
     const double *cap_death      # [C][2]

@@ -1,7 +1,6 @@
 """The compiled core and the pure-Python reference produce identical output, draw for draw."""
 import dataclasses
 
-import numpy as np
 import pytest
 
 from ctcsim import model as M

@@ -89,6 +89,7 @@ def test_reference_workload_means_z():
                         ("steps", f.n_steps, exact.mean_steps(model))):
         z = (x.mean() - mu) / (x.std() / math.sqrt(len(x)))
         assert abs(z) < z_crit, f"mean {name}: z = {z:.2f}"
+    # The published answers, to the digits it prints (half a unit of the last digit).
     assert exact.mean_steps(model) == pytest.approx(11.6047, abs=5e-5)
     assert exact.mean_absorption_time_s(model) == pytest.approx(10.60, abs=5e-3)
 

@@ -15,7 +15,7 @@ from ctcsim import tropism_fit as trf
 from ctcsim.checks import ScenarioError
 from ctcsim.cli import main
 from ctcsim.compile import compile_model
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 
 ROOT = pathlib.Path(__file__).parents[1]
 README = ROOT / "ctcsim" / "data" / "tropism" / "README.md"

@@ -5,7 +5,7 @@ import click
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import io
+from .. import rundir
 from . import Failure
 
 
@@ -19,10 +19,10 @@ def inspect(path, only_scenario):
     path = Path(path)
     try:
         if path.is_dir():
-            run = io.read_run(path, allow_incomplete=True)
+            run = rundir.read_run(path, allow_incomplete=True)
             md, tables = run.metadata, {"fates": run.fates, "events": run.events}
         else:
-            md, tables = io.file_metadata(path), {}
+            md, tables = rundir.file_metadata(path), {}
     except (ValueError, OSError, pa.ArrowException) as e:
         raise Failure(str(e)) from None
     if only_scenario:

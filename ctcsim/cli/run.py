@@ -1,5 +1,4 @@
 """``ctcsim run``: simulate a scenario into a run directory, or resume an unfinished one."""
-import dataclasses
 import json
 import logging
 import signal
@@ -10,13 +9,12 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .. import io
-from ..scenario import DEFAULT_SCENARIO, from_dict, load
-from ..simulate import DEFAULT_CHUNK, new_seed, shed_units
+from .. import rundir, runner
+from ..runner import DEFAULT_CHUNK, DEFAULT_UNITS
+from ..scenario import DEFAULT_SCENARIO, load
 from . import Failure
 from .summarize import format_summary
 
-DEFAULT_UNITS = 100_000
 DEFAULT_OUT = "ctcsim-run"
 PLAIN_EVERY_S = 10.0  # progress line interval when stderr is not a terminal
 # What a resumed run takes from its directory, so it must not be given again.
@@ -70,25 +68,14 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
                      if p.name in RUN_SETTINGS and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
             if given:
                 raise Failure(f"--resume takes every setting from {resume}; do not also give {', '.join(given)}")
-            if io.is_complete(resume):
+            if rundir.is_complete(resume):
                 click.echo(f"ctcsim: {resume}: the run is already complete", err=True)
-                return report(io.read_run(resume).metadata, Path(resume), quiet, as_json)
-            plan = io.prepare_resume(resume)
+                return report(rundir.read_run(resume).metadata, Path(resume), quiet, as_json)
+            plan = rundir.prepare_resume(resume)
         else:
-            s = load(scenario or DEFAULT_SCENARIO)
-            if primary is not None:
-                s = from_dict({**s.to_dict(), "primary": primary}, f"{s.name} with --primary {primary}")
-            if t_max is not None:
-                if not t_max > 0:
-                    raise Failure(f"--t-max: expected a positive number of seconds, got {t_max}")
-                s = dataclasses.replace(s, t_max_s=t_max)
-            if units is None and s.entry.mode == "shedding":
-                seed = new_seed() if seed is None else seed
-                units = shed_units(s, seed)
-            elif units is None:
-                units = DEFAULT_UNITS
-            plan = io.prepare_run(out or _fresh_dir(), s, units, seed, arms=list(arms), events=events,
-                                  chunk_size=chunk_size, overwrite=overwrite)
+            s = runner.with_settings(load(scenario or DEFAULT_SCENARIO), primary=primary, t_max_s=t_max)
+            plan = rundir.prepare_run(out or _fresh_dir(), s, units, seed, arms=list(arms), events=events,
+                                      chunk_size=chunk_size, overwrite=overwrite)
     except ValueError as e:
         raise Failure(str(e)) from None
     md = plan.metadata
@@ -99,7 +86,7 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
     # A scheduler's SIGTERM stops cleanly, like Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        result = io.execute(plan, threads=threads, progress=progress)
+        result = rundir.execute(plan, threads=threads, progress=progress)
     except KeyboardInterrupt:
         if progress:
             progress.close()

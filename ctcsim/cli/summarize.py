@@ -3,7 +3,7 @@ import json
 
 import click
 
-from .. import compare, experiments, io
+from .. import compare, experiments, rundir
 from ..analysis import summarize as summarize_fates
 from . import Failure
 
@@ -19,10 +19,10 @@ def summarize(run_dir, as_json):
     fidler1970), the published figures beside the simulated ones.
     An incomplete run (no run.json) is reported as such, with exit code 1."""
     try:
-        run = io.read_run(run_dir)
-    except io.IncompleteRunError as e:
+        run = rundir.read_run(run_dir)
+    except rundir.IncompleteRunError as e:
         raise Failure(str(e), exit_code=1) from None
-    except io.RunDirError as e:
+    except rundir.RunDirError as e:
         raise Failure(str(e)) from None
     summary = summarize_fates(run.fates)
     paired = compare.run_paired_differences(run)

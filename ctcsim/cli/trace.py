@@ -1,7 +1,7 @@
 """``ctcsim trace``: replay one unit of a run and print its event history."""
 import click
 
-from .. import io
+from .. import rundir
 from . import Failure
 
 
@@ -14,7 +14,7 @@ def trace(run_dir, unit_id, arm):
     event of its history: the same rows an --events run writes for it, with times in
     full precision.  Works on incomplete runs and runs written without events."""
     try:
-        run = io.read_run(run_dir, allow_incomplete=True)
+        run = rundir.read_run(run_dir, allow_incomplete=True)
         events = run.trace(unit_id, arm)
     except ValueError as e:
         raise Failure(str(e)) from None

@@ -10,7 +10,7 @@ import dataclasses
 import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -18,10 +18,11 @@ import pyarrow as pa
 from . import _core
 from .compile import compile_arm, expected_units
 from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
-from .scenario import Scenario
+from .scenario import Scenario, from_dict
 
 DEFAULT_CHUNK = 1 << 16          # units per chunk: ~3.5 MB of fate columns; the pipeline fills early
 EVENT_BUFFER_ROWS = 1 << 20      # event rows buffered per chunk before a copy-out
+DEFAULT_UNITS = 100_000          # units per arm of a run that does not say (unless it sheds)
 
 
 def new_seed() -> int:
@@ -42,6 +43,23 @@ def shed_units(scenario: Scenario, seed: int) -> int:
     bits = np.random.Philox(key=np.array(seed_key(seed), np.uint64),
                             counter=np.array([0, unit, stream, 0], np.uint64))
     return int(np.random.Generator(bits).poisson(lam))
+
+
+def default_units(scenario: Scenario, seed: int) -> int:
+    """Units per arm when a run does not say: a shedding scenario's own number (``shed_units``,
+    drawn from the seed), else ``DEFAULT_UNITS``."""
+    return shed_units(scenario, seed) if scenario.entry.mode == "shedding" else DEFAULT_UNITS
+
+
+def with_settings(scenario: Scenario, *, primary: str | None = None, t_max_s: float | None = None) -> Scenario:
+    """The scenario with another primary tumour (a built-in name) or end of observation,
+    validated as a whole: errors name the setting (``ctcsim run --primary``, ``--t-max``)."""
+    given = {k: v for k, v in (("primary", primary), ("t_max_s", t_max_s)) if v is not None}
+    if not given:
+        return scenario
+    where = f"{scenario.name} with " + ", ".join(
+        f"{'--primary' if k == 'primary' else '--t-max'} {v}" for k, v in given.items())
+    return from_dict({**scenario.to_dict(), **given}, where)
 
 
 def seed_key(seed: int) -> tuple[int, int]:
@@ -131,23 +149,21 @@ def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: boo
     return fates, parts
 
 
-def chunks(n_units: int, chunk: int):
-    return [(s, min(s + chunk, n_units)) for s in range(0, n_units, chunk)]
-
-
 def iter_batches(scenario: Scenario, n_units: int, seed: int, *, arms=None, events=False,
                  threads: int | None = None, chunk_size: int = DEFAULT_CHUNK,
-                 skip=frozenset()) -> Iterator[tuple[str, int, pa.RecordBatch, list[pa.RecordBatch]]]:
+                 skip: Callable[[str, int], bool] | None = None
+                 ) -> Iterator[tuple[str, int, pa.RecordBatch, list[pa.RecordBatch]]]:
     """Yield (arm, chunk index, fates, event batches) for every chunk, in order.
 
-    ``skip`` holds (arm, chunk index) pairs already done (resuming a run).
-    Memory stays bounded: at most ``2 * threads`` chunks are in flight.
+    ``skip(arm, chunk index)`` is true for chunks already done (resuming a run).
+    Memory stays bounded whatever ``n_units``: chunks are made as they are submitted,
+    and at most ``2 * threads`` are in flight.
     """
     key = seed_key(seed)
     all_arms = scenario.arm_names()
     ready = [Arm.of(scenario, a) for a in (arms or all_arms)]
-    jobs = [(arm, i, s, e) for arm in ready for i, (s, e) in enumerate(chunks(n_units, chunk_size))
-            if (arm.name, i) not in skip]
+    jobs = ((arm, i, s, min(s + chunk_size, n_units)) for arm in ready
+            for i, s in enumerate(range(0, n_units, chunk_size)) if skip is None or not skip(arm.name, i))
     threads = threads or os.cpu_count() or 1
     with ThreadPoolExecutor(threads) as pool:
         pending = []

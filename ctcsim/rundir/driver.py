@@ -1,0 +1,235 @@
+"""Running into a run directory: create it (``prepare_run``), reopen an unfinished one
+(``prepare_resume``), and simulate the parts not yet done (``execute``).
+
+Part ``p`` of an arm holds the units of chunks ``p * chunks_per_part`` up to the
+next part.  A directory without run.json is incomplete; ``prepare_resume`` +
+``execute`` re-run only the parts without a fates file, and since every unit's
+random numbers depend only on the seed and its id, the result equals an
+uninterrupted run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import scenario as _scenario
+from .._version import __version__
+from ..analysis import COLUMNS as SUMMARY_COLUMNS
+from ..analysis import Tally
+from ..compile import compile_model
+from ..runner import DEFAULT_CHUNK, default_units, iter_batches, new_seed, seed_key
+from . import format as fmt
+from .format import OWN, PARTITION_VALUE, PLAN, RUN, RunDirError, now, part_path, read_json, write_json
+from .reader import Run, read_run
+from .writer import Part, Writers
+
+log = logging.getLogger("ctcsim")
+Progress = Callable[[int, int], None]  # (units done, units in the run)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A run directory ready to (re)start: where it is, its metadata, the scenario it runs."""
+    path: Path
+    metadata: dict
+    scenario: _scenario.Scenario
+
+    def done_parts(self) -> set[tuple[str, int]]:
+        """(arm, part) pairs whose fates file exists under its final name."""
+        return {(arm, int(p.stem.split("-")[1])) for arm in self.metadata["arms"]
+                for p in (self.path / "fates" / f"arm={arm}").glob("part-*.parquet")}
+
+
+def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, seed: int | None = None, *,
+                arms=None, events: bool = False, chunk_size: int = DEFAULT_CHUNK,
+                overwrite: bool = False) -> Plan:
+    """Check every input, then create the run directory with its plan.json.
+
+    ``n_units`` None: ``runner.default_units`` (a shedding scenario's shed count, from
+    the seed).  Bad input raises ``ValueError`` (``ScenarioError``, ``RunDirError``)
+    before anything is written.  ``overwrite`` replaces a previous run in ``path``
+    (never a directory holding anything else).
+    """
+    seed = new_seed() if seed is None else seed
+    seed_key(seed)  # raises for a seed outside [0, 2**128)
+    if n_units is None:
+        n_units = default_units(scenario, seed)
+    if isinstance(n_units, bool) or not isinstance(n_units, int) or n_units < 1:
+        raise ValueError(f"units: expected a positive integer, got {n_units!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk size: expected a positive integer, got {chunk_size!r}")
+    arms = list(dict.fromkeys(arms or scenario.arm_names()))
+    for arm in arms:
+        if arm not in scenario.arm_names():
+            raise ValueError(f"unknown arm {arm!r}; scenario {scenario.name!r} has: {', '.join(scenario.arm_names())}")
+        if not PARTITION_VALUE.match(arm):
+            raise ValueError(f"arm {arm!r} cannot name a partition: use letters, digits, '.', '_' or '-'")
+    text, scenario = fmt.replayable(scenario)
+    for arm in arms:
+        compile_model(scenario, arm)
+    path = Path(path)
+    old = _previous_run(path, overwrite)
+    metadata = fmt.new_metadata(text, scenario.name, seed, n_units, arms, events, chunk_size)
+    created = not path.exists()
+    try:
+        for p in old:
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        for table in ("fates", "events") if events else ("fates",):
+            (path / table).mkdir(parents=True)
+        write_json(path / PLAN, metadata)
+    except OSError as e:
+        if created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise RunDirError(f"{path}: cannot write the output directory: {e.strerror}") from None
+    return Plan(path, metadata, scenario)
+
+
+def prepare_resume(path) -> Plan:
+    """Reopen an unfinished run directory: check it, and delete the temporary part files
+    its interrupted writer left behind."""
+    path = Path(path)
+    if (path / RUN).is_file():
+        raise RunDirError(f"{path}: the run is already complete")
+    if not (path / PLAN).is_file():
+        raise RunDirError(f"{path}: not an unfinished ctcsim run (no {PLAN})")
+    metadata = read_json(path / PLAN)
+    if metadata["ctcsim_version"] != __version__:
+        raise RunDirError(f"{path}: started by ctcsim {metadata['ctcsim_version']}; resume it with that "
+                          f"version to get the same output (this is {__version__})")
+    scenario = _scenario.loads(metadata["scenario"], f"{path / PLAN}: scenario")
+    _remove_temporaries(path)
+    return Plan(path, metadata, scenario)
+
+
+def is_complete(path) -> bool:
+    """Whether ``path`` holds a finished run (its run.json)."""
+    return (Path(path) / RUN).is_file()
+
+
+def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None = None) -> Run:
+    """Simulate the parts of ``plan`` not yet done, write run.json, and return the run.
+
+    On any exception (KeyboardInterrupt included) the part being written is
+    deleted and finished parts are kept, ready for ``prepare_resume``.
+    """
+    md = plan.metadata
+    n, arms, per_part = md["n_units"], md["arms"], md["chunks_per_part"]
+    n_chunks = -(-n // md["chunk_size"])
+
+    def last_chunk_of(part: int) -> int:
+        return min((part + 1) * per_part, n_chunks) - 1
+
+    done = plan.done_parts()
+    tally, event_rows = _count_done(plan, done)
+    units_before = units_done = sum(tally.n().values())
+    units_total = n * len(arms)
+    if done:
+        log.info("resuming %s: %d of %d parts done", plan.path, len(done), len(arms) * -(-n_chunks // per_part))
+    schemas = fmt.schemas(plan.scenario, md)
+    started, t0 = now(), time.monotonic()
+    if progress:
+        progress(units_done, units_total)
+    part = None
+    writers = Writers(schemas)
+    batches = iter_batches(plan.scenario, n, int(md["seed"]), arms=arms, events=md["events"], threads=threads,
+                           chunk_size=md["chunk_size"], skip=lambda arm, c: (arm, c // per_part) in done)
+    try:
+        for arm, c, fates, events in batches:
+            if part is None:
+                part = Part(plan.path, arm, c // per_part, schemas, writers)
+            part.write(fates, events)
+            tally.add(fates)
+            event_rows[arm] += sum(b.num_rows for b in events)
+            if c == last_chunk_of(c // per_part):
+                part.close()
+                part = None
+            units_done += fates.num_rows
+            if progress:
+                progress(units_done, units_total)
+        writers.drain()
+    except BaseException:
+        writers.shutdown()
+        if part is not None:
+            part.close_writers()
+        # All of them: an interrupt can also land between creating a part's file and `part = ...`.
+        _remove_temporaries(plan.path)
+        raise
+    finally:
+        batches.close()  # stop the workers now, not when the generator is collected
+        writers.shutdown()
+    wall_s = time.monotonic() - t0
+    simulated = units_done - units_before
+    record = {
+        **md,
+        "counts": {"units": tally.n(), "event_rows": event_rows if md["events"] else None,
+                   "bytes": {t: _size(plan.path / t) for t in ("fates", "events") if (plan.path / t).exists()}},
+        "timings": {"started": started, "finished": now(), "wall_s": wall_s, "threads": threads or os.cpu_count(),
+                    "units_simulated": simulated, "units_per_s": simulated / wall_s if wall_s > 0 else None,
+                    "resumed": bool(done)},
+        "summary": tally.summary(),
+    }
+    write_json(plan.path / RUN, record)
+    (plan.path / PLAN).unlink()
+    return read_run(plan.path)
+
+
+def write_run(path, scenario, n_units=None, seed=None, *, arms=None, events=False, threads=None,
+              chunk_size=DEFAULT_CHUNK, overwrite=False, progress: Progress | None = None) -> Run:
+    """Simulate a run into the directory ``path`` and return it (``prepare_run`` + ``execute``)."""
+    plan = prepare_run(path, scenario, n_units, seed, arms=arms, events=events, chunk_size=chunk_size,
+                       overwrite=overwrite)
+    return execute(plan, threads=threads, progress=progress)
+
+
+def _count_done(plan: Plan, done) -> tuple[Tally, dict[str, int]]:
+    """The tally of the finished parts' fates and their event rows (when resuming)."""
+    tally = Tally(plan.metadata["arms"])
+    event_rows = dict.fromkeys(plan.metadata["arms"], 0)
+    for arm, p in sorted(done):
+        fates = pq.read_table(part_path(plan.path, "fates", arm, p), columns=[c for c in SUMMARY_COLUMNS if c != "arm"])
+        tally.add(_with_arm(fates, arm))
+        if plan.metadata["events"]:
+            event_rows[arm] += pq.read_metadata(part_path(plan.path, "events", arm, p)).num_rows
+    return tally, event_rows
+
+
+def _remove_temporaries(path: Path):
+    for tmp in Path(path).glob("*/arm=*/.part-*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def _previous_run(path: Path, overwrite: bool) -> list[Path]:
+    """What must go before a run is written to ``path``; refuses anything but a previous run."""
+    if not path.exists():
+        return []
+    if not path.is_dir():
+        raise RunDirError(f"{path}: exists and is not a directory")
+    entries = sorted(path.iterdir())
+    if entries and not overwrite:
+        raise RunDirError(f"{path}: output directory is not empty; choose another, overwrite it, or resume it")
+    foreign = [p.name for p in entries if p.name not in OWN]
+    if foreign:
+        raise RunDirError(f"{path}: holds files that are not from a ctcsim run ({', '.join(foreign[:3])}); "
+                          "refusing to overwrite")
+    return entries
+
+
+def _with_arm(table: pa.Table, arm: str) -> pa.Table:
+    codes = pa.array(np.zeros(table.num_rows, np.int32))
+    return table.append_column("arm", pa.DictionaryArray.from_arrays(codes, pa.array([arm])))
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*.parquet"))

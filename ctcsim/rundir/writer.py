@@ -1,0 +1,126 @@
+"""Writing part files: one Parquet file per table, part and arm, on one writer thread per table.
+
+A part file is written under a hidden temporary name (``.part-00000.parquet.tmp``,
+which pyarrow, pandas, polars and DuckDB globs skip) and renamed when closed, the
+events file before the fates file: a fates file under its final name is finished work.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .format import ENCODINGS, ROW_GROUP_ROWS, STATISTICS, part_path
+
+MAX_PENDING_WRITES = 4  # batches waiting per table's writer thread: bounds the memory they hold
+
+
+def parquet_writer(path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A Parquet writer with the run format's settings (see format.ENCODINGS)."""
+    return pq.ParquetWriter(
+        path, schema, compression="zstd", compression_level=1,
+        use_dictionary=[f.name for f in schema if pa.types.is_dictionary(f.type)],
+        column_encoding={f.name: ENCODINGS[f.name] for f in schema if f.name in ENCODINGS},
+        write_statistics=[f.name for f in schema if f.name in STATISTICS])
+
+
+class PartFile:
+    """One Parquet file, written under a hidden temporary name and renamed when closed.
+
+    Each ``write_table`` starts a row group, so rows are held back until a full
+    group of ``ROW_GROUP_ROWS`` is ready.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = parquet_writer(self.tmp, schema)
+        self.held: list[pa.RecordBatch] = []
+        self.held_rows = 0
+
+    def write(self, batch: pa.RecordBatch):
+        self.held.append(batch.drop_columns(["arm"]))
+        self.held_rows += batch.num_rows
+        if self.held_rows >= ROW_GROUP_ROWS:
+            self._flush(whole_groups_only=True)
+
+    def _flush(self, whole_groups_only: bool):
+        table = pa.Table.from_batches(self.held, schema=self.writer.schema)
+        n = table.num_rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS if whole_groups_only else table.num_rows
+        self.writer.write_table(table.slice(0, n), row_group_size=ROW_GROUP_ROWS)
+        self.held, self.held_rows = table.slice(n).to_batches(), table.num_rows - n
+
+    def close(self):
+        if self.held_rows:
+            self._flush(whole_groups_only=False)
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def close_writer(self):
+        """Release the temporary file without finishing it (the caller deletes it)."""
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+class Writers:
+    """One writer thread per table (fates, events).  Parquet encoding and compression release
+    the GIL, so writing overlaps simulation and the two tables are written at once; each
+    table's writes stay in order on its own thread.  At most ``MAX_PENDING_WRITES`` wait per
+    table, so memory stays bounded; a writer's error is raised here, at the next submit or
+    at ``drain``."""
+
+    def __init__(self, tables):
+        self.pools = {t: ThreadPoolExecutor(1, thread_name_prefix=f"ctcsim-{t}") for t in tables}
+        self.pending = {t: collections.deque() for t in tables}
+
+    def submit(self, table: str, fn, *args):
+        queue = self.pending[table]
+        while len(queue) >= MAX_PENDING_WRITES:
+            queue.popleft().result()
+        future = self.pools[table].submit(fn, *args)
+        queue.append(future)
+        return future
+
+    def drain(self):
+        for queue in self.pending.values():
+            while queue:
+                queue.popleft().result()
+
+    def shutdown(self):
+        """Finish what is queued (a few batches at most), so that a part whose last chunk
+        was handed over is still completed after an interrupt; errors stay in the futures."""
+        for pool in self.pools.values():
+            pool.shutdown(wait=True)
+
+
+class Part:
+    """The fates file (and events file) of one part of one arm, written on the writer threads."""
+
+    def __init__(self, root: Path, arm: str, index: int, schemas: dict, writers: Writers):
+        self.files = {t: PartFile(part_path(root, t, arm, index), s) for t, s in schemas.items()}
+        self.writers = writers
+
+    def write(self, fates: pa.RecordBatch, events: list[pa.RecordBatch]):
+        self.writers.submit("fates", self.files["fates"].write, fates)
+        for batch in events:
+            self.writers.submit("events", self.files["events"].write, batch)
+
+    def close(self):
+        # Fates last: a fates file under its final name is what marks the part done.
+        events = self.writers.submit("events", self.files["events"].close) if "events" in self.files else None
+        self.writers.submit("fates", _close_after, self.files["fates"], events)
+
+    def close_writers(self):
+        for f in self.files.values():
+            f.close_writer()
+
+
+def _close_after(file: PartFile, first):
+    if first is not None:
+        first.result()  # the events file is renamed before the fates file marks the part done
+    file.close()

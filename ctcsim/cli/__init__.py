@@ -7,15 +7,18 @@ run failed (or is incomplete), 2 bad usage or input, 130 interrupted.
 To add a command: write a module here that defines ``commands`` (a list of
 click commands or groups) and name it in ``COMMAND_MODULES`` below.
 """
+import contextlib
+import errno
 import importlib
 import logging
+import os
 import sys
 
 import click
 
 from .._version import __version__
 
-COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "verify", "scenarios", "tropism")
+COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "check", "verify", "scenarios", "tropism")
 
 
 class Failure(click.ClickException):
@@ -26,21 +29,49 @@ class Failure(click.ClickException):
         self.exit_code = exit_code
 
 
+def open_run(path, allow_incomplete: bool = False):
+    """``read_run`` with its errors as one line: exit 1 for a run incomplete or damaged, 2 for
+    a directory that is not a run (or a run document that is not valid)."""
+    from .. import rundir
+
+    try:
+        return rundir.read_run(path, allow_incomplete=allow_incomplete)
+    except (rundir.IncompleteRunError, rundir.DamagedRunError) as e:
+        raise Failure(str(e), exit_code=1) from None
+    except rundir.RunDirError as e:
+        raise Failure(str(e)) from None
+
+
 class _Group(click.Group):
     """The click group, with every error reported on one line instead of click's usage block."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
             code = super().main(args, prog_name or "ctcsim", complete_var, standalone_mode=False, **extra)
+            sys.stdout.flush()  # now, not at exit: a full device or a closed pipe is then one line
         except click.ClickException as e:
             click.echo(f"ctcsim: error: {e.format_message()}", err=True)
             code = e.exit_code
         except click.Abort:
             click.echo("ctcsim: interrupted", err=True)
             code = 130
+        except OSError as e:
+            code = _output_failed(e)
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _output_failed(e: OSError) -> int:
+    """Standard output (or a file) could not be written: say so in one line, exit 1.  A closed
+    pipe (``ctcsim summarize DIR | head``) is not news to whoever closed it: said nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        # What is still buffered goes nowhere, so the interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if e.errno != errno.EPIPE:
+        where = e.filename if e.filename else "standard output"
+        click.echo(f"ctcsim: error: cannot write {where}: {e.strerror or e}", err=True)
+    return 1
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import rundir
-from . import Failure
+from . import Failure, open_run
 
 
 @click.command("inspect")
@@ -17,14 +17,14 @@ def inspect(path, only_scenario):
     """Show the status, metadata, schema and row counts of a run directory, or of one
     Parquet file written by ctcsim.  Reads file footers only, however large the run."""
     path = Path(path)
-    try:
-        if path.is_dir():
-            run = rundir.read_run(path, allow_incomplete=True)
-            md, tables = run.metadata, {"fates": run.fates, "events": run.events}
-        else:
+    if path.is_dir():
+        run = open_run(path, allow_incomplete=True)
+        md, tables = run.metadata, {"fates": run.fates, "events": run.events}
+    else:
+        try:
             md, tables = rundir.file_metadata(path), {}
-    except (ValueError, OSError, pa.ArrowException) as e:
-        raise Failure(str(e)) from None
+        except ValueError as e:
+            raise Failure(str(e)) from None
     if only_scenario:
         click.echo(md["scenario"], nl=False)
         return

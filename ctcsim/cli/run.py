@@ -61,26 +61,36 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
     """
     if threads is not None and threads < 1:
         raise Failure(f"--threads: expected a positive integer, got {threads}")
+    for name, value in (("SCENARIO", scenario), ("--out", out), ("--resume", resume)):
+        if value == "":
+            raise Failure(f"{name}: expected a {'file or built-in name' if name == 'SCENARIO' else 'directory'}, "
+                          "got an empty string")
     try:
-        if resume:
+        if resume is not None:
             given = [p.opts[-1] if isinstance(p, click.Option) else p.human_readable_name
                      for p in ctx.command.params
                      if p.name in RUN_SETTINGS and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
             if given:
                 raise Failure(f"--resume takes every setting from {resume}; do not also give {', '.join(given)}")
-            if rundir.is_complete(resume):
-                click.echo(f"ctcsim: {resume}: the run is already complete", err=True)
+            try:
+                plan = rundir.prepare_resume(resume)
+            except rundir.CompleteRunError as e:
+                click.echo(f"ctcsim: {e}", err=True)
                 return report(rundir.read_run(resume).metadata, Path(resume), quiet, as_json)
-            plan = rundir.prepare_resume(resume)
         else:
             s = runner.with_settings(load(scenario or DEFAULT_SCENARIO), primary=primary, t_max_s=t_max)
             plan = rundir.prepare_run(out or _fresh_dir(), s, units, seed, arms=list(arms), events=events,
                                       chunk_size=chunk_size, overwrite=overwrite)
+    except rundir.DamagedRunError as e:
+        raise Failure(str(e), exit_code=1) from None
     except ValueError as e:
         raise Failure(str(e)) from None
+    if plan.repairs and not quiet:
+        shown = "; ".join(map(str, plan.repairs[:3])) + (f"; and {len(plan.repairs) - 3} more" if len(plan.repairs) > 3 else "")
+        click.echo(f"ctcsim: {plan.path}: re-creating {len(plan.repairs)} part file(s): {shown}", err=True)
     md = plan.metadata
     if not quiet:
-        click.echo(f"ctcsim: {'resuming' if resume else 'running'} {md['scenario_name']}: {md['n_units']:,} units x "
+        click.echo(f"ctcsim: {'resuming' if resume is not None else 'running'} {md['scenario_name']}: {md['n_units']:,} units x "
                    f"{len(md['arms'])} arm(s) ({', '.join(md['arms'])}), seed {md['seed']} -> {plan.path}", err=True)
     progress = None if quiet else _Progress()
     # A scheduler's SIGTERM stops cleanly, like Ctrl-C.

@@ -1,9 +1,9 @@
-"""Running into a run directory: create it (``prepare_run``), reopen an unfinished one
-(``prepare_resume``), and simulate the parts not yet done (``execute``).
+"""Running into a run directory: create it (``prepare_run``), reopen an unfinished or damaged
+one (``prepare_resume``), and simulate the parts not yet done (``execute``).
 
 Part ``p`` of an arm holds the units of chunks ``p * chunks_per_part`` up to the
 next part.  A directory without run.json is incomplete; ``prepare_resume`` +
-``execute`` re-run only the parts without a fates file, and since every unit's
+``execute`` re-run only the parts not recorded as done, and since every unit's
 random numbers depend only on the seed and its id, the result equals an
 uninterrupted run.
 """
@@ -28,8 +28,10 @@ from ..analysis import Tally
 from ..compile import compile_model
 from ..runner import DEFAULT_CHUNK, default_units, iter_batches, new_seed, seed_key
 from . import format as fmt
-from .format import OWN, PARTITION_VALUE, PLAN, RUN, RunDirError, now, part_path, read_json, write_json
+from . import parts
+from .format import OWN, PARTITION_VALUE, PLAN, RUN, RunDirError, file_md, now, write_json
 from .reader import Run, read_run
+from .repair import repaired
 from .writer import Part, Writers
 
 log = logging.getLogger("ctcsim")
@@ -38,15 +40,22 @@ Progress = Callable[[int, int], None]  # (units done, units in the run)
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """A run directory ready to (re)start: where it is, its metadata, the scenario it runs."""
+    """A run directory ready to (re)start: where it is, its metadata (what every file
+    carries), the scenario it runs, the part files done so far (path -> rows, bytes,
+    sha256), whether it resumes a run, and what that resume found wrong and will redo."""
     path: Path
     metadata: dict
     scenario: _scenario.Scenario
+    parts: dict = dataclasses.field(default_factory=dict)
+    resumed: bool = False
+    repairs: tuple = ()
 
     def done_parts(self) -> set[tuple[str, int]]:
-        """(arm, part) pairs whose fates file exists under its final name."""
-        return {(arm, int(p.stem.split("-")[1])) for arm in self.metadata["arms"]
-                for p in (self.path / "fates" / f"arm={arm}").glob("part-*.parquet")}
+        """(arm, part) pairs whose files are all recorded."""
+        done = {parts.parse(rel)[1:] for rel in self.parts if rel.startswith("fates/")}
+        if self.metadata["events"]:
+            done = {(a, p) for a, p in done if parts.relative("events", a, p) in self.parts}
+        return done
 
 
 def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, seed: int | None = None, *,
@@ -63,10 +72,10 @@ def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, 
     seed_key(seed)  # raises for a seed outside [0, 2**128)
     if n_units is None:
         n_units = default_units(scenario, seed)
-    if isinstance(n_units, bool) or not isinstance(n_units, int) or n_units < 1:
-        raise ValueError(f"units: expected a positive integer, got {n_units!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk size: expected a positive integer, got {chunk_size!r}")
+    if isinstance(n_units, bool) or not isinstance(n_units, int) or not 1 <= n_units < 1 << 63:
+        raise ValueError(f"units: expected a positive integer below 2**63 (unit ids are int64), got {n_units!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or not 1 <= chunk_size <= fmt.MAX_CHUNK:
+        raise ValueError(f"chunk size: expected an integer from 1 to {fmt.MAX_CHUNK:,}, got {chunk_size!r}")
     arms = list(dict.fromkeys(arms or scenario.arm_names()))
     for arm in arms:
         if arm not in scenario.arm_names():
@@ -88,29 +97,35 @@ def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, 
                 p.unlink()
         for table in ("fates", "events") if events else ("fates",):
             (path / table).mkdir(parents=True)
-        write_json(path / PLAN, metadata)
+        write_json(path / PLAN, {**metadata, "parts": {}})
     except OSError as e:
         if created:
             shutil.rmtree(path, ignore_errors=True)
-        raise RunDirError(f"{path}: cannot write the output directory: {e.strerror}") from None
+        raise RunDirError(f"{path}: cannot write the output directory: {e.strerror or e}") from None
     return Plan(path, metadata, scenario)
 
 
 def prepare_resume(path) -> Plan:
-    """Reopen an unfinished run directory: check it, and delete the temporary part files
-    its interrupted writer left behind."""
+    """Reopen a run directory to finish it, or to repair it.
+
+    Every file is checked (sizes, rows, metadata and checksums): the run's own
+    temporary files and damaged, truncated or missing parts are to be redone; a
+    file from another run or one the run does not record is refused (``DamagedRunError``)
+    before anything changes.  A complete run with nothing wrong raises
+    ``CompleteRunError``; one whose run.json and plan.json were deleted is rebuilt from
+    the metadata its part files carry.
+    """
     path = Path(path)
-    if (path / RUN).is_file():
-        raise RunDirError(f"{path}: the run is already complete")
-    if not (path / PLAN).is_file():
-        raise RunDirError(f"{path}: not an unfinished ctcsim run (no {PLAN})")
-    metadata = read_json(path / PLAN)
-    if metadata["ctcsim_version"] != __version__:
-        raise RunDirError(f"{path}: started by ctcsim {metadata['ctcsim_version']}; resume it with that "
+    doc, repairs = repaired(path)
+    md = file_md(doc)
+    if md["ctcsim_version"] != __version__:
+        raise RunDirError(f"{path}: started by ctcsim {md['ctcsim_version']}; resume it with that "
                           f"version to get the same output (this is {__version__})")
-    scenario = _scenario.loads(metadata["scenario"], f"{path / PLAN}: scenario")
-    _remove_temporaries(path)
-    return Plan(path, metadata, scenario)
+    scenario = _scenario.loads(md["scenario"], f"{path / PLAN}: scenario")
+    for arm in md["arms"]:
+        if arm not in scenario.arm_names():
+            raise RunDirError(f"{path / PLAN}: arms: {arm!r} is not an arm of the recorded scenario")
+    return Plan(path, md, scenario, dict(doc["parts"]), True, tuple(repairs))
 
 
 def is_complete(path) -> bool:
@@ -131,12 +146,16 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     def last_chunk_of(part: int) -> int:
         return min((part + 1) * per_part, n_chunks) - 1
 
+    def record(entries: dict):  # on the fates writer thread: one at a time, in part order
+        plan.parts.update(entries)
+        write_json(plan.path / PLAN, {**md, "parts": plan.parts})
+
     done = plan.done_parts()
     tally, event_rows = _count_done(plan, done)
     units_before = units_done = sum(tally.n().values())
     units_total = n * len(arms)
     if done:
-        log.info("resuming %s: %d of %d parts done", plan.path, len(done), len(arms) * -(-n_chunks // per_part))
+        log.info("resuming %s: %d of %d parts done", plan.path, len(done), len(arms) * parts.parts_per_arm(md))
     schemas = fmt.schemas(plan.scenario, md)
     started, t0 = now(), time.monotonic()
     if progress:
@@ -148,7 +167,7 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     try:
         for arm, c, fates, events in batches:
             if part is None:
-                part = Part(plan.path, arm, c // per_part, schemas, writers)
+                part = Part(plan.path, arm, c // per_part, schemas, writers, record)
             part.write(fates, events)
             tally.add(fates)
             event_rows[arm] += sum(b.num_rows for b in events)
@@ -171,13 +190,14 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
         writers.shutdown()
     wall_s = time.monotonic() - t0
     simulated = units_done - units_before
+    size = {t: sum(e["bytes"] for rel, e in plan.parts.items() if rel.startswith(f"{t}/")) for t in schemas}
     record = {
         **md,
-        "counts": {"units": tally.n(), "event_rows": event_rows if md["events"] else None,
-                   "bytes": {t: _size(plan.path / t) for t in ("fates", "events") if (plan.path / t).exists()}},
+        "parts": dict(sorted(plan.parts.items())),
+        "counts": {"units": tally.n(), "event_rows": event_rows if md["events"] else None, "bytes": size},
         "timings": {"started": started, "finished": now(), "wall_s": wall_s, "threads": threads or os.cpu_count(),
                     "units_simulated": simulated, "units_per_s": simulated / wall_s if wall_s > 0 else None,
-                    "resumed": bool(done)},
+                    "resumed": plan.resumed},
         "summary": tally.summary(),
     }
     write_json(plan.path / RUN, record)
@@ -198,10 +218,11 @@ def _count_done(plan: Plan, done) -> tuple[Tally, dict[str, int]]:
     tally = Tally(plan.metadata["arms"])
     event_rows = dict.fromkeys(plan.metadata["arms"], 0)
     for arm, p in sorted(done):
-        fates = pq.read_table(part_path(plan.path, "fates", arm, p), columns=[c for c in SUMMARY_COLUMNS if c != "arm"])
+        fates = pq.read_table(plan.path / parts.relative("fates", arm, p),
+                              columns=[c for c in SUMMARY_COLUMNS if c != "arm"])
         tally.add(_with_arm(fates, arm))
         if plan.metadata["events"]:
-            event_rows[arm] += pq.read_metadata(part_path(plan.path, "events", arm, p)).num_rows
+            event_rows[arm] += plan.parts[parts.relative("events", arm, p)]["rows"]
     return tally, event_rows
 
 
@@ -211,7 +232,8 @@ def _remove_temporaries(path: Path):
 
 
 def _previous_run(path: Path, overwrite: bool) -> list[Path]:
-    """What must go before a run is written to ``path``; refuses anything but a previous run."""
+    """What must go before a run is written to ``path``: a previous run's files only.  Anything
+    else (another file, a symbolic link, a Parquet file ctcsim did not write) is refused."""
     if not path.exists():
         return []
     if not path.is_dir():
@@ -219,17 +241,24 @@ def _previous_run(path: Path, overwrite: bool) -> list[Path]:
     entries = sorted(path.iterdir())
     if entries and not overwrite:
         raise RunDirError(f"{path}: output directory is not empty; choose another, overwrite it, or resume it")
-    foreign = [p.name for p in entries if p.name not in OWN]
+    foreign = [p.name for p in entries if p.name not in OWN or p.is_symlink()]
+    for rel in [] if foreign else parts.listing(path):
+        if not parts.is_temporary(rel) and not (parts.parse(rel) and _written_by_ctcsim(path / rel)):
+            foreign.append(rel)
     if foreign:
         raise RunDirError(f"{path}: holds files that are not from a ctcsim run ({', '.join(foreign[:3])}); "
                           "refusing to overwrite")
     return entries
 
 
+def _written_by_ctcsim(path: Path) -> bool:
+    try:
+        fmt.checked(parts.run_metadata(path), path)
+        return not path.is_symlink()
+    except (pa.ArrowException, OSError, ValueError):
+        return False
+
+
 def _with_arm(table: pa.Table, arm: str) -> pa.Table:
     codes = pa.array(np.zeros(table.num_rows, np.int32))
     return table.append_column("arm", pa.DictionaryArray.from_arrays(codes, pa.array([arm])))
-
-
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*.parquet"))

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import scenario as _scenario
 from ..runner import Arm, event_batch, run_units, seed_key
-from .format import METADATA_KEY, PLAN, RUN, IncompleteRunError, RunDirError, checked, read_json
+from . import parts
+from .format import PLAN, RUN, TABLES, DamagedRunError, IncompleteRunError, RunDirError, read_json, validate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +26,18 @@ class Run:
     path: Path
     metadata: dict
     complete: bool
+
+    def verify(self, tables=TABLES):
+        """Check every byte of the recorded files of ``tables`` against its sha256 checksum
+        (format 1.1; format 1.0 recorded none): ``DamagedRunError`` names the first that
+        differs.  Sizes, row counts and metadata were checked when the run was opened."""
+        problems = parts.check(self.path, self.metadata, complete=self.complete, checksums=True, tables=tables)
+        if problems:
+            raise DamagedRunError(damage_message(self.path, problems))
+
+    @property
+    def checksummed(self) -> bool:
+        return "parts" in self.metadata
 
     @functools.cached_property
     def fates(self):
@@ -63,11 +74,17 @@ class Run:
 
         arm = pa.schema([("arm", pa.dictionary(pa.int32(), pa.string()))])
         hive = ds.partitioning(arm, flavor="hive", dictionaries={"arm": pa.array(self.metadata["arms"])})
-        return ds.dataset(self.path / table, format="parquet", partitioning=hive)
+        # The recorded files only: an incomplete run's part still being written is not read.
+        files = sorted(str(self.path / rel) for rel in parts.recorded(self.path, self.metadata, self.complete)
+                       if rel.startswith(f"{table}/"))
+        return ds.dataset(files, format="parquet", partitioning=hive, partition_base_dir=str(self.path / table))
 
 
 def read_run(path, *, allow_incomplete: bool = False) -> Run:
-    """Open a run directory.
+    """Open a run directory, checking that its part files are exactly the ones it records,
+    with their sizes, row counts and run metadata (``DamagedRunError`` names the first
+    file missing, truncated, damaged, from another run or extra; ``Run.verify`` checks
+    the checksums too).
 
     A complete run (its run.json) opens as is.  An incomplete one (no run.json: the run
     was interrupted, crashed, or is still going) raises ``IncompleteRunError``, whose
@@ -76,19 +93,46 @@ def read_run(path, *, allow_incomplete: bool = False) -> Run:
     (no counts, timings or summary).  ``ctcsim inspect`` and ``ctcsim trace`` open runs
     this way; ``ctcsim summarize`` does not, so that a partial run is never summarised
     as if whole."""
-    path = Path(path)
+    doc, complete = _document(Path(path), allow_incomplete)
+    problems = parts.check(Path(path), doc, complete=complete)
+    if problems:
+        raise DamagedRunError(damage_message(Path(path), problems))
+    return Run(Path(path), doc, complete)
+
+
+def problems(path) -> tuple[Run, list]:
+    """Every problem of a run's files, checksums included (``ctcsim check``): the run as
+    recorded (complete or not) and the list of ``parts.Problem``."""
+    doc, complete = _document(Path(path), True)
+    return Run(Path(path), doc, complete), parts.check(Path(path), doc, complete=complete, checksums=True)
+
+
+def _document(path: Path, allow_incomplete: bool) -> tuple[dict, bool]:
     if (path / RUN).is_file():
-        return Run(path, read_json(path / RUN), True)
-    if not (path / PLAN).is_file():
-        raise RunDirError(f"{path}: not a ctcsim run directory (no {RUN})")
-    if not allow_incomplete:
-        raise IncompleteRunError(f"{path}: incomplete run (no {RUN}); finish it with: ctcsim run --resume {path}")
-    return Run(path, read_json(path / PLAN), False)
+        return read_json(path / RUN, True), True
+    if (path / PLAN).is_file():
+        if not allow_incomplete:
+            raise IncompleteRunError(f"{path}: incomplete run (no {RUN}); finish it with: ctcsim run --resume {path}")
+        return read_json(path / PLAN, False), False
+    if path.is_dir() and any(parts.parse(rel) for rel in parts.listing(path)):
+        raise DamagedRunError(f"{path}: {RUN} and {PLAN} are missing but part files remain; rebuild the run "
+                              f"with: ctcsim run --resume {path}")
+    raise RunDirError(f"{path}: not a ctcsim run directory (no {RUN})")
+
+
+def damage_message(path: Path, problems: list) -> str:
+    """One line: the first problem, how many more, and what to do."""
+    more = f" (and {len(problems) - 1} more: ctcsim check {path} lists them)" if len(problems) > 1 else ""
+    fix = f"; repair it with: ctcsim run --resume {path}" if problems[0].kind not in ("extra", "foreign") else ""
+    return f"{path}: damaged run: {problems[0]}{more}{fix}"
 
 
 def file_metadata(path) -> dict:
-    """The run metadata stored in one Parquet file's schema (checked)."""
-    raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY.encode())
-    if raw is None:
-        raise RunDirError(f"{path}: no {METADATA_KEY!r} metadata: not written by ctcsim")
-    return checked(json.loads(raw), path)
+    """The run metadata stored in one Parquet file's footer (checked)."""
+    try:
+        md = parts.run_metadata(path)
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise RunDirError(f"{path}: not a readable Parquet file ({e})") from None
+    if md is None:
+        raise RunDirError(f"{path}: no ctcsim metadata: not written by ctcsim")
+    return validate(md, path, None)

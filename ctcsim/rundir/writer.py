@@ -2,7 +2,10 @@
 
 A part file is written under a hidden temporary name (``.part-00000.parquet.tmp``,
 which pyarrow, pandas, polars and DuckDB globs skip) and renamed when closed, the
-events file before the fates file: a fates file under its final name is finished work.
+events file before the fates file; then the part's files (rows, bytes, sha256) are
+recorded in plan.json, which is what marks the part done.  In that order, every
+recorded file is whole and under its final name, even for a reader of a run still
+going; a file renamed but not yet recorded when a run is killed is redone.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .format import ENCODINGS, ROW_GROUP_ROWS, STATISTICS, part_path
+from .format import ENCODINGS, ROW_GROUP_ROWS, STATISTICS
+from .parts import describe, relative
 
 MAX_PENDING_WRITES = 4  # batches waiting per table's writer thread: bounds the memory they hold
 
@@ -36,16 +40,18 @@ class PartFile:
     group of ``ROW_GROUP_ROWS`` is ready.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema):
-        self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, root: Path, rel: str, schema: pa.Schema):
+        self.rel, self.path = rel, root / rel
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = parquet_writer(self.tmp, schema)
         self.held: list[pa.RecordBatch] = []
-        self.held_rows = 0
+        self.held_rows = self.rows = 0
 
     def write(self, batch: pa.RecordBatch):
         self.held.append(batch.drop_columns(["arm"]))
         self.held_rows += batch.num_rows
+        self.rows += batch.num_rows
         if self.held_rows >= ROW_GROUP_ROWS:
             self._flush(whole_groups_only=True)
 
@@ -55,11 +61,13 @@ class PartFile:
         self.writer.write_table(table.slice(0, n), row_group_size=ROW_GROUP_ROWS)
         self.held, self.held_rows = table.slice(n).to_batches(), table.num_rows - n
 
-    def close(self):
+    def close(self) -> tuple[str, dict]:
+        """Finish the file, rename it, and say what to record of it."""
         if self.held_rows:
             self._flush(whole_groups_only=False)
         self.writer.close()
         os.replace(self.tmp, self.path)
+        return self.rel, describe(self.path, self.rows)
 
     def close_writer(self):
         """Release the temporary file without finishing it (the caller deletes it)."""
@@ -101,9 +109,9 @@ class Writers:
 class Part:
     """The fates file (and events file) of one part of one arm, written on the writer threads."""
 
-    def __init__(self, root: Path, arm: str, index: int, schemas: dict, writers: Writers):
-        self.files = {t: PartFile(part_path(root, t, arm, index), s) for t, s in schemas.items()}
-        self.writers = writers
+    def __init__(self, root: Path, arm: str, index: int, schemas: dict, writers: Writers, record):
+        self.files = {t: PartFile(root, relative(t, arm, index), s) for t, s in schemas.items()}
+        self.writers, self.record = writers, record
 
     def write(self, fates: pa.RecordBatch, events: list[pa.RecordBatch]):
         self.writers.submit("fates", self.files["fates"].write, fates)
@@ -111,16 +119,16 @@ class Part:
             self.writers.submit("events", self.files["events"].write, batch)
 
     def close(self):
-        # Fates last: a fates file under its final name is what marks the part done.
         events = self.writers.submit("events", self.files["events"].close) if "events" in self.files else None
-        self.writers.submit("fates", _close_after, self.files["fates"], events)
+        self.writers.submit("fates", _close_after, self.files["fates"], events, self.record)
 
     def close_writers(self):
         for f in self.files.values():
             f.close_writer()
 
 
-def _close_after(file: PartFile, first):
-    if first is not None:
-        first.result()  # the events file is renamed before the fates file marks the part done
-    file.close()
+def _close_after(file: PartFile, first, record):
+    """Close the fates file after the events file, then record both (on the fates thread,
+    so records are written one at a time)."""
+    done = [first.result()] if first is not None else []
+    record(dict([*done, file.close()]))

@@ -7,16 +7,28 @@ run failed (or is incomplete), 2 bad usage or input, 130 interrupted.
 To add a command: write a module here that defines ``commands`` (a list of
 click commands or groups) and name it in ``COMMAND_MODULES`` below.
 """
-import contextlib
-import errno
-import importlib
-import logging
-import os
+import signal
 import sys
 
-import click
 
-from .._version import __version__
+def _interrupted_while_loading(signum, frame):
+    sys.stderr.write("ctcsim: interrupted\n")
+    raise SystemExit(130)
+
+
+# Ctrl-C while the commands' modules load (numpy, pyarrow, the core: most of start-up) is one
+# line, not a KeyboardInterrupt traceback; the usual handler is back at the end of this module.
+_previous_sigint = signal.signal(signal.SIGINT, _interrupted_while_loading)
+
+import contextlib  # noqa: E402 (after the handler, which is the point)
+import errno  # noqa: E402
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+
+import click  # noqa: E402
+
+from .._version import __version__  # noqa: E402
 
 COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "check", "verify", "scenarios", "tropism")
 
@@ -100,3 +112,4 @@ def main(verbose):
 for _name in COMMAND_MODULES:
     for _command in importlib.import_module(f".{_name}", __name__).commands:
         main.add_command(_command)
+signal.signal(signal.SIGINT, _previous_sigint)

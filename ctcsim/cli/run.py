@@ -1,7 +1,6 @@
 """``ctcsim run``: simulate a scenario into a run directory, or resume an unfinished one."""
 import json
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -93,9 +92,7 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
         click.echo(f"ctcsim: {'resuming' if resume is not None else 'running'} {md['scenario_name']}: {md['n_units']:,} units x "
                    f"{len(md['arms'])} arm(s) ({', '.join(md['arms'])}), seed {md['seed']} -> {plan.path}", err=True)
     progress = None if quiet else _Progress()
-    # A scheduler's SIGTERM stops cleanly, like Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    try:  # SIGTERM (a scheduler's) stops cleanly, like Ctrl-C: the driver turns both into KeyboardInterrupt
         result = rundir.execute(plan, threads=threads, progress=progress)
     except KeyboardInterrupt:
         if progress:
@@ -106,8 +103,6 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
     except Exception as e:
         log.info("run failed", exc_info=True)
         raise Failure(f"run failed: {e}; finished parts are kept in {plan.path}", exit_code=1) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     if progress:
         progress.close()
     report(result.metadata, result.path, quiet, as_json)
@@ -157,10 +152,6 @@ class _Progress:
         if self.bar:
             self.bar.__exit__(None, None, None)
             self.bar = None
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _fresh_dir() -> Path:

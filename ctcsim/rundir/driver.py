@@ -9,10 +9,13 @@ uninterrupted run.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -21,12 +24,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .. import _core
 from .. import scenario as _scenario
 from .._version import __version__
 from ..analysis import COLUMNS as SUMMARY_COLUMNS
 from ..analysis import Tally
 from ..compile import compile_model
-from ..runner import DEFAULT_CHUNK, default_units, iter_batches, new_seed, seed_key
+from ..runner import DEFAULT_CHUNK, check_sizes, default_units, iter_batches, new_seed, seed_key
 from . import format as fmt
 from . import parts
 from .format import OWN, PARTITION_VALUE, PLAN, RUN, RunDirError, file_md, now, write_json
@@ -72,10 +76,7 @@ def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, 
     seed_key(seed)  # raises for a seed outside [0, 2**128)
     if n_units is None:
         n_units = default_units(scenario, seed)
-    if isinstance(n_units, bool) or not isinstance(n_units, int) or not 1 <= n_units < 1 << 63:
-        raise ValueError(f"units: expected a positive integer below 2**63 (unit ids are int64), got {n_units!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or not 1 <= chunk_size <= fmt.MAX_CHUNK:
-        raise ValueError(f"chunk size: expected an integer from 1 to {fmt.MAX_CHUNK:,}, got {chunk_size!r}")
+    check_sizes(n_units, chunk_size, least_units=1)
     arms = list(dict.fromkeys(arms or scenario.arm_names()))
     for arm in arms:
         if arm not in scenario.arm_names():
@@ -98,10 +99,12 @@ def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, 
         for table in ("fates", "events") if events else ("fates",):
             (path / table).mkdir(parents=True)
         write_json(path / PLAN, {**metadata, "parts": {}})
-    except OSError as e:
+    except BaseException as e:  # an OSError, or Ctrl-C: no half-made directory is left behind
         if created:
             shutil.rmtree(path, ignore_errors=True)
-        raise RunDirError(f"{path}: cannot write the output directory: {e.strerror or e}") from None
+        if isinstance(e, OSError):
+            raise RunDirError(f"{path}: cannot write the output directory: {e.strerror or e}") from None
+        raise
     return Plan(path, metadata, scenario)
 
 
@@ -137,7 +140,9 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     """Simulate the parts of ``plan`` not yet done, write run.json, and return the run.
 
     On any exception (KeyboardInterrupt included) the part being written is
-    deleted and finished parts are kept, ready for ``prepare_resume``.
+    deleted and finished parts are kept, ready for ``prepare_resume``.  Called from the
+    main thread, it turns SIGINT and SIGTERM into that KeyboardInterrupt, within a
+    moment however long the unit being simulated (``_stopped_by_signals``).
     """
     md = plan.metadata
     n, arms, per_part = md["n_units"], md["arms"], md["chunks_per_part"]
@@ -164,30 +169,31 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     writers = Writers(schemas)
     batches = iter_batches(plan.scenario, n, int(md["seed"]), arms=arms, events=md["events"], threads=threads,
                            chunk_size=md["chunk_size"], skip=lambda arm, c: (arm, c // per_part) in done)
-    try:
-        for arm, c, fates, events in batches:
-            if part is None:
-                part = Part(plan.path, arm, c // per_part, schemas, writers, record)
-            part.write(fates, events)
-            tally.add(fates)
-            event_rows[arm] += sum(b.num_rows for b in events)
-            if c == last_chunk_of(c // per_part):
-                part.close()
-                part = None
-            units_done += fates.num_rows
-            if progress:
-                progress(units_done, units_total)
-        writers.drain()
-    except BaseException:
-        writers.shutdown()
-        if part is not None:
-            part.close_writers()
-        # All of them: an interrupt can also land between creating a part's file and `part = ...`.
-        _remove_temporaries(plan.path)
-        raise
-    finally:
-        batches.close()  # stop the workers now, not when the generator is collected
-        writers.shutdown()
+    with _stopped_by_signals():
+        try:
+            for arm, c, fates, events in batches:
+                if part is None:
+                    part = Part(plan.path, arm, c // per_part, schemas, writers, record)
+                part.write(fates, events)
+                tally.add(fates)
+                event_rows[arm] += sum(b.num_rows for b in events)
+                if c == last_chunk_of(c // per_part):
+                    part.close()
+                    part = None
+                units_done += fates.num_rows
+                if progress:
+                    progress(units_done, units_total)
+            writers.drain()
+        except BaseException:
+            writers.shutdown()
+            if part is not None:
+                part.close_writers()
+            # All of them: an interrupt can also land between creating a part's file and `part = ...`.
+            _remove_temporaries(plan.path)
+            raise
+        finally:
+            batches.close()  # stop the workers now, not when the generator is collected
+            writers.shutdown()
     wall_s = time.monotonic() - t0
     simulated = units_done - units_before
     size = {t: sum(e["bytes"] for rel, e in plan.parts.items() if rel.startswith(f"{t}/")) for t in schemas}
@@ -224,6 +230,32 @@ def _count_done(plan: Plan, done) -> tuple[Tally, dict[str, int]]:
         if plan.metadata["events"]:
             event_rows[arm] += plan.parts[parts.relative("events", arm, p)]["rows"]
     return tally, event_rows
+
+
+@contextlib.contextmanager
+def _stopped_by_signals():
+    """Ctrl-C (SIGINT) and SIGTERM end a run within a moment, mid-chunk included: the core is
+    asked to stop (its loop looks every few thousand steps; a unit cut short is discarded)
+    and KeyboardInterrupt takes the interruption path, which keeps the finished parts.
+    Only the main thread can set handlers; elsewhere the caller's own handling stands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = []
+
+    def stop(signum, frame):
+        _core.request_stop()
+        if not stopping:  # once: a second signal must not cut the clean-up short
+            stopping.append(signum)
+            raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _core.clear_stop()  # after the workers are gone (the body closed them): the next run may go
 
 
 def _remove_temporaries(path: Path):

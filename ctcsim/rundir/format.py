@@ -21,7 +21,7 @@ import pyarrow as pa
 from .. import _core
 from .. import scenario as _scenario
 from .._version import __version__
-from ..runner import Arm, event_batch, fate_batch
+from ..runner import MAX_CHUNK, MAX_UNITS, Arm, event_batch, fate_batch
 
 FORMAT = "ctcsim-run"
 FORMAT_VERSION = "1.1"  # 1.1: run_id, and every part file's rows, bytes and sha256 ("parts")
@@ -32,9 +32,6 @@ METADATA_KEY = "ctcsim"
 # keeps peak memory flat from small runs to large ones.
 ROW_GROUP_ROWS = 1 << 18
 PART_UNITS = 1 << 20  # units per part file and arm: what a resume may have to redo
-# Largest chunk: a chunk's fate buffers (~90 bytes a unit) are held twice per thread, so this
-# bounds memory (~0.2 GB a thread) whatever --chunk-size asks; larger chunks gain nothing.
-MAX_CHUNK = 1 << 20
 PLAN, RUN = "plan.json", "run.json"
 TABLES = ("fates", "events")
 # Parquet encodings, measured on the default scenario's output (docs/RUNS.md): zstd 1 with
@@ -140,7 +137,7 @@ _FIELDS = (
     ("scenario", lambda v: isinstance(v, str), "the scenario as TOML text"),
     ("seed", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9]{1,39}", v) is not None and int(v) < 1 << 128,
      "a decimal integer below 2**128, as text"),
-    ("n_units", _int_in(1, 1 << 63), "an integer from 1 to 2**63 - 1"),
+    ("n_units", _int_in(1, MAX_UNITS + 1), "an integer from 1 to 2**63 - 1"),
     ("arms", _arms, "a list of distinct arm names (letters, digits, '.', '_', '-')"),
     ("events", lambda v: isinstance(v, bool), "true or false"),
     ("chunk_size", _int_in(1, MAX_CHUNK + 1), f"an integer from 1 to {MAX_CHUNK}"),

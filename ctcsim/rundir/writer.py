@@ -22,6 +22,7 @@ from .format import ENCODINGS, ROW_GROUP_ROWS, STATISTICS
 from .parts import describe, relative
 
 MAX_PENDING_WRITES = 4  # batches waiting per table's writer thread: bounds the memory they hold
+MAX_HELD_BATCHES = 64   # small batches held before they are merged into one
 
 
 def parquet_writer(path, schema: pa.Schema) -> pq.ParquetWriter:
@@ -46,20 +47,27 @@ class PartFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = parquet_writer(self.tmp, schema)
         self.held: list[pa.RecordBatch] = []
-        self.held_rows = self.rows = 0
+        self.held_rows = self.rows = self.tail = 0  # tail: batches held since the last merge
 
     def write(self, batch: pa.RecordBatch):
         self.held.append(batch.drop_columns(["arm"]))
+        self.tail += 1
         self.held_rows += batch.num_rows
         self.rows += batch.num_rows
         if self.held_rows >= ROW_GROUP_ROWS:
             self._flush(whole_groups_only=True)
+        elif self.tail >= MAX_HELD_BATCHES:
+            # Small chunks make many small batches, each with its own arrays and dictionaries:
+            # merged into one, what is held is the rows, not per-batch overhead.
+            self.held[-self.tail:] = [pa.concat_batches(self.held[-self.tail:])]
+            self.tail = 0
 
     def _flush(self, whole_groups_only: bool):
         table = pa.Table.from_batches(self.held, schema=self.writer.schema)
         n = table.num_rows // ROW_GROUP_ROWS * ROW_GROUP_ROWS if whole_groups_only else table.num_rows
         self.writer.write_table(table.slice(0, n), row_group_size=ROW_GROUP_ROWS)
         self.held, self.held_rows = table.slice(n).to_batches(), table.num_rows - n
+        self.tail = len(self.held)
 
     def close(self) -> tuple[str, dict]:
         """Finish the file, rename it, and say what to record of it."""

@@ -171,36 +171,85 @@ cdef inline double anoikis_scale(const Model *m, const double *f, int c, int s) 
     return m.rate[(H_TIME_DEPENDENT * m.n_compartments + c) * 2 + s] * f[H_TIME_DEPENDENT]
 
 
+# The circulating state of one unit: where it is, how far it has got, how it ended.
+cdef struct Walk:
+    int c, j, s, beds, fate, mode, evcode
+    double a, budget, w, shielded_s, t_end
+
+
+cdef inline void circ_factors(const Model *cur, Entry e, double *f, double *cf) noexcept nogil:
+    cdef int i
+    unit_factors(cur, e.k, e.p, f)
+    for i in range(N_CIRC):
+        cf[i] = f[ctc_circ_hazard[i]]
+
+
+cdef inline bint enter_bed(const Model *cur, ctcsim_rng *g, Entry e, Walk *u) noexcept nogil:
+    """Entering compartment u.c: a bed counts, and may trap the unit at once."""
+    if not cur.is_bed[u.c]:
+        return False
+    u.beds += 1
+    if trapped_on_entry(cur, g, u.c, e.d, e.k):
+        u.fate, u.mode, u.evcode = FATE_ARRESTED, MODE_TRAPPED, EV_TRAPPED
+        return True
+    return False
+
+
+cdef inline bint move_on(const Model *m, const Model *cur, ctcsim_rng *g, Entry e, Walk *u, int64_t unit,
+                         Events *ev) noexcept nogil:
+    """A stage event: the next Erlang stage, or after the last one the next compartment by flow.
+    False if the event buffer is full."""
+    cdef int64_t lo, hi
+    u.j += 1
+    if u.j < cur.n_stages[u.c]:
+        return emit(ev, unit, u.t_end, EV_STAGE, u.c, u.s)
+    lo = m.edge_ptr[u.c]
+    hi = m.edge_ptr[u.c + 1]
+    u.c = m.edge_to[lo + (pick(m.edge_cum + lo, <int>(hi - lo), ctcsim_uniform(g)) if hi - lo > 1 else 0)]
+    u.j = 0
+    if not emit(ev, unit, u.t_end, EV_MOVE, u.c, u.s):
+        return False
+    enter_bed(cur, g, e, u)
+    return True
+
+
+cdef inline void advance(Walk *u, const Model *cur, double da, double b, bint anoikis_on) noexcept nogil:
+    """Age da more in the current state; the anoikis threshold spends b x the Weibull clock's growth."""
+    cdef double w_new
+    if u.s:
+        u.shielded_s += da
+    u.a += da
+    if anoikis_on:
+        w_new = pow(u.a / cur.anoikis_eta_s, cur.anoikis_beta)
+        u.budget -= b * (w_new - u.w)
+        u.w = w_new
+
+
 cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
                    Fates *out, Events *ev) noexcept nogil:
     """The circulating phase on stream 1 (reference.circulate), then after_arrest if arrested."""
     cdef ctcsim_rng g
     cdef const Model *m = arm.m
     cdef const Model *cur = m if e.t0 < arm.switch_s else arm.m2
-    cdef int c = e.c, i, h, j = 0, s = 0, fate = FATE_CENSORED, mode = MODE_NONE, evcode = EV_CENSORED
-    cdef int beds = 0, st
-    cdef int64_t lo, hi, steps = 0
-    cdef double a = 0.0, dt, dt_a, b = 0.0, total, t_end = e.t0, t_max = m.t_max_s, switch_s = arm.switch_s
-    cdef double budget = INFINITY, w = 0.0, w_new, shielded_s = 0.0
+    cdef Walk u
+    cdef int i, h, st
+    cdef int64_t steps = 0
+    cdef double dt, dt_a, b = 0.0, total
     cdef double f[N_HAZARDS]
     cdef double cf[N_CIRC]
     cdef double rates[N_CIRC]
     cdef const double *cr
     cdef bint anoikis_on = m.anoikis_on or arm.m2.anoikis_on
-    unit_factors(cur, e.k, e.p, f)
-    for i in range(N_CIRC):
-        cf[i] = f[ctc_circ_hazard[i]]
+    u.c, u.j, u.s, u.beds, u.fate, u.mode, u.evcode = e.c, 0, 0, 0, FATE_CENSORED, MODE_NONE, EV_CENSORED
+    u.a, u.budget, u.w, u.shielded_s, u.t_end = 0.0, INFINITY, 0.0, 0.0, e.t0
+    circ_factors(cur, e, f, cf)
     ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
-    if not emit(ev, unit, e.t0, EV_ENTER, c, s):
+    if not emit(ev, unit, e.t0, EV_ENTER, u.c, u.s):
         return STATUS_EVENTS_FULL
-    if m.is_bed[c]:
-        beds += 1
-        if trapped_on_entry(cur, &g, c, e.d, e.k):
-            fate, mode, evcode = FATE_ARRESTED, MODE_TRAPPED, EV_TRAPPED
-    if fate == FATE_CENSORED and anoikis_on:
-        budget = ctcsim_exponential(&g)
-    while fate == FATE_CENSORED:
-        cr = cur.circ_rate + (2 * c + s) * N_CIRC
+    if not enter_bed(cur, &g, e, &u) and anoikis_on:
+        u.budget = ctcsim_exponential(&g)
+    while u.fate == FATE_CENSORED:
+        cr = cur.circ_rate + (2 * u.c + u.s) * N_CIRC
         total = 0.0
         for i in range(N_CIRC):
             rates[i] = cr[i] * cf[i]
@@ -208,89 +257,74 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
         dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
         dt_a = INFINITY
         if anoikis_on:
-            b = anoikis_scale(cur, f, c, s)
+            b = anoikis_scale(cur, f, u.c, u.s)
             if b > 0:
-                dt_a = cur.anoikis_eta_s * pow(w + budget / b, 1.0 / cur.anoikis_beta) - a
-        if cur != arm.m2 and e.t0 + a + (dt if dt < dt_a else dt_a) >= switch_s:
+                dt_a = cur.anoikis_eta_s * pow(u.w + u.budget / b, 1.0 / cur.anoikis_beta) - u.a
+        if cur != arm.m2 and e.t0 + u.a + (dt if dt < dt_a else dt_a) >= arm.switch_s:
             # Advance to the switch; the clocks restart under the arm's multipliers, the
             # anoikis threshold carries over, measured on the new Weibull clock.
-            if s:
-                shielded_s += switch_s - e.t0 - a
-            a = switch_s - e.t0
+            if u.s:
+                u.shielded_s += arm.switch_s - e.t0 - u.a
+            u.a = arm.switch_s - e.t0
             if anoikis_on:
-                budget -= b * (pow(a / cur.anoikis_eta_s, cur.anoikis_beta) - w)
-                w = pow(a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)
+                u.budget -= b * (pow(u.a / cur.anoikis_eta_s, cur.anoikis_beta) - u.w)
+                u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)
             cur = arm.m2
-            unit_factors(cur, e.k, e.p, f)
-            for i in range(N_CIRC):
-                cf[i] = f[ctc_circ_hazard[i]]
+            circ_factors(cur, e, f, cf)
             continue
         steps += 1
         st = budget_check(steps, arm.max_steps)
         if st != STATUS_DONE:
             return st
-        if e.t0 + a + (dt if dt < dt_a else dt_a) >= t_max:
-            if s:
-                shielded_s += t_max - e.t0 - a
-            t_end = t_max
+        if e.t0 + u.a + (dt if dt < dt_a else dt_a) >= m.t_max_s:
+            if u.s:
+                u.shielded_s += m.t_max_s - e.t0 - u.a
+            u.t_end = m.t_max_s
             break  # censored
         if dt_a <= dt:
-            if s:
-                shielded_s += dt_a
-            t_end = e.t0 + a + dt_a
-            fate, evcode = ctc_hazard_to[H_TIME_DEPENDENT], ctc_hazard_event[H_TIME_DEPENDENT]
+            if u.s:
+                u.shielded_s += dt_a
+            u.t_end = e.t0 + u.a + dt_a
+            u.fate, u.evcode = ctc_hazard_to[H_TIME_DEPENDENT], ctc_hazard_event[H_TIME_DEPENDENT]
             break
-        a += dt
-        if s:
-            shielded_s += dt
-        if anoikis_on:
-            w_new = pow(a / cur.anoikis_eta_s, cur.anoikis_beta)
-            budget -= b * (w_new - w)
-            w = w_new
-        t_end = e.t0 + a
-        i = choose(rates, N_CIRC, ctcsim_uniform(&g) * total)
-        h = ctc_circ_hazard[i]
+        advance(&u, cur, dt, b, anoikis_on)
+        u.t_end = e.t0 + u.a
+        h = ctc_circ_hazard[choose(rates, N_CIRC, ctcsim_uniform(&g) * total)]
         if ctc_hazard_kind[h] == KIND_STAGE:
-            j += 1
-            if j < cur.n_stages[c]:
-                if not emit(ev, unit, t_end, EV_STAGE, c, s):
-                    return STATUS_EVENTS_FULL
-                continue
-            lo = m.edge_ptr[c]
-            hi = m.edge_ptr[c + 1]
-            c = m.edge_to[lo + (pick(m.edge_cum + lo, <int>(hi - lo), ctcsim_uniform(&g)) if hi - lo > 1 else 0)]
-            j = 0
-            if not emit(ev, unit, t_end, EV_MOVE, c, s):
+            if not move_on(m, cur, &g, e, &u, unit, ev):
                 return STATUS_EVENTS_FULL
-            if m.is_bed[c]:
-                beds += 1
-                if trapped_on_entry(cur, &g, c, e.d, e.k):
-                    fate, mode, evcode = FATE_ARRESTED, MODE_TRAPPED, EV_TRAPPED
         elif ctc_hazard_kind[h] == KIND_TOGGLE:
-            s = 1 - s
-            if not emit(ev, unit, t_end, EV_SHIELD_ON if s else EV_SHIELD_OFF, c, s):
+            u.s = 1 - u.s
+            if not emit(ev, unit, u.t_end, EV_SHIELD_ON if u.s else EV_SHIELD_OFF, u.c, u.s):
                 return STATUS_EVENTS_FULL
         elif ctc_hazard_kind[h] == KIND_ARREST:
-            fate, mode, evcode = FATE_ARRESTED, ctc_hazard_to[h], ctc_hazard_event[h]
+            u.fate, u.mode, u.evcode = FATE_ARRESTED, ctc_hazard_to[h], ctc_hazard_event[h]
         else:
-            fate, evcode = ctc_hazard_to[h], ctc_hazard_event[h]
-    if not emit(ev, unit, t_end, evcode, c, s):
+            u.fate, u.evcode = ctc_hazard_to[h], ctc_hazard_event[h]
+    return end_circulation(arm, key, unit, row, e, &u, steps, out, ev)
+
+
+cdef int end_circulation(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
+                         const Walk *u, int64_t steps, Fates *out, Events *ev) noexcept nogil:
+    """The fate event and row; then the post-arrest chain if the unit arrested."""
+    cdef const Model *m = arm.m
+    if not emit(ev, unit, u.t_end, u.evcode, u.c, u.s):
         return STATUS_EVENTS_FULL
-    out.fate[row] = fate
-    out.fate_time_s[row] = t_end
-    out.organ[row] = m.organ[c] if fate == FATE_ARRESTED else -1
-    out.arrest_mode[row] = mode
-    out.beds_visited[row] = beds
-    out.shielded_at_fate[row] = s
-    out.time_shielded_s[row] = shielded_s
+    out.fate[row] = u.fate
+    out.fate_time_s[row] = u.t_end
+    out.organ[row] = m.organ[u.c] if u.fate == FATE_ARRESTED else -1
+    out.arrest_mode[row] = u.mode
+    out.beds_visited[row] = u.beds
+    out.shielded_at_fate[row] = u.s
+    out.time_shielded_s[row] = u.shielded_s
     out.n_steps[row] = steps
-    if fate != FATE_ARRESTED:
+    if u.fate != FATE_ARRESTED:
         return STATUS_DONE
     if m.after_arrest_on or arm.m2.after_arrest_on:
-        return after_arrest(arm, key, unit, row, c, s, e, t_end, steps, out, ev)
+        return after_arrest(arm, key, unit, row, u.c, u.s, e, u.t_end, steps, out, ev)
     # Nothing can happen after arrest: the chain would stay in the capillary, drawing nothing.
     out.post_arrest[row] = PA_IN_CAPILLARY
-    out.post_arrest_time_s[row] = t_max
+    out.post_arrest_time_s[row] = m.t_max_s
     return STATUS_DONE
 
 

@@ -181,26 +181,44 @@ def circulate(u: _Unit, row, c, k, p, d, t0):
     if enters_trapped():
         return finish(t0, "arrested", "trapped", s, "trapped")
     anoikis_on = (m.rates[ANOIKIS.name] > 0).any() or (after.rates[ANOIKIS.name] > 0).any()
-    budget = g.exponential() if anoikis_on else math.inf  # integrated hazard left
-    w = 0.0                                                 # (a / eta) ** beta
+    # The anoikis threshold (an Exp(1) draw) is spent on the Weibull clock w = (a/eta)**beta at
+    # the scale b; the clock is read only when b changes (the core's Walk, spend and aim).
+    clock = dict(budget=g.exponential() if anoikis_on else math.inf, w=0.0, b=0.0, death_age=math.inf)
+
+    def spend(model):
+        w_now = (a / model.anoikis_eta_s) ** model.anoikis_beta if a > 0 else 0.0
+        clock["budget"] -= clock["b"] * (w_now - clock["w"])
+        clock["w"] = w_now
+
+    def aim(model, b):
+        clock["b"] = b
+        clock["death_age"] = model.anoikis_eta_s * (clock["w"] + clock["budget"] / b) ** (1.0 / model.anoikis_beta) \
+            if b > 0 else math.inf
+
     while True:
         rates = [cur.rates[h.name][c, s] * f[h.name] for h in CIRCULATING]
         total = 0.0
         for r in rates:
             total += r
         dt = g.exponential() / total if total > 0 else math.inf
-        b = cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name]
-        dt_a = cur.anoikis_eta_s * (w + budget / b) ** (1.0 / cur.anoikis_beta) - a if b > 0 else math.inf
+        if anoikis_on:
+            b = cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name]
+            if b != clock["b"]:
+                spend(cur)
+                aim(cur, b)
+        dt_a = clock["death_age"] - a
         if cur is not after and t0 + a + min(dt, dt_a) >= switch_s:
             # Advance to the switch; the clocks restart there, the threshold carries over.
             if s:
                 row["time_shielded_s"] += switch_s - t0 - a
             a = switch_s - t0
             if anoikis_on:
-                budget -= b * ((a / cur.anoikis_eta_s) ** cur.anoikis_beta - w)
-                w = (a / after.anoikis_eta_s) ** after.anoikis_beta
+                spend(cur)
+                clock["w"] = (a / after.anoikis_eta_s) ** after.anoikis_beta  # the new clock, read now
             cur = after
             f = factors(cur, k, p)
+            if anoikis_on:
+                aim(cur, cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name])
             continue
         row["n_steps"] += 1
         if t0 + a + min(dt, dt_a) >= m.t_max_s:
@@ -211,13 +229,9 @@ def circulate(u: _Unit, row, c, k, p, d, t0):
             if s:
                 row["time_shielded_s"] += dt_a
             return finish(t0 + a + dt_a, ANOIKIS.to, "none", s, ANOIKIS.event)
-        a += dt
         if s:
             row["time_shielded_s"] += dt
-        if anoikis_on:
-            w_new = (a / cur.anoikis_eta_s) ** cur.anoikis_beta
-            budget -= b * (w_new - w)
-            w = w_new
+        a += dt
         t = t0 + a
         h = CIRCULATING[choose(rates, g.uniform() * total)]
         if h.kind == "stage":
@@ -296,6 +310,10 @@ def after_arrest(u: _Unit, row, c, s, k, p, t):
             break
         t += dt
         h = channels[choose(rates, g.uniform() * total) if len(channels) > 1 else 0]
+        if h.kind == "toggle":
+            s = 1 - s
+            u.emit(t, "shield_on" if s else "shield_off", c, s)
+            continue
         u.emit(t, h.event, c, s)
         if h.kind == "cells":
             n += int(h.to)

@@ -171,10 +171,15 @@ cdef inline double anoikis_scale(const Model *m, const double *f, int c, int s) 
     return m.rate[(H_TIME_DEPENDENT * m.n_compartments + c) * 2 + s] * f[H_TIME_DEPENDENT]
 
 
-# The circulating state of one unit: where it is, how far it has got, how it ended.
+# The circulating state of one unit: where it is, how far it has got, how it ended.  Anoikis:
+# the unit dies when its integrated hazard reaches an Exp(1) threshold; ``budget`` is what was left
+# of it at age ``a_w``, where the Weibull clock (a/eta)^beta read ``w``, and ``b`` is the hazard's
+# current scale.  While b stays the same the age of death ``death_age`` stays the same, so the
+# clock is read (two pow calls) only when b changes: at a shield toggle, a compartment with
+# another anoikis rate, or an arm's start.
 cdef struct Walk:
     int c, j, s, beds, fate, mode, evcode
-    double a, budget, w, shielded_s, t_end
+    double a, budget, w, b, death_age, shielded_s, t_end
 
 
 cdef inline void circ_factors(const Model *cur, Entry e, double *f, double *cf) noexcept nogil:
@@ -213,16 +218,17 @@ cdef inline bint move_on(const Model *m, const Model *cur, ctcsim_rng *g, Entry 
     return True
 
 
-cdef inline void advance(Walk *u, const Model *cur, double da, double b, bint anoikis_on) noexcept nogil:
-    """Age da more in the current state; the anoikis threshold spends b x the Weibull clock's growth."""
-    cdef double w_new
-    if u.s:
-        u.shielded_s += da
-    u.a += da
-    if anoikis_on:
-        w_new = pow(u.a / cur.anoikis_eta_s, cur.anoikis_beta)
-        u.budget -= b * (w_new - u.w)
-        u.w = w_new
+cdef inline void spend(Walk *u, const Model *cur) noexcept nogil:
+    """Spend the threshold on the clock's growth since it was last read, at scale b."""
+    cdef double w_now = pow(u.a / cur.anoikis_eta_s, cur.anoikis_beta) if u.a > 0 else 0.0  # pow(0, beta) = 0
+    u.budget -= u.b * (w_now - u.w)
+    u.w = w_now
+
+
+cdef inline void aim(Walk *u, const Model *cur, double b) noexcept nogil:
+    """From now on at scale b: the age at which the rest of the threshold is spent."""
+    u.b = b
+    u.death_age = cur.anoikis_eta_s * pow(u.w + u.budget / b, 1.0 / cur.anoikis_beta) if b > 0 else INFINITY
 
 
 cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
@@ -234,14 +240,14 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
     cdef Walk u
     cdef int i, h, st
     cdef int64_t steps = 0
-    cdef double dt, dt_a, b = 0.0, total
+    cdef double dt, dt_a, b, total
     cdef double f[N_HAZARDS]
     cdef double cf[N_CIRC]
     cdef double rates[N_CIRC]
     cdef const double *cr
     cdef bint anoikis_on = m.anoikis_on or arm.m2.anoikis_on
     u.c, u.j, u.s, u.beds, u.fate, u.mode, u.evcode = e.c, 0, 0, 0, FATE_CENSORED, MODE_NONE, EV_CENSORED
-    u.a, u.budget, u.w, u.shielded_s, u.t_end = 0.0, INFINITY, 0.0, 0.0, e.t0
+    u.a, u.budget, u.w, u.b, u.death_age, u.shielded_s, u.t_end = 0.0, INFINITY, 0.0, 0.0, INFINITY, 0.0, e.t0
     circ_factors(cur, e, f, cf)
     ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
     if not emit(ev, unit, e.t0, EV_ENTER, u.c, u.s):
@@ -255,11 +261,12 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
             rates[i] = cr[i] * cf[i]
             total += rates[i]
         dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
-        dt_a = INFINITY
         if anoikis_on:
             b = anoikis_scale(cur, f, u.c, u.s)
-            if b > 0:
-                dt_a = cur.anoikis_eta_s * pow(u.w + u.budget / b, 1.0 / cur.anoikis_beta) - u.a
+            if b != u.b:
+                spend(&u, cur)
+                aim(&u, cur, b)
+        dt_a = u.death_age - u.a
         if cur != arm.m2 and e.t0 + u.a + (dt if dt < dt_a else dt_a) >= arm.switch_s:
             # Advance to the switch; the clocks restart under the arm's multipliers, the
             # anoikis threshold carries over, measured on the new Weibull clock.
@@ -267,10 +274,12 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
                 u.shielded_s += arm.switch_s - e.t0 - u.a
             u.a = arm.switch_s - e.t0
             if anoikis_on:
-                u.budget -= b * (pow(u.a / cur.anoikis_eta_s, cur.anoikis_beta) - u.w)
-                u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)
+                spend(&u, cur)
+                u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)  # the new clock, read now
             cur = arm.m2
             circ_factors(cur, e, f, cf)
+            if anoikis_on:
+                aim(&u, cur, anoikis_scale(cur, f, u.c, u.s))
             continue
         steps += 1
         st = budget_check(steps, arm.max_steps)
@@ -287,7 +296,9 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
             u.t_end = e.t0 + u.a + dt_a
             u.fate, u.evcode = ctc_hazard_to[H_TIME_DEPENDENT], ctc_hazard_event[H_TIME_DEPENDENT]
             break
-        advance(&u, cur, dt, b, anoikis_on)
+        if u.s:
+            u.shielded_s += dt
+        u.a += dt
         u.t_end = e.t0 + u.a
         h = ctc_circ_hazard[choose(rates, N_CIRC, ctcsim_uniform(&g) * total)]
         if ctc_hazard_kind[h] == KIND_STAGE:
@@ -407,6 +418,11 @@ cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t
         t += dt
         j = choose(rates, nch, ctcsim_uniform(&g) * total) if nch > 1 else 0
         h = ctc_phase_hazard[phase * PA_MAX_CHANNELS + j]
+        if ctc_hazard_kind[h] == KIND_TOGGLE:
+            s = 1 - s
+            if not emit(ev, unit, t, EV_SHIELD_ON if s else EV_SHIELD_OFF, c, s):
+                return STATUS_EVENTS_FULL
+            continue
         if not emit(ev, unit, t, ctc_hazard_event[h], c, s):
             return STATUS_EVENTS_FULL
         if ctc_hazard_kind[h] == KIND_CELLS:

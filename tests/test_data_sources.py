@@ -1,13 +1,13 @@
 """The shipped physiological data: every number has a source, and every anatomy is a sound circulation.
 
-Reads the TOML files under ctcsim/data/ with plain tomllib (no ctcsim code), so a broken loader
+Reads the TOML files under ctcsim/data/ with plain tomllib (no ctcsim loader), so a broken loader
 cannot hide a broken data file and vice versa.
 """
 import math
 import pathlib
-import tomllib
-
 import pytest
+
+from ctcsim._compat import tomllib
 
 DATA = pathlib.Path(__file__).parents[1] / "ctcsim" / "data"
 ANATOMY_FILES = sorted((DATA / "anatomies").glob("*.toml"))

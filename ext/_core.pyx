@@ -19,12 +19,48 @@ cdef extern from "philox.h" nogil:
     double ctcsim_uniform(ctcsim_rng *g)
     double ctcsim_exponential(ctcsim_rng *g)
 
-# Why run_chunk stopped.
+# Why run_chunk stopped.  Codes >= ERRORS are errors of unit ``next_unit``.
 cdef enum:
     STATUS_DONE = 0
     STATUS_EVENTS_FULL = 1   # the event buffer cannot hold the next unit: flush, call again
+    STATUS_CANCELLED = 2     # request_stop() was called: units before next_unit are complete
+    STATUS_ERRORS = 16
+    STATUS_ERR_STEP_BUDGET = 16  # a unit took more than max_steps steps
 DONE = STATUS_DONE
 EVENTS_FULL = STATUS_EVENTS_FULL
+CANCELLED = STATUS_CANCELLED
+ERRORS = STATUS_ERRORS
+ERR_STEP_BUDGET = STATUS_ERR_STEP_BUDGET
+DEFAULT_MAX_STEPS = 1_000_000_000  # ~25 s of one unit at the core's speed: no legitimate unit gets near
+# How often (in steps) a unit looks at the stop flag: cheap, and well under a millisecond apart.
+cdef enum:
+    STOP_CHECK_MASK = 4095
+
+# Set from any thread (a signal handler); read by the nogil loop, hence volatile.
+cdef volatile int _stop_requested = 0
+
+
+def request_stop():
+    """Ask every running run_chunk to stop at its next check (it returns CANCELLED)."""
+    global _stop_requested
+    _stop_requested = 1
+
+
+def clear_stop():
+    global _stop_requested
+    _stop_requested = 0
+
+
+cdef extern from *:
+    """
+    #ifdef __VERSION__
+    static const char *ctcsim_compiler = "cc " __VERSION__;
+    #else
+    static const char *ctcsim_compiler = "unknown";
+    #endif
+    """
+    const char *ctcsim_compiler
+COMPILER = ctcsim_compiler.decode()
 
 # Codes shared with ctcsim/model.py (FATES, ARREST_MODES, EVENTS).
 cdef enum:
@@ -219,9 +255,9 @@ cdef double grow_time(ctcsim_rng *g, int n, double birth, double death, double t
     return r if r > 0.0 else 0.0
 
 
-cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const uint64_t *key,
-                       int64_t unit, int64_t row, int c, int s, int k, int p, double t,
-                       Fates *out, Events *ev) noexcept nogil:
+cdef int after_arrest(const Model *m, const Model *m2, double switch_s, const uint64_t *key,
+                      int64_t unit, int64_t row, int c, int s, int k, int p, double t, int64_t steps,
+                      int64_t max_steps, Fates *out, Events *ev) noexcept nogil:
     """The post-arrest chain (DESIGN 2.4) on stream 2; see reference.after_arrest."""
     cdef ctcsim_rng g
     cdef const Model *cur = m if t < switch_s else m2
@@ -234,8 +270,13 @@ cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const u
     if u <= 0.0 or (u < 1.0 and ctcsim_uniform(&g) >= u):  # the organ does not let it live
         out.post_arrest[row] = PA_DIED_IN_CAPILLARY
         out.post_arrest_time[row] = t
-        return emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s)
+        return STATUS_DONE if emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s) else STATUS_EVENTS_FULL
     while True:
+        steps += 1
+        if steps > max_steps:
+            return STATUS_ERR_STEP_BUDGET
+        if (steps & STOP_CHECK_MASK) == 0 and _stop_requested:
+            return STATUS_CANCELLED
         unit_factors(cur, k, p, f)
         if state == PA_IN_CAPILLARY:
             r0 = cur.cap_death[2 * c + s] * f[1]
@@ -247,7 +288,7 @@ cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const u
             if n >= cur.micro_cells:
                 out.micro_time[row] = t
                 if not emit(ev, unit, t, EV_MICROMETASTASIS, c, s):
-                    return False
+                    return STATUS_EVENTS_FULL
                 state = PA_MICROMETASTASIS
                 continue
             r0 = cur.death[c] * n
@@ -264,7 +305,7 @@ cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const u
             t += dt
             state = PA_MACROMETASTASIS if grow <= dt_reg else PA_REGRESSED
             if not emit(ev, unit, t, EV_MACROMETASTASIS if grow <= dt_reg else EV_REGRESSED, c, s):
-                return False
+                return STATUS_EVENTS_FULL
             break
         total = r0 + r1
         dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
@@ -281,32 +322,32 @@ cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const u
             if not second:
                 state = PA_DIED_IN_CAPILLARY
                 if not emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s):
-                    return False
+                    return STATUS_EVENTS_FULL
                 break
             out.extravasation_time[row] = t
             if not emit(ev, unit, t, EV_EXTRAVASATED, c, s):
-                return False
+                return STATUS_EVENTS_FULL
             u = cur.dormancy[c]
             if u >= 1.0 or (u > 0.0 and ctcsim_uniform(&g) < u):
                 state = PA_DORMANT
                 if not emit(ev, unit, t, EV_DORMANT, c, s):
-                    return False
+                    return STATUS_EVENTS_FULL
             else:
                 state = PA_PROLIFERATING
         elif state == PA_DORMANT:
             state = PA_PROLIFERATING if second else PA_DIED_DORMANT
             if not emit(ev, unit, t, EV_WOKE if second else EV_DIED_DORMANT, c, s):
-                return False
+                return STATUS_EVENTS_FULL
             if not second:
                 break
         else:
             n += 1 if second else -1
             if not emit(ev, unit, t, EV_DIVISION if second else EV_CELL_DEATH, c, s):
-                return False
+                return STATUS_EVENTS_FULL
             if n == 0:
                 state = PA_COLONY_EXTINCT
                 if not emit(ev, unit, t, EV_COLONY_EXTINCT, c, s):
-                    return False
+                    return STATUS_EVENTS_FULL
                 break
     out.post_arrest[row] = state
     if state == PA_DIED_IN_CAPILLARY or state == PA_DIED_DORMANT or state == PA_COLONY_EXTINCT \
@@ -314,12 +355,12 @@ cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const u
         out.post_arrest_time[row] = t
     else:
         out.post_arrest_time[row] = m.t_max
-    return True
+    return STATUS_DONE
 
 
-cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const uint64_t *key,
-                        int64_t unit, int64_t row, Fates *out, Events *ev) noexcept nogil:
-    """One unit, start to fate.  False if the event buffer filled up.
+cdef int simulate_unit(const Model *m, const Model *m2, double switch_s, const uint64_t *key,
+                       int64_t unit, int64_t row, int64_t max_steps, Fates *out, Events *ev) noexcept nogil:
+    """One unit, start to fate: STATUS_DONE, or why it could not finish.
 
     The unit follows ``m`` until absolute time ``switch_s`` and ``m2`` after it
     (``m2 == m`` for an arm without a start time)."""
@@ -372,7 +413,7 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
     ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
     t_end = t0
     if not emit(ev, unit, t0, EV_ENTER, c, s):
-        return False
+        return STATUS_EVENTS_FULL
     if m.is_bed[c]:
         beds += 1
         if trapped_on_entry(cur, &g, c, d, k):
@@ -418,6 +459,10 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
             n_stages = cur.n_stages
             continue
         steps += 1
+        if steps > max_steps:
+            return STATUS_ERR_STEP_BUDGET
+        if (steps & STOP_CHECK_MASK) == 0 and _stop_requested:
+            return STATUS_CANCELLED
         if t0 + a + (dt if dt < dt_a else dt_a) >= t_max:
             if s:
                 shielded_s += t_max - t0 - a
@@ -450,7 +495,7 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
             j += 1
             if j < n_stages[c]:
                 if not emit(ev, unit, t, EV_STAGE, c, s):
-                    return False
+                    return STATUS_EVENTS_FULL
                 continue
             lo = edge_ptr[c]
             hi = edge_ptr[c + 1]
@@ -458,7 +503,7 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
             c = edge_to[e]
             j = 0
             if not emit(ev, unit, t, EV_MOVE, c, s):
-                return False
+                return STATUS_EVENTS_FULL
             if is_bed[c]:
                 beds += 1
                 if trapped_on_entry(cur, &g, c, d, k):
@@ -472,10 +517,10 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
         else:
             s = 1 - s
             if not emit(ev, unit, t, EV_SHIELD_ON if s else EV_SHIELD_OFF, c, s):
-                return False
+                return STATUS_EVENTS_FULL
 
     if not emit(ev, unit, t_end, evcode, c, s):
-        return False
+        return STATUS_EVENTS_FULL
     out.fate[row] = fate
     out.fate_time[row] = t_end
     out.organ[row] = m.organ[c] if fate == ARRESTED else -1
@@ -486,11 +531,11 @@ cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const 
     out.n_steps[row] = steps
     if fate == ARRESTED:
         if m.after_arrest_on or m2.after_arrest_on:
-            return after_arrest(m, m2, switch_s, key, unit, row, c, s, k, p, t_end, out, ev)
+            return after_arrest(m, m2, switch_s, key, unit, row, c, s, k, p, t_end, steps, max_steps, out, ev)
         # Nothing can happen after arrest: the chain would stay in the capillary, drawing nothing.
         out.post_arrest[row] = PA_IN_CAPILLARY
         out.post_arrest_time[row] = m.t_max
-    return True
+    return STATUS_DONE
 
 
 cdef inline const double *dptr(const double[::1] a):
@@ -504,10 +549,12 @@ cdef class CoreModel:
     cdef Model m
     cdef Model m2
     cdef double switch_s
+    cdef int64_t max_steps
     cdef list _keep
 
-    def __init__(self, model, after=None, double switch_s=INFINITY):
+    def __init__(self, model, after=None, double switch_s=INFINITY, int64_t max_steps=DEFAULT_MAX_STEPS):
         self._keep = []
+        self.max_steps = max_steps
         self._fill(&self.m, model)
         self._fill(&self.m2, after if after is not None else model)
         self.switch_s = switch_s if after is not None else INFINITY
@@ -603,15 +650,16 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     """Simulate units ``start .. stop-1``; fate of unit u goes to row ``u - start``.
 
     Returns ``(next_unit, n_events, status)``: units before ``next_unit`` are
-    complete; ``status`` is DONE, or EVENTS_FULL when the next unit's events did
-    not fit (its partial events are dropped; call again from ``next_unit``).
+    complete; ``status`` is DONE, EVENTS_FULL when the next unit's events did
+    not fit (its partial events are dropped; call again from ``next_unit``),
+    CANCELLED after request_stop(), or an error code >= ERRORS for unit ``next_unit``.
     """
     cdef uint64_t key[2]
     cdef Fates out
     cdef Events ev
     cdef Events *evp = NULL
     cdef int64_t u, mark
-    cdef int status = STATUS_DONE
+    cdef int status = STATUS_DONE, st
     cdef int64_t[::1] fu = fates["unit_id"]
     cdef int32_t[::1] fk = fates["cluster_size"]
     cdef int8_t[::1] fp = fates["phenotype"]
@@ -657,9 +705,11 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     with nogil:
         while u < stop:
             mark = ev.n if evp != NULL else 0
-            if not simulate_unit(&model.m, &model.m2, model.switch_s, key, u, u - start, &out, evp):
-                ev.n = mark
-                status = STATUS_EVENTS_FULL
+            st = simulate_unit(&model.m, &model.m2, model.switch_s, key, u, u - start, model.max_steps, &out, evp)
+            if st != STATUS_DONE:
+                if evp != NULL:
+                    ev.n = mark
+                status = st
                 break
             u += 1
     return u, (ev.n if evp != NULL else 0), status

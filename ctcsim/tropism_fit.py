@@ -63,8 +63,7 @@ def arrest_probabilities(model, organs, adhesion=None) -> tuple[np.ndarray, np.n
         for o, a in zip(organs, adhesion):
             factor[names.index(o)] = a
     per_compartment = np.where(model.organ >= 0, factor[model.organ], 0.0)
-    p = exact.outcome_probabilities(dataclasses.replace(
-        model, adhesion_per_s=model.adhesion_per_s * per_compartment[:, None]))
+    p = exact.outcome_probabilities(model.with_rates(adhesion=model.rates["adhesion"] * per_compartment[:, None]))
     total, adhered = dict.fromkeys(organs, 0.0), dict.fromkeys(organs, 0.0)
     for (fate, organ, mode), x in zip(exact.outcomes(model), p):
         if fate == "arrested" and organ in total:

@@ -185,10 +185,6 @@ def test_transit_times_hold_the_whole_blood_volume(path):
 
 CITATION = re.compile(r"[\w./-]*[\w-]\.(?:csv|md|toml)\b")
 OUTSIDE = re.compile(r"[\w./-]*shared/[\w./-]*\w")  # the research notes' folder, which an installed ctcsim does not have
-# Biology's docstring (ctcsim/scenario.py) is the lead's to change as Biology moves to ctcsim/biology.py;
-# its citation is to become ctcsim/data/reference/SOURCES.md. Delete this entry then: the test fails
-# while an entry here no longer matches anything.
-PENDING = {("scenario.py", "../shared/data/SOURCES.md")}
 
 
 def shipped_text_files():
@@ -221,9 +217,8 @@ def broken_citations(rel, text):
 def test_every_file_a_source_or_document_cites_is_in_the_installed_package():
     """Source strings, docstrings, help texts and the data's READMEs cite the reference tables by
     their path in the package (ctcsim/data/reference/NAME), and every file they name is there."""
-    found = {(str(rel), token) for rel, text in shipped_text_files() for token in broken_citations(rel, text)}
-    assert found - PENDING == set(), sorted(found - PENDING)
-    assert PENDING <= found, f"fixed, so delete from PENDING: {sorted(PENDING - found)}"
+    broken = {(str(rel), token) for rel, text in shipped_text_files() for token in broken_citations(rel, text)}
+    assert not broken, sorted(broken)
 
 
 def test_the_reference_tables_are_shipped_and_every_row_names_its_source():

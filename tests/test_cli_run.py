@@ -22,6 +22,7 @@ from ctcsim import rundir
 from ctcsim import scenario as sc
 from ctcsim.cli import main
 from ctcsim.cli import run as run_command
+from ctcsim.rundir import format as fmt
 
 SEED = "340282366920938463463374607431768211455"  # 2**128 - 1
 REPO = Path(ctcsim.__file__).resolve().parents[1]
@@ -193,7 +194,7 @@ def test_inspect_shows_status_metadata_schema_and_counts(tmp_path, scenario_file
     part = next(out.rglob("*.parquet"))
     assert "Parquet file" in ctcsim_cli("inspect", part).stdout
     toml = ctcsim_cli("inspect", out, "--scenario").stdout
-    assert sc.loads(toml).to_dict() == sc.load(scenario_file).to_dict()
+    assert sc.loads(toml).to_dict() == fmt.replayable(sc.load(scenario_file))[1].to_dict()
 
 
 def test_plain_progress_lines_when_stderr_is_not_a_terminal(tmp_path, scenario_file, monkeypatch):

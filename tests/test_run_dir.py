@@ -4,20 +4,24 @@ interruption and resume, replay of one unit.
 The scenario is the small inline RICH anatomy of conftest with two arms, so every
 mechanism and the arm partition are exercised in well under a second per run.
 """
+import dataclasses
 import json
 import math
+import platform
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+import scipy
 from conftest import RICH
 
 import ctcsim
-from ctcsim import analysis, rundir
+from ctcsim import _core, analysis, rundir, tropism
 from ctcsim.rundir import format as fmt
 from ctcsim import scenario as sc
+from ctcsim.compile import compile_model
 from ctcsim.runner import simulate
 
 ARMS = '\n[[arms]]\nname = "control"\n\n[[arms]]\nname = "anti_platelet"\nmultipliers = { k_on_per_s = 0.1 }\n'
@@ -67,8 +71,8 @@ def test_every_parquet_file_carries_the_run_metadata(tmp_path, two_arms):
         assert md["ctcsim_version"] == ctcsim.__version__
         assert int(md["seed"]) == SEED == run.seed
         assert md["n_units"] == 2000 and md["arms"] == ["control", "anti_platelet"]
-        assert set(md["versions"]) == {"python", "numpy", "pyarrow"}
-        assert sc.loads(md["scenario"]).to_dict() == two_arms.to_dict()
+        assert set(md["versions"]) == {"python", "numpy", "pyarrow", "scipy"}
+        assert same_model(compile_model(sc.loads(md["scenario"])), compile_model(two_arms))
 
 
 def test_files_hold_what_simulate_returns_in_memory(tmp_path, two_arms):
@@ -152,15 +156,48 @@ def test_overwrite_replaces_a_previous_run_but_never_other_files(tmp_path, two_a
     assert rundir.read_run(tmp_path / "r").seed == 2
 
 
-def test_recorded_scenario_is_self_contained_and_replays_a_built_in_scenario(tmp_path):
-    """The built-in default's anatomy and primary are written inline into the metadata, so
-    the recorded text alone reproduces the run."""
+def same_model(a, b) -> bool:
+    """Two compiled models equal field by field (arrays bit for bit, NaN equal to NaN)."""
+    def same(x, y):
+        if isinstance(x, dict):
+            return x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            return np.array_equal(x, y, equal_nan=True)
+        return x == y or (x != x and y != y)
+    return all(same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+
+
+def test_recorded_scenario_inlines_every_number_so_replays_never_read_built_in_tables(tmp_path, monkeypatch):
+    """The built-in default's anatomy, primary and the tropism factors its table resolves to
+    (adhesion, and niche, inflammation, macrophage and compatibility of every organ) are
+    written inline: the recorded text compiles to the same model, and with every built-in
+    tropism table unreadable, trace and resume still reproduce the run."""
     default = sc.load(sc.DEFAULT_SCENARIO)
-    run = rundir.write_run(tmp_path / "r", default, 2000, SEED)
-    text = run.metadata["scenario"]
-    assert "[anatomy]" in text and "[primary]" in text
-    again = simulate(sc.loads(text), 2000, SEED)
-    assert plain(run.fates.to_table()).equals(plain(again.fates))
+    monkeypatch.setattr(fmt, "PART_UNITS", 1000)
+    run = rundir.write_run(tmp_path / "r", default, 2000, SEED, events=True, chunk_size=500)
+    recorded = sc.loads(run.metadata["scenario"])
+    organs = recorded.resolved_anatomy().organs()
+    assert isinstance(recorded.anatomy, type(default.resolved_anatomy())) and not isinstance(recorded.primary, str)
+    assert set(recorded.adhesion) == set(organs) == set(recorded.soil)
+    assert all(set(f) == {"niche", "inflammation", "macrophage", "compatibility"} for f in recorded.soil.values())
+    assert same_model(compile_model(recorded), compile_model(default))
+
+    def no_table(primary):
+        raise AssertionError(f"the tropism table of {primary!r} was read")
+    monkeypatch.setattr(tropism, "load", no_table)
+    rows = run.events.to_table(filter=pc.field("unit_id") == 1234)
+    assert plain(run.trace(1234)).equals(plain(rows))
+    (run.path / "fates" / "arm=control" / "part-00001.parquet").unlink()
+    resumed = rundir.execute(rundir.prepare_resume(run.path))
+    assert plain(resumed.fates.to_table()).equals(plain(run.fates.to_table()))
+
+
+def test_provenance_records_versions_platform_libc_and_the_compiler_of_the_core(tmp_path, two_arms):
+    md = rundir.write_run(tmp_path / "r", two_arms, 100, SEED).metadata
+    assert md["versions"]["scipy"] == scipy.__version__ and md["versions"]["numpy"] == np.__version__
+    where = md["platform"]
+    assert where["compiler"] == _core.COMPILER and where["compiler"]
+    assert where["libc"] == " ".join(filter(None, platform.libc_ver())) and where["system"] == platform.platform()
 
 
 def test_trace_replays_one_unit_identical_to_its_event_rows(tmp_path, two_arms):

@@ -28,11 +28,14 @@ def inspect(path, only_scenario):
     if only_scenario:
         click.echo(md["scenario"], nl=False)
         return
-    v = md["versions"]
+    versions = ", ".join(f"{k} {v}" for k, v in md["versions"].items())
+    where = md.get("platform", {})  # format 1.0 did not record it
     lines = [f"{path}: " + ("Parquet file" if not path.is_dir() else
                             "complete run" if run.complete else "INCOMPLETE run (no run.json)"),
              f"  format       {md['format']} {md['format_version']}, ctcsim {md['ctcsim_version']} "
-             f"(python {v['python']}, numpy {v['numpy']}, pyarrow {v['pyarrow']}), created {md['created']}",
+             f"({versions}), created {md['created']}",
+             *([f"  platform     {where.get('system')}, {where.get('libc')}, core built by {where.get('compiler')}"]
+               if where else []),
              f"  scenario     {md['scenario_name']} ({md['scenario'].count(chr(10))} lines of TOML: inspect --scenario)",
              f"  seed         {md['seed']}",
              f"  units        {md['n_units']:,} per arm; arms: {', '.join(md['arms'])}",

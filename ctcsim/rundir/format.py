@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -18,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .. import _core
+from .. import _core, tropism
 from .. import scenario as _scenario
 from .._version import __version__
+from ..biology import SOIL_FACTORS
 from ..runner import MAX_CHUNK, MAX_UNITS, Arm, event_batch, fate_batch
 
 FORMAT = "ctcsim-run"
@@ -79,7 +81,7 @@ def new_metadata(scenario_text: str, scenario_name: str, seed: int, n_units: int
         "events": bool(events),
         "chunk_size": chunk_size,
         "chunks_per_part": max(1, PART_UNITS // chunk_size),
-        "versions": {"python": platform.python_version(), "numpy": np.__version__, "pyarrow": pa.__version__},
+        **provenance(),
     }
 
 
@@ -96,12 +98,36 @@ def schemas(scenario, metadata) -> dict[str, pa.Schema]:
 
 
 def replayable(s: _scenario.Scenario) -> tuple[str, _scenario.Scenario]:
-    """The scenario as self-contained TOML (built-in anatomy and primary written inline, so
-    later changes to built-in data cannot change a replay), and the scenario read back
-    from that text, which is what runs: a resume and a trace read the same text."""
-    inline = dataclasses.replace(s, anatomy=s.resolved_anatomy(), primary=s.resolved_primary())
+    """The scenario as self-contained TOML, and the scenario read back from that text, which
+    is what runs: a resume and a trace read the same text.  Every number the model is
+    compiled from is written inline (the anatomy, the primary, and the tropism factors the
+    installed tables resolve to: adhesion, the soil factors and compatibility of every
+    organ), so a replay never reads built-in data, which later versions may change."""
+    anatomy = s.resolved_anatomy()
+    adhesion = tropism.adhesion_factors(s, anatomy)
+    compatibility = tropism.compatibility(s, anatomy)
+    soil = {o: {**dict.fromkeys(SOIL_FACTORS, 1.0), **s.soil.get(o, {}), "compatibility": compatibility[o]}
+            for o in anatomy.organs()}
+    inline = dataclasses.replace(s, anatomy=anatomy, primary=s.resolved_primary(), adhesion=adhesion, soil=soil)
     text = _scenario.dumps(inline)
     return text, _scenario.loads(text, f"<resolved scenario {s.name}>")
+
+
+def provenance() -> dict:
+    """What the output could depend on besides the scenario and seed: software versions,
+    the platform, its C library (libm comes with it) and the compiler that built the core."""
+    libc = " ".join(filter(None, platform.libc_ver())) or "unknown"
+    return {"versions": {"python": platform.python_version(), "numpy": np.__version__, "pyarrow": pa.__version__,
+                         "scipy": _version_of("scipy")},
+            "platform": {"system": platform.platform(), "machine": platform.machine(), "libc": libc,
+                         "compiler": _core.COMPILER}}
+
+
+def _version_of(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)  # without importing it (scipy takes ~0.3 s)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def file_md(doc: dict) -> dict:
@@ -144,7 +170,8 @@ _FIELDS = (
     ("chunks_per_part", _int_in(1, 1 << 63), "a positive integer"),
     ("versions", lambda v: isinstance(v, dict), "a table of versions"),
 )
-_FIELDS_1_1 = (("run_id", lambda v: isinstance(v, str) and v != "", "a run id"),)
+_FIELDS_1_1 = (("run_id", lambda v: isinstance(v, str) and v != "", "a run id"),
+               ("platform", lambda v: isinstance(v, dict), "a table: platform, C library, compiler"))
 _RECORD = (
     ("counts", lambda v: isinstance(v, dict) and isinstance(v.get("units"), dict), "a table with units per arm"),
     ("timings", lambda v: isinstance(v, dict) and all(isinstance(v.get(k), (int, float)) and not isinstance(

@@ -2,7 +2,8 @@
 
 Commands parse their arguments and call the library, nothing more.  Every
 error is one line on stderr, ``ctcsim: error: ...``; exit codes: 0 ok, 1 the
-run failed (or is incomplete), 2 bad usage or input, 130 interrupted.
+run failed, is incomplete or damaged (or the output could not be written), 2 bad usage or
+input, 130 interrupted.
 
 To add a command: write a module here that defines ``commands`` (a list of
 click commands or groups) and name it in ``COMMAND_MODULES`` below.
@@ -101,6 +102,7 @@ def main(verbose):
       ctcsim run my.toml -n 1000000 --seed 7 -o my-run
       ctcsim summarize my-run                 fractions per fate, organ and arm, with 95% CIs
       ctcsim trace my-run --unit 42           one unit's full event history
+      ctcsim check my-run                     every file of the run against its checksum
       ctcsim verify my.toml                   simulated outcomes beside the exact ones
 
     Every command has its own --help.

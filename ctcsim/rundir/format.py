@@ -44,6 +44,7 @@ ENCODINGS = {"unit_id": "DELTA_BINARY_PACKED"}
 STATISTICS = {"unit_id"}
 OWN = {*TABLES, PLAN, RUN, f".{PLAN}.tmp", f".{RUN}.tmp"}  # what a run directory may hold at its top
 PARTITION_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # DESIGN 6: Spark garbles others
+PART_FILE = re.compile(r"^(fates|events)/arm=([^/]+)/part-(\d{5,})\.parquet$")  # a part's path in the run
 # What plan.json and run.json hold beyond the run metadata that every file carries.
 RECORD_KEYS = ("parts", "counts", "timings", "summary")
 
@@ -201,6 +202,9 @@ def validate(doc, where, complete: bool | None) -> dict:
             text = json.dumps(doc[key])
             raise RunDirError(f"{where}: {key}: expected {expected}, got {text if len(text) < 60 else text[:57] + '...'}")
     for rel, entry in doc.get("parts", {}).items() if complete is not None else ():
+        where_part = PART_FILE.match(rel)
+        if not where_part or where_part[2] not in doc["arms"]:
+            raise RunDirError(f"{where}: parts.{rel}: not a part file of one of the run's arms")
         if not _entry(entry):
             raise RunDirError(f"{where}: parts.{rel}: expected rows, bytes and a sha256 checksum")
     return doc

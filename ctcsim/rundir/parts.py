@@ -25,10 +25,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .format import METADATA_KEY, TABLES, file_md
+from .format import METADATA_KEY, PART_FILE, TABLES, file_md
 
 HASH_BLOCK = 1 << 20
-_PART = re.compile(r"^(fates|events)/arm=([^/]+)/part-(\d{5,})\.parquet$")
 _TEMPORARY = re.compile(r"^(fates|events)/arm=([^/]+)/\.part-(\d{5,})\.parquet\.tmp$")
 
 
@@ -51,7 +50,7 @@ def relative(table: str, arm: str, part: int) -> str:
 
 def parse(rel: str) -> tuple[str, str, int] | None:
     """(table, arm, part) of a part file's relative path, or None."""
-    m = _PART.match(rel)
+    m = PART_FILE.match(rel)
     return (m[1], m[2], int(m[3])) if m else None
 
 

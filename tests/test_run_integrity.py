@@ -188,6 +188,16 @@ def test_resume_of_an_intact_complete_run_checks_every_file_and_changes_nothing(
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+def test_resume_removes_a_complete_runs_stray_temporary_file_and_keeps_its_record(run):
+    """A writer's temporary file in a complete run is the run's own: removed, and run.json
+    (timings included) is left as it was."""
+    record = (run / "run.json").read_bytes()
+    (run / "fates/arm=control/.part-00001.parquet.tmp").write_bytes(b"left by a killed writer")
+    assert_one_line(cli("summarize", run), 1, ".part-00001.parquet.tmp", "extra")
+    assert cli("run", "--resume", run, "-q").exit_code == 0
+    assert not list(run.rglob("*.tmp")) and (run / "run.json").read_bytes() == record
+
+
 EDITS = {
     "n_units -1": ("n_units", -1, "expected an integer from 1"),
     "n_units text": ("n_units", "many", "expected an integer"),

@@ -119,16 +119,19 @@ def prepare_resume(path) -> Plan:
     the metadata its part files carry.
     """
     path = Path(path)
-    doc, repairs = repaired(path)
-    md = file_md(doc)
-    if md["ctcsim_version"] != __version__:
-        raise RunDirError(f"{path}: started by ctcsim {md['ctcsim_version']}; resume it with that "
-                          f"version to get the same output (this is {__version__})")
-    scenario = _scenario.loads(md["scenario"], f"{path / PLAN}: scenario")
-    for arm in md["arms"]:
-        if arm not in scenario.arm_names():
-            raise RunDirError(f"{path / PLAN}: arms: {arm!r} is not an arm of the recorded scenario")
-    return Plan(path, md, scenario, dict(doc["parts"]), True, tuple(repairs))
+    loaded = []
+
+    def accept(md: dict):
+        if md["ctcsim_version"] != __version__:
+            raise RunDirError(f"{path}: started by ctcsim {md['ctcsim_version']}; resume it with that "
+                              f"version to get the same output (this is {__version__})")
+        loaded.append(_scenario.loads(md["scenario"], f"{path / PLAN}: scenario"))
+        for arm in md["arms"]:
+            if arm not in loaded[0].arm_names():
+                raise RunDirError(f"{path / PLAN}: arms: {arm!r} is not an arm of the recorded scenario")
+
+    doc, repairs = repaired(path, accept)
+    return Plan(path, file_md(doc), loaded[0], dict(doc["parts"]), True, tuple(repairs))
 
 
 def is_complete(path) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,9 +24,10 @@ log = logging.getLogger("ctcsim")
 REDO = ("missing", "truncated", "damaged")
 
 
-def repaired(path: Path) -> tuple[dict, list[Problem]]:
+def repaired(path: Path, accept: Callable[[dict], None]) -> tuple[dict, list[Problem]]:
     """The plan.json document to resume ``path`` from (metadata and the parts done), once the
-    run's leftovers and the parts to redo are removed; and the problems that are redone."""
+    run's leftovers and the parts to redo are removed; and the problems that are redone.
+    ``accept(metadata)`` raises if the run cannot be resumed at all: before anything changes."""
     if not path.is_dir():
         raise RunDirError(f"{path}: not a directory")
     for name in (*TABLES, PLAN, RUN):
@@ -39,6 +41,7 @@ def repaired(path: Path) -> tuple[dict, list[Problem]]:
         doc, complete = _from_parts(path), False
         log.warning("%s: no %s or %s: rebuilding the run from the metadata its part files carry", path, RUN, PLAN)
     md = file_md(doc)
+    accept(md)
     files = parts.recorded(path, doc, complete)
     problems = parts.check(path, doc, complete=complete, checksums=True)
     if not complete:
@@ -57,6 +60,10 @@ def repaired(path: Path) -> tuple[dict, list[Problem]]:
     if refuse:
         more = f" (and {len(refuse) - 1} more)" if len(refuse) > 1 else ""
         raise DamagedRunError(f"{path}: cannot resume: {refuse[0]}{more}")
+    if complete and not redo and all(parts.is_temporary(rel) for rel in remove):
+        for rel in remove:  # a complete run's only fault: a stray temporary file of its own
+            (path / rel).unlink(missing_ok=True)
+        raise CompleteRunError(f"{path}: the run is already complete (every file checked)")
     done = {rel: e if "sha256" in e else _describe(path / rel) for rel, e in files.items() if rel not in redo}
     for rel in list(done):  # a part is done only with all its files
         table, arm, p = parts.parse(rel)
@@ -65,8 +72,6 @@ def repaired(path: Path) -> tuple[dict, list[Problem]]:
             redo.add(rel)
             del done[rel]
     redo_found = [p for p in problems if p.kind in REDO]
-    if complete and not redo and not remove:
-        raise CompleteRunError(f"{path}: the run is already complete (every file checked)")
     write_json(path / PLAN, validate({**md, "parts": done}, path / PLAN, False))
     (path / RUN).unlink(missing_ok=True)
     for rel in redo | remove:

@@ -59,7 +59,8 @@ class PartFile:
         elif self.tail >= MAX_HELD_BATCHES:
             # Small chunks make many small batches, each with its own arrays and dictionaries:
             # merged into one, what is held is the rows, not per-batch overhead.
-            self.held[-self.tail:] = [pa.concat_batches(self.held[-self.tail:])]
+            merged = pa.Table.from_batches(self.held[-self.tail:], schema=self.writer.schema).combine_chunks()
+            self.held[-self.tail:] = merged.to_batches()
             self.tail = 0
 
     def _flush(self, whole_groups_only: bool):

@@ -1,0 +1,118 @@
+"""One part of a run as one job: simulated, written and tallied by whichever thread runs it.
+
+``write_part(plan, arm, part)`` simulates the part's chunks in unit order, writes its
+files (under temporary names, renamed when closed, events before fates) and tallies its
+units on the core's columns.  It reads only ``plan.path``, ``plan.metadata`` and
+``plan.scenario`` and shares nothing with other jobs, so parts run at once and end in
+any order: a part's bytes depend only on the seed, its units and the chunk size.  It
+returns a ``PartDone``, which the driver records and whose tally it merges (a merge that
+does not depend on the order parts end).  ``tally_part`` does the counting for a part
+already on disk (a resume).
+
+The two hooks are for threads of one process: ``on_chunk(units)`` after each chunk (progress),
+and ``stop``, an event set to abandon the part before its next chunk.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..analysis import COLUMNS as SUMMARY_COLUMNS
+from ..analysis import Tally
+from ..errors import Cancelled
+from ..runner import Arm, event_batch, fate_batch, run_units, seed_key
+from . import format as fmt
+from . import parts
+from .writer import PartFile
+
+STAGES = ("simulate", "batches", "parquet", "tally", "checksums")  # where a part's CPU time goes
+
+
+@dataclasses.dataclass
+class PartDone:
+    """What a part job hands back: its files as the run records them (path -> rows, bytes,
+    sha256; none for a part counted again), the tally of its units, its event rows and the
+    CPU seconds of the thread that ran it, per stage (``STAGES``)."""
+    arm: str
+    part: int
+    files: dict
+    tally: Tally
+    units: int
+    event_rows: int
+    cpu_s: dict
+
+
+class _Clock:
+    """CPU time of the calling thread, charged to one stage at a time."""
+
+    def __init__(self):
+        self.spent = dict.fromkeys(STAGES, 0.0)
+        self.last = time.thread_time()
+
+    def __call__(self, stage: str):
+        now = time.thread_time()
+        self.spent[stage] += now - self.last
+        self.last = now
+
+
+def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None = None, stop=None) -> PartDone:
+    """Simulate, write and tally part ``part`` of ``arm`` (see the module docstring)."""
+    clock = _Clock()
+    md = plan.metadata
+    compiled = Arm.of(plan.scenario, arm)
+    key = seed_key(int(md["seed"]))
+    per_part = md["chunks_per_part"] * md["chunk_size"]
+    first, last = part * per_part, min(md["n_units"], (part + 1) * per_part)
+    tally, event_rows = Tally([arm]), 0
+    files = {t: PartFile(plan.path, parts.relative(t, arm, part), s) for t, s in fmt.schemas(compiled, md).items()}
+    clock("parquet")
+    try:
+        for start in range(first, last, md["chunk_size"]):
+            if stop is not None and stop.is_set():
+                raise Cancelled()
+            end = min(start + md["chunk_size"], last)
+            fates, events = run_units(compiled, key, start, end, md["events"])
+            clock("simulate")
+            batches = [event_batch(compiled, None, e) for e in events]
+            fate_rows = fate_batch(compiled, None, fates)
+            clock("batches")
+            for batch in batches:
+                files["events"].write(batch)
+                event_rows += batch.num_rows
+            files["fates"].write(fate_rows)
+            clock("parquet")
+            tally.add_codes(arm, compiled.model.organ_names, fates["fate"], fates["organ"], fates["post_arrest"],
+                            fates["fate_time_s"] - fates["entry_time_s"])
+            clock("tally")
+            if on_chunk is not None:
+                on_chunk(end - start)
+        for table in ("events", "fates"):  # events first: a fates file under its final name has its events
+            if table in files:
+                files[table].close()
+        clock("parquet")
+    except BaseException:
+        for f in files.values():
+            f.discard()
+        raise
+    described = {f.rel: parts.describe(f.path, f.rows) for f in files.values()}
+    clock("checksums")
+    return PartDone(arm, part, described, tally, last - first, event_rows, clock.spent)
+
+
+def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
+    """The tally of a part already written (a resume): its fates read back."""
+    clock = _Clock()
+    rel = parts.relative("fates", arm, part)
+    fates = pq.read_table(plan.path / rel, columns=[c for c in SUMMARY_COLUMNS if c != "arm"])
+    tally = Tally([arm])
+    tally.add(fates.append_column("arm", pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(fates.num_rows, np.int32)), pa.array([arm]))))
+    clock("tally")
+    events = parts.relative("events", arm, part)
+    event_rows = plan.parts[events]["rows"] if plan.metadata["events"] else 0
+    return PartDone(arm, part, {}, tally, fates.num_rows, event_rows, clock.spent)

@@ -1,8 +1,9 @@
 """Run units through the core in chunks, on threads, and hand back Arrow record batches.
 
 Each unit's random numbers depend only on (seed, unit id), so the output is the
-same for any chunk size, thread count or order; chunks are yielded in unit
-order so that files written from them are identical too.
+same for any chunk size, thread count or order.  ``iter_batches`` yields chunks in
+unit order (``simulate`` keeps them in memory); a run directory's parts are
+simulated and written by ``rundir.jobs`` with ``run_units`` and the batch builders here.
 """
 from __future__ import annotations
 
@@ -80,6 +81,26 @@ def seed_key(seed: int) -> tuple[int, int]:
     return seed & ((1 << 64) - 1), seed >> 64
 
 
+# Arrays are made from the core's buffers with Array.from_buffers (no copy): pa.array would
+# import pandas on first use (a third of a second of every run's start-up) and check every
+# column for pandas types.
+def _column(x: np.ndarray) -> pa.Array:
+    """A contiguous numeric numpy array as an Arrow array, sharing its memory."""
+    return pa.Array.from_buffers(pa.from_numpy_dtype(x.dtype), len(x), [None, pa.py_buffer(x)])
+
+
+def _bools(x: np.ndarray) -> pa.Array:
+    """0/1 codes (int8, as the core writes flags) as an Arrow boolean array."""
+    return pa.Array.from_buffers(pa.bool_(), len(x), [None, pa.py_buffer(np.packbits(x != 0, bitorder="little"))])
+
+
+def _labels(values) -> pa.Array:
+    """Strings as an Arrow string array (a dictionary's values)."""
+    encoded = [v.encode() for v in values]
+    offsets = np.cumsum([0, *map(len, encoded)], dtype=np.int32)
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
 def _dict(name: str, codes: np.ndarray, values: pa.Array, valid: np.ndarray | None = None) -> pa.DictionaryArray:
     """Codes (int8 or int32, as the core writes them: no copy) against a fixed dictionary.
 
@@ -87,15 +108,14 @@ def _dict(name: str, codes: np.ndarray, values: pa.Array, valid: np.ndarray | No
     ones), rather than by Arrow's ``safe`` check, which costs ten times as much."""
     if len(codes) and int(codes.view(f"u{codes.itemsize}").max()) >= len(values):
         raise ValueError(f"the core wrote a {name} code outside 0..{len(values) - 1}")
-    indices = pa.array(codes)
-    if valid is not None:  # a validity bitmap built by numpy: pa.array(mask=) takes 10x longer
-        indices = pa.Array.from_buffers(indices.type, len(codes), [pa.py_buffer(np.packbits(valid, bitorder="little")),
-                                                                   indices.buffers()[1]])
+    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    indices = pa.Array.from_buffers(pa.from_numpy_dtype(codes.dtype), len(codes), [bitmap, pa.py_buffer(codes)])
     return pa.DictionaryArray.from_arrays(indices, values, safe=False)
 
 
-def _labels(values) -> pa.Array:
-    return pa.array(list(values), pa.string())
+def _batch(columns: dict) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([c if isinstance(c, pa.Array) else _column(c) for c in columns.values()],
+                                      names=list(columns))
 
 
 _LABELS = {"phenotype": _labels(PHENOTYPES), "fate": _labels(FATES), "arrest_mode": _labels(ARREST_MODES),
@@ -124,8 +144,7 @@ def _arm_column(arm: Arm, arms: list[str] | None, n: int) -> dict:
     part files, whose partition is the arm)."""
     if arms is None:
         return {}
-    return {"arm": pa.DictionaryArray.from_arrays(pa.array(np.full(n, arms.index(arm.name), np.int32)),
-                                                  _labels(arms), safe=False)}
+    return {"arm": _dict("arm", np.full(n, arms.index(arm.name), np.int32), _labels(arms))}
 
 
 def fate_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
@@ -135,7 +154,7 @@ def fate_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
     organ = cols["organ"]
     missing = organ < 0
     organ_valid = ~missing if missing.any() else None
-    return pa.RecordBatch.from_pydict({
+    return _batch({
         **_arm_column(arm, arms, n),
         "unit_id": cols["unit_id"],
         "cluster_size": cols["cluster_size"],
@@ -148,7 +167,7 @@ def fate_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
         "organ": _dict("organ", np.maximum(organ, 0) if organ_valid is not None else organ, arm.organs, organ_valid),
         "arrest_mode": _dict("arrest mode", cols["arrest_mode"], _LABELS["arrest_mode"]),
         "beds_visited": cols["beds_visited"],
-        "shielded_at_fate": cols["shielded_at_fate"].astype(bool),
+        "shielded_at_fate": _bools(cols["shielded_at_fate"]),
         "time_shielded_s": cols["time_shielded_s"],
         "n_steps": cols["n_steps"],
         "post_arrest": _dict("post-arrest", cols["post_arrest"], _LABELS["post_arrest"]),
@@ -161,13 +180,13 @@ def fate_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
 def event_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
     """Core event columns -> a record batch (with the arm, unless ``arms`` is None)."""
     n = len(cols["unit_id"])
-    return pa.RecordBatch.from_pydict({
+    return _batch({
         **_arm_column(arm, arms, n),
         "unit_id": cols["unit_id"],
         "time_s": cols["time_s"],
         "event": _dict("event", cols["event"], _LABELS["event"]),
         "compartment": _dict("compartment", cols["compartment"], arm.compartments),
-        "shielded": cols["shielded"].astype(bool),
+        "shielded": _bools(cols["shielded"]),
     })
 
 

@@ -13,17 +13,23 @@ footer): a pyarrow upgrade changes them, and then CHANGELOG.md says so with the 
 import dataclasses
 import hashlib
 import json
+import pickle
 import sys
+import threading
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import RICH
 from test_run_dir import ARMS
 
-from ctcsim import rundir
+from ctcsim import analysis, rundir
 from ctcsim import scenario as sc
+from ctcsim.errors import SimulationError
 from ctcsim.rundir import format as fmt
-from ctcsim.rundir import parts
+from ctcsim.rundir import jobs, parts
+from ctcsim.runner import run_units
 
 FIXED = {"run_id": "0" * 32, "created": "2026-12-01T00:00:00+00:00",
          "versions": {"python": "3", "numpy": "2", "pyarrow": "26", "scipy": "1"},
@@ -83,12 +89,20 @@ PINNED = {
 }
 
 
-def make(root, name, threads=None, monkeypatch=None):
+def prepared(root, name, monkeypatch) -> rundir.Plan:
     n, arms, events, chunk, part_units = RUNS[name]
     monkeypatch.setattr(fmt, "PART_UNITS", part_units)
     plan = rundir.prepare_run(root, sc.loads(RICH + ARMS, "rich_two_arms.toml"), n, 20261201, arms=arms,
                               events=events, chunk_size=chunk)
-    return rundir.execute(dataclasses.replace(plan, metadata={**plan.metadata, **FIXED}), threads=threads)
+    return dataclasses.replace(plan, metadata={**plan.metadata, **FIXED})
+
+
+def make(root, name, threads=None, monkeypatch=None) -> rundir.Run:
+    return rundir.execute(prepared(root, name, monkeypatch), threads=threads)
+
+
+def summary_digest(summary: dict) -> str:
+    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
 
 
 def digests(run) -> dict[str, str]:
@@ -98,8 +112,7 @@ def digests(run) -> dict[str, str]:
     found = {rel: parts.sha256(run.path / rel) for rel in parts.listing(run.path)}
     assert found == {rel: e["sha256"] for rel, e in recorded.items()}
     assert all(e["bytes"] == (run.path / rel).stat().st_size for rel, e in recorded.items())
-    summary = json.dumps(run.metadata["summary"], sort_keys=True).encode()
-    return {**found, "summary": hashlib.sha256(summary).hexdigest()}
+    return {**found, "summary": summary_digest(run.metadata["summary"])}
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
@@ -107,6 +120,82 @@ def digests(run) -> dict[str, str]:
 def test_part_files_hold_the_bytes_the_sequential_writer_made(tmp_path, monkeypatch, name, threads):
     assert pa.__version__ == "26.0.1", "the pinned digests were made with pyarrow 26.0.1 (see the docstring)"
     assert digests(make(tmp_path / "r", name, threads, monkeypatch)) == PINNED[name]
+
+
+def test_a_part_job_is_a_plain_function_of_plan_arm_and_part(tmp_path, monkeypatch):
+    """What a Dask worker would do: write_part called on its own for each part, last part
+    first, with a plan and a result that survive pickling; the files hold the pinned bytes,
+    each PartDone says what run.json records, and the tallies merged in that order give the
+    pinned summary."""
+    name = "two arms, events, 5 parts per arm"
+    plan = pickle.loads(pickle.dumps(prepared(tmp_path / "r", name, monkeypatch)))
+    tally, files = analysis.Tally(plan.metadata["arms"]), {}
+    for arm, part in reversed([(a, p) for a in plan.metadata["arms"] for p in range(5)]):
+        done = pickle.loads(pickle.dumps(jobs.write_part(plan, arm, part)))
+        assert (done.arm, done.part, done.units) == (arm, part, 2000 if part < 4 else 1000)
+        assert done.event_rows == pq.read_metadata(plan.path / parts.relative("events", arm, part)).num_rows
+        tally.merge(done.tally)
+        files.update(done.files)
+    assert files == {rel: parts.describe(plan.path / rel, pq.read_metadata(plan.path / rel).num_rows)
+                     for rel in parts.listing(plan.path)}
+    assert {**{rel: e["sha256"] for rel, e in files.items()}, "summary": summary_digest(tally.summary())} \
+        == PINNED[name]
+
+
+def test_a_failing_part_stops_the_run_keeps_finished_parts_and_resume_completes_it(tmp_path, monkeypatch):
+    """A part that fails (here: the core's error for one chunk) ends the run with that error;
+    the parts under way stop before their next chunk, no temporary file is left, the parts
+    that ended are recorded, and a resume gives the pinned files and summary."""
+    name = "two arms, events, 5 parts per arm"
+    plan = prepared(tmp_path / "r", name, monkeypatch)
+
+    def fails_at_unit_5000(arm, key, start, stop, events):
+        if start == 5000 and arm.name == "control":
+            raise SimulationError(5000, 99, "a test's failure")
+        return run_units(arm, key, start, stop, events)
+
+    monkeypatch.setattr(jobs, "run_units", fails_at_unit_5000)
+    with pytest.raises(SimulationError, match="unit 5000: a test's failure"):
+        rundir.execute(plan, threads=2)
+    assert not list(plan.path.rglob("*.tmp"))
+    done = rundir.prepare_resume(plan.path).done_parts()
+    assert ("control", 2) not in done and {("control", 0), ("control", 1)} & done, done
+    monkeypatch.setattr(jobs, "run_units", run_units)
+    assert digests(rundir.execute(rundir.prepare_resume(plan.path))) == PINNED[name]
+
+
+def test_parts_run_off_the_main_thread_and_timings_record_their_cpu_per_stage(tmp_path, monkeypatch):
+    """Every part job runs on a worker thread (simulation, batches, Parquet, tally and
+    checksums all off the caller's thread); run.json's timings give the CPU seconds of each."""
+    threads, original = [], jobs.write_part
+
+    def write_part(*args):
+        threads.append(threading.current_thread())
+        return original(*args)
+
+    monkeypatch.setattr(jobs, "write_part", write_part)
+    run = make(tmp_path / "r", "two arms, fates only, parts of 999", 2, monkeypatch)
+    assert len(threads) == 12 and threading.main_thread() not in threads
+    cpu = run.metadata["timings"]["cpu_s"]
+    assert set(cpu) == set(jobs.STAGES) and all(s >= 0 for s in cpu.values()) and cpu["simulate"] > 0
+
+
+def test_time_bins_by_table_are_the_logarithms_bins():
+    """The summary's time bins, read from a table on the doubles' top bits, equal those of the
+    logarithm for every time: at each bin's edge and one and two ulps either side, at the
+    table's limits, for zero, negative, infinite and NaN times, and across 20 decades."""
+    edges = 10.0 ** ((np.arange(analysis.N_BINS + 1) - 1) / analysis.BINS_PER_DECADE + np.log10(analysis.T_MIN_S))
+    near = [edges]
+    for direction in (np.inf, -np.inf):
+        x = edges
+        for _ in range(2):
+            x = np.nextafter(x, direction)
+            near.append(x)
+    special = np.array([0.0, -0.0, -1.0, np.nan, -np.nan, np.inf, -np.inf, 5e-324, 1e-300, 2.0 ** -21, 2.0 ** 34,
+                        np.finfo(float).max, 1e10, 1e-6])
+    logs = 10.0 ** np.random.default_rng(7).uniform(-8, 12, 1_000_000)
+    for t in (np.concatenate(near), special, logs, -logs):
+        assert np.array_equal(analysis.time_bins(t), analysis._time_bins(t))
 
 
 if __name__ == "__main__":

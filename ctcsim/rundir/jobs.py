@@ -112,7 +112,7 @@ def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
     tally = Tally([arm])
     tally.add(fates.append_column("arm", pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(fates.num_rows, np.int32)), pa.array([arm]))))
+    events = plan.path / parts.relative("events", arm, part)
+    event_rows = pq.read_metadata(events).num_rows if plan.metadata["events"] else 0  # checked by the resume
     clock("tally")
-    events = parts.relative("events", arm, part)
-    event_rows = plan.parts[events]["rows"] if plan.metadata["events"] else 0
     return PartDone(arm, part, {}, tally, fates.num_rows, event_rows, clock.spent)

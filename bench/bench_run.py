@@ -50,11 +50,14 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
 
 
-def run(units: int, workdir: Path, events: bool, threads: int) -> dict:
-    """One `ctcsim run` process; its figures, and its run directory deleted afterwards."""
-    out = workdir / f"run-{units}-{threads}"
-    cmd = [sys.executable, "-m", "ctcsim.cli", "run", "-n", str(units), "--seed", "1", "-o", str(out), "-q", "--json",
-           "--threads", str(threads)] + (["--events"] if events else [])
+def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: str | None = None,
+        keep: bool = False) -> dict:
+    """One `ctcsim run` process (``units`` None: the scenario's own number); its figures, with
+    its run.json as ``record``, and its run directory deleted afterwards unless ``keep``."""
+    out = workdir / f"run-{scenario or 'default'}-{units}-{threads}"
+    cmd = [sys.executable, "-m", "ctcsim.cli", "run", *([scenario] if scenario else []), "--seed", "1", "-o", str(out),
+           "-q", "--json", "--threads", str(threads)] + (["-n", str(units)] if units else []) \
+        + (["--events"] if events else [])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stdout:
@@ -65,13 +68,16 @@ def run(units: int, workdir: Path, events: bool, threads: int) -> dict:
             sys.exit(f"bench_run: `{' '.join(cmd)}` failed with exit code {os.waitstatus_to_exitcode(status)}")
         stdout.seek(0)
         record = json.load(stdout)
-    shutil.rmtree(out)
+    if not keep:
+        shutil.rmtree(out)
+    units = record["n_units"] * len(record["arms"])
     cpu = usage.ru_utime + usage.ru_stime
     stages = record["timings"]["cpu_s"]
     split = {"simulate": stages["simulate"], "parquet": stages["parquet"],
              "tally + batches": stages["tally"] + stages["batches"], "checksums": stages["checksums"]}
     split["start-up, main, exit"] = cpu - sum(split.values())
     return {"units": units, "threads": threads, "wall_s": wall, "cpu_s": cpu, "rss_mib": usage.ru_maxrss / 1024,
+            "path": out, "record": record,
             "split": {k: 100 * v / cpu for k, v in split.items()},
             "fates_bytes_per_unit": record["counts"]["bytes"]["fates"] / units,
             "event_rows": sum((record["counts"]["event_rows"] or {}).values()),

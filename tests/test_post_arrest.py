@@ -263,12 +263,12 @@ def test_stage_integral_equals_quadrature(rich):
     from scipy.integrate import quad
     from scipy.linalg import expm
 
-    from ctcsim import exact_post
+    from ctcsim.exact import colony, post_arrest
 
     m = compile_model(arrest_at_once(rich, cluster=(0.0, 1.0), micro_cells=6))
-    r = exact_post._rates(m, m.compartment_names.index(BED), 0, 2, 0)
-    Q, _, start = exact_post._chain(r)
-    growth = exact_post._Growth(r["birth"], r["death"], 6, r["macro"], r["regression"])
+    r = post_arrest._rates(m, m.compartment_names.index(BED), 0, 2, 0)
+    Q, _, start = post_arrest._chain(r)
+    growth = colony.Growth(r["birth"], r["death"], 6, r["macro"], r["regression"])
     for horizon in (15.0, 300.0):
         def f(tau): return expm(Q * tau)[start] @ Q[:, -1] if tau > 0 else 0.0
         points = horizon * np.concatenate([4.0 ** -np.arange(1, 8), 1 - 4.0 ** -np.arange(1, 8)])

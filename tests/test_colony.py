@@ -33,7 +33,7 @@ from scipy import special, stats
 
 from ctcsim import exact
 from ctcsim.reference import grow_time
-from ctcsim.scenario import Biology
+from ctcsim.biology import Biology
 
 ALPHA = 1e-3
 N_SAMPLES = 10_000

@@ -16,7 +16,8 @@ from scipy.special import expit
 
 from ctcsim import exact
 from ctcsim import stats as ctcsim_stats
-from ctcsim.model import HAZARDS, CompiledModel
+from ctcsim import hazards
+from ctcsim.model import CompiledModel
 
 LINEAR, ODE = 1e-12, 1e-9
 
@@ -57,10 +58,10 @@ def make_model(edges, *, transit=math.inf, stages=1, beds=(), cap=8.0, shear=0.0
 
 
 def hazard_rows(rows, width):
-    """A factor table with one row per hazard of HAZARDS: the rows given (those of the
+    """A factor table with one row per factor group of hazards.FACTORS: the rows given (those of the
     circulating phase) and ones for the rest."""
     given = np.ones((0, width)) if rows is None else np.asarray(rows, dtype=float)
-    return np.vstack([given, np.ones((len(HAZARDS) - len(given), width))])
+    return np.vstack([given, np.ones((len(hazards.FACTORS) - len(given), width))])
 
 
 def index(model, fate, organ=None, mode="none"):
@@ -255,16 +256,14 @@ def test_agrees_with_reference_simulator():
                    trap=(0.3, 1.2, 0.25), diameter=(10.0, 0.3), cluster=(0.9, 0.1), trap_scale=(1.0, 1.5), t_max=40.0)
     early = exact.absorption_cdf(m, [15.0])[0]
     expected = np.concatenate([early, exact.outcome_probabilities(m) - early])
-    F = reference.FATE
-    column = {F["died_shear"]: 0, F["died_nk"]: 1, F["died_anoikis"]: 2, F["censored"]: len(early) - 1}
+    column = {o: i for i, o in enumerate(exact.outcomes(m))}
     counts = np.zeros(len(expected))
     n = 20000
     for unit in range(n):
         row = reference.simulate_unit(m, (2024, 7), unit)[0]
-        o = column.get(row["fate"])
-        if o is None:  # arrested
-            o = 3 + 2 * row["organ"] + (row["arrest_mode"] == reference.MODE["adhered"])
-        counts[o + len(early) * (row["fate_time_s"] - row["entry_time_s"] > 15.0)] += 1
+        fate, mode = hazards.FATES[row["fate"]], hazards.ARREST_MODES[row["arrest_mode"]]
+        organ = m.organ_names[row["organ"]] if fate == "arrested" else None
+        counts[column[(fate, organ, mode)] + len(early) * (row["fate_time_s"] - row["entry_time_s"] > 15.0)] += 1
     assert ctcsim_stats.pearson(counts, expected).pvalue > 1e-4
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from ctcsim import exact, stats
+from ctcsim import exact, hazards, stats
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
 from ctcsim.model import PHENOTYPES, POST_ARREST
@@ -153,12 +153,18 @@ def colony_scenario(rich):
                           cluster_exponent=dict(shear=0.0, nk=-1.0, anoikis=-1.0, adhesion=0.5, extravasation=0.0, proliferation=0.3))
 
 
+def colony_rates(m, c, k=2, p=0):
+    """(birth, death) per cell of a colony of cluster size k, phenotype p in compartment c (shield 0)."""
+    f = m.unit_factors(k, p)
+    return tuple(m.rates[h][c, 0] * f[hazards.index(h)] for h in ("division", "cell_death"))
+
+
 def test_colony_extinction_probability_binomial(rich):
     s = colony_scenario(rich)
     m = compile_model(s)
     c = m.compartment_names.index(BED)
-    birth = m.birth_per_s[c] * m.cluster_factor[5, 1] * m.phenotype_factor[5, 0]
-    q = exact.colony_extinction_probability(birth, m.death_per_s[c], 2, 8)
+    birth, death = colony_rates(m, c)
+    q = exact.colony_extinction_probability(birth, death, 2, 8)
     f = simulate(s, N, seed=606).fates.to_pandas()
     grew = f[f.extravasation_time_s.notna()]
     extinct = int((grew.post_arrest == "colony_extinct").sum())
@@ -171,11 +177,11 @@ def test_time_to_micrometastasis_ks(rich):
     s = colony_scenario(rich)
     m = compile_model(s)
     c = m.compartment_names.index(BED)
-    birth = m.birth_per_s[c] * m.cluster_factor[5, 1] * m.phenotype_factor[5, 0]
+    birth, death = colony_rates(m, c)
     f = simulate(s, 50_000, seed=707).fates.to_pandas()
     dt = (f.micrometastasis_time_s - f.extravasation_time_s).dropna().to_numpy()
     grid = np.linspace(0.0, dt.max() * 1.0001, 2001)
-    cdf = exact.time_to_micrometastasis_cdf(birth, m.death_per_s[c], 2, 8, grid)
+    cdf = exact.time_to_micrometastasis_cdf(birth, death, 2, 8, grid)
     pv = sps.kstest(dt, lambda t: np.interp(t, grid, cdf)).pvalue
     assert pv > ALPHA, f"{len(dt)} colonies: KS p = {pv:.2e}"
 
@@ -241,14 +247,13 @@ def test_stage_integral_equals_quadrature(rich):
     from scipy.integrate import quad
     from scipy.linalg import expm
 
-    from ctcsim.exact import colony, post_arrest
+    from ctcsim.exact.chain import Chain
 
     m = compile_model(arrest_at_once(rich, cluster=(0.0, 1.0), micro_cells=6))
-    r = post_arrest._rates(m, m.compartment_names.index(BED), 0, 2, 0)
-    Q, _, start = post_arrest._chain(r)
-    growth = colony.Growth(r["birth"], r["death"], 6, r["macro"], r["regression"])
+    chain = Chain(m, m.compartment_names.index(BED), 0, 2, 0)
+    Q, start, micro, growth = chain.Q, chain.start, chain.micro[0], chain.growth[0][0]  # shield 0 throughout
     for horizon in (15.0, 300.0):
-        def f(tau): return expm(Q * tau)[start] @ Q[:, -1] if tau > 0 else 0.0
+        def f(tau): return expm(Q * tau)[start] @ Q[:, micro] if tau > 0 else 0.0
         points = horizon * np.concatenate([4.0 ** -np.arange(1, 8), 1 - 4.0 ** -np.arange(1, 8)])
         macro, regressed = (quad(lambda tau: f(tau) * g(horizon - tau), 0.0, horizon, points=points, limit=2000,
                                  epsabs=1e-13, epsrel=1e-11)[0] for g in (growth.macro_by, growth.regressed_by))
@@ -284,10 +289,9 @@ def test_delayed_arm_after_arrest_closed_form(rich):
     m = compile_model(arrest_at_once(rich, p_dormant=1.0, k_wake_per_s=0.0, k_dormant_death_per_s=0.0))
     c = m.compartment_names.index(BED)
     def scaled(cap, ext):
-        return dataclasses.replace(m, cap_death_per_s=m.cap_death_per_s * cap, extravasation_per_s=m.extravasation_per_s * ext)
+        return m.with_rates(capillary_death=m.rates["capillary_death"] * cap, extravasation=m.rates["extravasation"] * ext)
     before, after = scaled(1.0, 1.0), scaled(4.0, 0.5)
-    c1, e1 = before.cap_death_per_s[c, 0], before.extravasation_per_s[c]
-    c2, e2 = after.cap_death_per_s[c, 0], after.extravasation_per_s[c]
+    (c1, e1), (c2, e2) = ((x.rates["capillary_death"][c, 0], x.rates["extravasation"][c, 0]) for x in (before, after))
     L1, L2 = c1 + e1, c2 + e2
     for h in (20.0, 30.0, 100.0, math.inf):
         u = max(h - 30.0, 0.0)

@@ -76,7 +76,7 @@ class EntryNodes:
         return len(self.weight)
 
     def factors(self, model: CompiledModel) -> np.ndarray:
-        """Per-unit hazard factors F [B, len(HAZARDS)] under ``model``."""
+        """Each node's unit factor per factor group [B, len(hazards.FACTORS)] under ``model``."""
         return (model.cluster_factor[:, self.k - 1] * model.phenotype_factor[:, self.p]).T
 
     def traps(self, model: CompiledModel) -> np.ndarray:

@@ -1,13 +1,13 @@
 """The forward (Kolmogorov) equation dy/da = y Q(a) of one piece of the circulating phase.
 
-y holds the transient mass and the cumulative outcome mass.  With constant hazards
-(anoikis off or beta == 1) y(a) = y(a0) expm(Q (a - a0)), to double precision, so
-``rtol``/``atol`` do not apply: Q is block-diagonal over the entry nodes (each block with
-its columns into the outcomes), so the exponential of a step is one batched dense
-exponential of the blocks (``block_expm``), and a grid of ages costs a small matrix product
-per age (a 4001-age CDF of the 20,736-state system: ~3 s, against 20-40 s for
-expm_multiply's grid mode or for Radau at rtol 1e-10).  With time-dependent anoikis the equation is integrated by Radau at
-the caller's ``rtol`` and ``atol`` (absolute, on probabilities).
+y holds the transient mass and the cumulative outcome mass.  With constant hazards (no
+time-dependent hazard, or beta == 1) y(a) = y(a0) expm(Q (a - a0)), to double precision, so
+``rtol``/``atol`` do not apply: Q is block-diagonal over the entry nodes (each block with its
+columns into the outcomes), so the exponential of a step is one batched dense exponential of
+the blocks (``block_expm``), and a grid of ages costs a small matrix product per age (a
+4001-age CDF of the 20,736-state system: ~3 s, against 20-40 s for expm_multiply's grid mode
+or for Radau at rtol 1e-10).  With time-dependent anoikis the equation is integrated by Radau
+at the caller's ``rtol`` and ``atol`` (absolute, on probabilities).
 """
 from __future__ import annotations
 
@@ -108,10 +108,10 @@ def propagate(sys: System, y: np.ndarray, a0: float, ages: np.ndarray, rtol: flo
         def clock(a): return a
         def g0(a): return 1.0
         def g1(a): return beta / eta * (a / eta) ** (beta - 1)
-    # y' = g0 * M y + g1 * M1 y, M1: anoikis, -alpha on the diagonal and +alpha into died_anoikis.
+    # y' = g0 * M y + g1 * M1 y, M1: the Weibull hazard, -alpha on the diagonal and +alpha into its outcome.
     idx = np.arange(n)
     M1 = sp.csr_matrix((np.concatenate([-sys.alpha, sys.alpha]), (np.concatenate([idx, idx]),
-                        np.concatenate([idx, np.full(n, n + 2)]))), shape=(len(y), len(y))).T.tocsr()
+                        np.concatenate([idx, n + np.broadcast_to(sys.timed_col, n)]))), shape=(len(y), len(y))).T.tocsr()
     until_absorbed, a_end = math.isinf(ages[-1]), ages[-1]
     if until_absorbed:  # P(circulating at a) <= P(at a0) exp(-min(alpha) ((a/eta)**beta - (a0/eta)**beta))
         if sys.alpha.min() <= 0:

@@ -188,7 +188,8 @@ def test_shielding_two_state_chain():
     np.testing.assert_allclose(exact.absorption_cdf(m, [400.0])[0], expected, rtol=0, atol=ODE)
 
 
-@pytest.mark.parametrize("entry", [((0, 1.0),), ((1, 1.0),), ((0, 0.4), (1, 0.6))])
+@pytest.mark.parametrize("entry", [((0, 1.0),), ((1, 1.0),), ((0, 0.4), (1, 0.6))],
+                         ids=["entering the pool", "entering the bed", "entering either"])
 def test_trapping_lognormal_mixture(entry):
     """Trapping in bed 1, entered at entry or by a move from pool 0 (or either, by
     the entry distribution); clusters of 2

@@ -80,7 +80,7 @@ def test_seed_and_soil_compatibility(rich):
     assert sps.binomtest(at_once, N, 0.7).pvalue > ALPHA
 
 
-@pytest.mark.parametrize("shield", [0, 1])
+@pytest.mark.parametrize("shield", [0, 1], ids=["unshielded", "shielded"])
 def test_shielded_and_unshielded_arrival(rich, shield):
     """Units that circulate (RICH, t_max inf) and arrive in the lung shielded or not: the shield
     cuts capillary death by p_nk = 0.8, and each group follows its own exact chain."""

@@ -106,15 +106,19 @@ DELAYED = {
 }
 
 
-@pytest.mark.parametrize("which", list(DELAYED), ids=[f"delayed arm: {w}" for w in DELAYED])
-def test_delayed_arm_chi_square(rich, which):
-    """Outcomes of an arm whose multipliers start at t = 30 s, against the master equation
-    solved in two pieces (ctcsim.exact.arms)."""
+def delayed_scenario(rich, which):
     biology, multipliers = DELAYED[which]
     d = rich.to_dict()
     d["biology"].update(biology)
     d["arms"] = [{"name": "control"}, {"name": "late", "multipliers": multipliers, "start_s": 30.0}]
-    s = sc.from_dict(d)
+    return sc.from_dict(d)
+
+
+@pytest.mark.parametrize("which", list(DELAYED), ids=[f"delayed arm: {w}" for w in DELAYED])
+def test_delayed_arm_chi_square(rich, which):
+    """Outcomes of an arm whose multipliers start at t = 30 s, against the master equation
+    solved in two pieces (ctcsim.exact.arms)."""
+    s = delayed_scenario(rich, which)
     before, after, switch_s = compile_arm(s, "late")
     assert switch_s == 30.0 and after is not None
     probs = exact.outcome_probabilities(before, after=after, switch_s=switch_s, **CHI2_TOL)
@@ -126,6 +130,19 @@ def test_delayed_arm_chi_square(rich, which):
     res = simulate(s, N, seed=31 + list(DELAYED).index(which), arms=["late"])
     r = stats.pearson(outcome_counts(before, res.fates), probs)
     assert r.pvalue > ALPHA, f"{which}: {r}"
+
+
+def test_verify_solves_a_delayed_arm_in_two_pieces(rich):
+    """verify compares a delayed arm with the two-piece solution, not with its multipliers from
+    t = 0 (which the simulation would fail: test_delayed_arm_chi_square shows they differ)."""
+    from ctcsim import verification
+
+    s = delayed_scenario(rich, "rates")
+    before, after, switch_s = compile_arm(s, "late")
+    v = verification.verify(s, 20_000, seed=4, arm="late")
+    probs = exact.outcome_probabilities(before, after=after, switch_s=switch_s)
+    assert [o.probability for o in v.outcomes] == pytest.approx(list(probs), abs=1e-9)
+    assert v.agrees and v.arm == "late" and not v.impossible
 
 
 def test_verify_command_agrees_on_the_reference_workload_and_refuses_shedding():

@@ -49,13 +49,15 @@ def colony_extinction_probability(birth: float, death: float, n0: int, micro: in
     return math.expm1((n0 - micro) * L) / math.expm1(-micro * L)
 
 
-def time_to_micrometastasis_cdf(birth: float, death: float, n0: int, micro: int, times) -> np.ndarray:
+def time_to_micrometastasis_cdf(birth: float, death: float, n0: int, micro: int, times, *, rtol: float = RTOL,
+                                atol: float = ATOL) -> np.ndarray:
     """P(the colony reaches ``micro`` cells by time t | it reaches it), for t in ``times``.
 
     The exact finite chain (colony sizes 1..micro-1, absorbing at 0 and micro), by its
-    forward equation: Radau with the sparse Jacobian (tolerances RTOL, ATOL; observed errors
-    ~1e-11 against expm_multiply, which is 2-6x slower here: the chain's norm grows with
-    micro).  Any ``micro`` works, e.g. for the exact hitting time of a macrometastasis."""
+    forward equation: Radau with the sparse Jacobian at the caller's ``rtol`` and ``atol``
+    (default RTOL, ATOL: observed errors ~1e-11 against expm_multiply, which is 2-6x slower
+    here: the chain's norm grows with micro).  Any ``micro`` works, e.g. for the exact
+    hitting time of a macrometastasis."""
     _check_colony(birth, death, n0, micro)
     t = times_of(times)
     if n0 >= micro:
@@ -73,7 +75,7 @@ def time_to_micrometastasis_cdf(birth: float, death: float, n0: int, micro: int,
     if grid[-1] == 0:
         return np.zeros(len(t))
     QT = Q.T.tocsr()
-    res = solve_ivp(lambda _, y: QT @ y, (0.0, grid[-1]), y0, method="Radau", t_eval=grid, rtol=RTOL, atol=ATOL,
+    res = solve_ivp(lambda _, y: QT @ y, (0.0, grid[-1]), y0, method="Radau", t_eval=grid, rtol=rtol, atol=atol,
                     jac=QT)
     if not res.success:
         raise RuntimeError(f"colony forward equation failed: {res.message}")

@@ -73,7 +73,7 @@ def verify(scenario: Scenario, n_units: int, seed: int, arm: str | None = None, 
     and how long it took.  Raises ScenarioError or ValueError for what exact cannot solve
     (e.g. entry times spread over a shedding period)."""
     from . import exact
-    from .simulate import simulate
+    from .runner import simulate
 
     def step(message, work):
         started = time.monotonic()

@@ -20,7 +20,7 @@ from scipy import stats as sps
 from ctcsim import exact, stats
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_arm, compile_model
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 from ctcsim.verification import solver_tolerances
 from pathlib import Path
 

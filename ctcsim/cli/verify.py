@@ -3,10 +3,6 @@ import click
 
 from ..checks import ScenarioError
 from ..scenario import DEFAULT_SCENARIO, load
-<<<<<<< HEAD
-=======
-from ..runner import simulate
->>>>>>> main
 from . import Failure
 
 SHOW_BELOW = 1e-6  # outcomes less likely than this, and never simulated, are not listed

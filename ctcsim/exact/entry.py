@@ -17,9 +17,11 @@ from scipy.special import expit
 from ..model import CompiledModel
 
 # Gauss-Hermite: double the nodes n until E[trap probability] moves by less than the
-# tolerance (at least GH_TOL); that bounds the n-node error, and the 2n nodes used converge
-# much further.  Outcomes are smooth functions of the trap probabilities with the same
-# complex singularities in z (the logistic's poles), so they converge at the same rate.
+# tolerance; the move estimates the n-node error (the rule converges exponentially, so the
+# 2n-node one is far better).  At the default tolerance GH_TOL the 2n nodes are used, far
+# beyond it; a caller asking for a looser tolerance gets the n nodes, within it, and half
+# the states.  Outcomes are smooth functions of the trap probabilities with the same complex
+# singularities in z (the logistic's poles), so they converge at the same rate.
 GH_TOL, GH_MAX = 1e-10, 256  # numpy's hermegauss overflows beyond 256 nodes
 
 
@@ -42,9 +44,11 @@ def _diameter_nodes(models, tol: float) -> tuple[np.ndarray, np.ndarray]:
         z, w = hermegauss(n)
         d = m.diameter_median_um * np.exp(m.diameter_sigma_log * z)
         mean_q = np.array([w @ trap_probability(x, k, d) for x in models for k in sizes]) / math.sqrt(2 * math.pi)
-        if last is not None and np.abs(mean_q - last).max() < max(tol, GH_TOL):
+        if last is not None and np.abs(mean_q - last[0]).max() < max(tol, GH_TOL):
+            if tol > GH_TOL:
+                z, w = last[1:]
             break
-        last = mean_q
+        last = mean_q, z, w
     else:
         warnings.warn(f"diameter quadrature not converged at {GH_MAX} nodes (trap_width too sharp?)")
     return z, w / math.sqrt(2 * math.pi)

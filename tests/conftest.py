@@ -1,7 +1,13 @@
 """Shared scenarios for the tests: small inline anatomies that exercise every mechanism."""
-import pytest
+import os
 
-from ctcsim import scenario as sc
+# The exact solver's dense solves are small; BLAS threads on a shared 2-core machine cost
+# about a third of their CPU time (measured on tests/test_sim_vs_exact.py).  Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+
+from ctcsim import scenario as sc  # noqa: E402
 
 # A small circulation with every mechanism: Erlang stages, a branching arterial pool,
 # beds with trapping and adhesion, shielding, shear, NK and Weibull anoikis, clusters,

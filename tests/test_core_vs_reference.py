@@ -44,6 +44,8 @@ def variants(rich):
     yield "no anoikis", dataclasses.replace(rich, biology=dataclasses.replace(b, anoikis_on=False))
     yield "short t_max censors", dataclasses.replace(rich, t_max_s=20.0)
     yield "after arrest, censored mid-way", dataclasses.replace(fast, t_max_s=60.0)
+    yield "platelets in the capillary", dataclasses.replace(fast, biology=dataclasses.replace(
+        fast.biology, k_on_capillary_per_s=0.05))
     yield "seed and soil", dataclasses.replace(fast, soil={"liver": {"compatibility": 0.4},
                                                            "lung": {"compatibility": 0.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))

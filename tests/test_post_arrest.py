@@ -323,3 +323,28 @@ def test_delayed_arm_after_arrest_chi_square(rich):
         assert np.abs(probs - exact.post_arrest_probabilities(other, BED)).max() > 0.01
     pv = stats.pearson(post_counts(simulate(s, N, seed=808, arms=["late"]).fates), probs).pvalue
     assert pv > ALPHA, f"chi-square p = {pv:.2e}"
+
+
+def test_platelets_bind_in_the_capillary(rich):
+    """Platelets bind an arrested unit at k_on_capillary (the shield then cuts capillary death by
+    p_nk and is not lost there).  With extravasation e, death d0 unshielded and d1 = d0 (1 - p_nk)
+    shielded: P(died in capillary) = (d0 + k d1 / (d1 + e)) / (d0 + k + e).  The exact solver
+    (built from the hazard table) must give that, and 20,000 simulated units must agree with it
+    within 3.29 standard errors (two-sided false-alarm rate 1e-3)."""
+    k_on = 0.02
+    s = arrest_at_once(rich, k_on_capillary_per_s=k_on)
+    m = compile_model(s)
+    bed = m.compartment_names.index(BED)
+    plt = s.resolved_anatomy().compartments[bed].platelet_rel
+    d0 = FAST["k_cap_nk_per_s"] * s.resolved_anatomy().compartments[bed].nk_rel
+    d1, e, k = d0 * (1 - s.biology.p_nk), FAST["k_extravasation_per_s"], k_on * plt
+    assert k > 0
+    closed = (d0 + k * d1 / (d1 + e)) / (d0 + k + e)
+    probs = exact.post_arrest_probabilities(m, BED, 0, 1, 0)
+    assert probs[POST_ARREST.index("died_in_capillary")] == pytest.approx(closed, rel=1e-9)
+    n = 20_000
+    f = simulate(s, n, seed=5).fates.to_pandas()
+    got = (f.post_arrest == "died_in_capillary").mean()
+    assert abs(got - closed) < 3.29 * math.sqrt(closed * (1 - closed) / n), (got, closed)
+    without = exact.post_arrest_probabilities(compile_model(arrest_at_once(rich)), BED, 0, 1, 0)
+    assert without[POST_ARREST.index("died_in_capillary")] == pytest.approx(d0 / (d0 + e), rel=1e-9)

@@ -105,6 +105,14 @@ liver = 2.0
 """
 
 
+# Post-arrest rates on the scale of RICH's t_max (400 s), so that every post-arrest
+# outcome happens: capillary death, extravasation, dormancy, waking, colonies that die
+# out or reach micrometastasis, regression and growth to macrometastasis.
+FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
+            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
+            k_regression_per_s=0.01, macro_cells=50.0)
+
+
 @pytest.fixture
 def rich():
     return sc.loads(RICH, "rich.toml")

@@ -3,6 +3,8 @@ import dataclasses
 
 import pytest
 
+from conftest import FAST as FAST_AFTER_ARREST
+
 from ctcsim import model as M
 from ctcsim import reference
 from ctcsim import scenario as sc
@@ -20,14 +22,6 @@ def reference_tables(scenario, seed, n):
         rows.append(row)
         events.extend(log)
     return rows, events
-
-
-# Post-arrest rates on the scale of RICH's t_max (400 s), so that every post-arrest
-# outcome happens: capillary death, extravasation, dormancy, waking, colonies that die
-# out or reach micrometastasis, regression and growth to macrometastasis.
-FAST_AFTER_ARREST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
-                         k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
-                         k_regression_per_s=0.01, macro_cells=50.0)
 
 
 def variants(rich):

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from conftest import FAST
+
 from ctcsim import exact, hazards, stats
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
@@ -24,12 +26,7 @@ from ctcsim.runner import simulate
 ALPHA = 1e-3
 N = 200_000
 BED = "liver"
-# Post-arrest rates on a seconds scale (as FAST_AFTER_ARREST in test_core_vs_reference.py):
-# every outcome happens within a few hundred seconds.
-FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
-            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
-            k_regression_per_s=0.01, macro_cells=50.0)
-FINAL = ("died_in_capillary", "died_dormant", "colony_extinct", "regressed", "macrometastasis")
+FINAL = hazards.FINAL
 
 
 def arrest_at_once(rich, *, cluster=(1.0,), phenotype=(1.0, 0.0, 0.0), t_max=math.inf, **biology):

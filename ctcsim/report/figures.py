@@ -125,8 +125,10 @@ def time_courses(tallies: dict, t_max_s: float):
         right.step(right_edges[shown], n[shown], where="post", color=f"C{k}", label=arm, lw=1.2)
     last = max((right_edges[np.flatnonzero(t.times[o])[-1]] for t in tallies.values() for o in t.times
                 if t.times[o].any()), default=1.0)
+    end = t_end or last
     for ax in (left, right):
-        _time_axis(ax, t_end or last)
+        _time_axis(ax, end)
+        ax.set_xlim(1e-2, end * 1.5)
         ax.set_yscale("log")
         if t_end:
             ax.axvline(t_end, color="0.5", lw=0.8, ls="--")

@@ -11,6 +11,7 @@ import html
 import json
 
 from .. import units
+from ..experiments import FAMILY_ALPHA
 from ..hazards import POST_ARREST
 from . import figures
 from .content import Content
@@ -181,9 +182,16 @@ def _checks(c: Content) -> list[str]:
         out.append('<p class="muted">Exact check not computed: <code>ctcsim report --exact</code> sets the '
                    "simulated outcomes of circulation beside the master equation's (as ctcsim verify).</p>")
     if c.targets:
-        out.append(_table(["published experiment", "published", "interval", "simulated", "source"],
+        t0 = next(iter(c.targets.values()))
+        out.append(f"<p>The published experiment: each simulated fraction with its Monte Carlo interval "
+                   f"(confidence {t0['confidence']:.4g}, so that all {len(c.targets)} targets together raise "
+                   f"a false alarm at most {FAMILY_ALPHA:.0%} of the time), judged ok when it meets the published interval.</p>")
+        out.append(_table(["target", "published", "interval", "simulated", "units", "Monte Carlo interval",
+                           "verdict", "source"],
                           [[k, units.fraction(t["published"]), units.interval(*t["interval"]),
-                            units.fraction(t["measured"]), t["source"]] for k, t in c.targets.items()]))
+                            units.fraction(t["measured"]), f"{t['count']:,} / {t['n']:,}",
+                            units.interval(*t["mc_interval"]), t["verdict"], t["source"]]
+                           for k, t in c.targets.items()]))
     return out
 
 

@@ -67,8 +67,10 @@ def test_paired_differences_per_organ_match_compare(tab, fates):
         got = rows[(organ, "arrested")]
         assert got["difference"] == pytest.approx(ref["difference"], abs=1e-15)
         np.testing.assert_allclose(got["ci95"], ref["ci95"], rtol=1e-9)
-    alive = compare.paired_differences(fates, "alive")["anti_platelet"]
-    assert rows[("any organ", "alive")]["difference"] == pytest.approx(alive["difference"], abs=1e-15)
+    for outcome in ("alive", "died_in_capillary", "dormant"):
+        ref = compare.paired_differences(fates, outcome)["anti_platelet"]
+        assert rows[(None, outcome)]["difference"] == pytest.approx(ref["difference"], abs=1e-15)
+        np.testing.assert_allclose(rows[(None, outcome)]["ci95"], ref["ci95"], rtol=1e-9)
 
 
 def test_relative_risk_interval_is_the_matched_pairs_delta_method():
@@ -80,6 +82,7 @@ def test_relative_risk_interval_is_the_matched_pairs_delta_method():
             self.n, self.unit_id = len(hit), np.arange(len(hit))
             self.organ = np.where(hit, 0, -1)
             self.outcome = {o: np.array(hit, bool) for o in tables.ORGAN_OUTCOMES}
+            self.unit_outcome = {o: np.array(hit, bool) for o in tables.UNIT_OUTCOMES}
 
     arm = [1] * 30 + [1] * 10 + [0] * 5 + [0] * 55     # a = 30 both, b = 10 arm only, c = 5 control only
     ctl = [1] * 30 + [0] * 10 + [1] * 5 + [0] * 55

@@ -20,6 +20,7 @@ import click
 from .._version import __version__
 
 COMMANDS = {  # name: (module, line in ctcsim --help)
+    "compare": ("compare", "Two runs outcome by outcome, paired when they can be."),
     "inspect": ("inspect", "Status, metadata, schema and row counts of a run or file."),
     "report": ("report", "A run's report: one self-contained HTML file."),
     "run": ("run", "Simulate a scenario into a run directory, or resume one."),

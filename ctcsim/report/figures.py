@@ -148,6 +148,7 @@ def time_courses(tallies: dict, t_max_s: float):
 def forest(differences: dict, control: str):
     """Paired differences arm - control per organ, one panel per outcome, with 95% intervals
     (common random numbers: the interval is that of the mean per-unit difference)."""
+    differences = {a: [r for r in rows if r["organ"] is not None] for a, rows in differences.items()}
     outcomes = [o for o in ORGAN_OUTCOMES if any(r["outcome"] == o for rows in differences.values() for r in rows)]
     organs = list(dict.fromkeys(r["organ"] for rows in differences.values() for r in rows))
     organs = [o for o in organs if o != "any organ"] + ["any organ"]

@@ -142,19 +142,21 @@ def _differences(c: Content) -> list[str]:
                    "Each arm minus the control, as a fraction of all units, per organ of arrest and outcome, with "
                    "95% intervals: paired unit by unit (same units, same random numbers), so the interval "
                    "reflects only the units whose outcome the arm changed.")]
-    header = ["organ", "outcome", c.control, "arm", "difference", "95% interval", "relative risk", "95% interval"]
     for arm, rows in c.differences.items():
-        def line(r):
-            return [r["organ"], r["outcome"], f"{r['control_count']:,}", f"{r['arm_count']:,}",
-                    units.fraction(r["difference"], signed=True), units.interval(*r["ci95"], signed=True),
-                    units.fraction(r["relative_risk"]), units.interval(*r["rr_ci95"])]
-        every = [r for r in rows if r["organ"] == "any organ"]
-        per_organ = [r for r in rows if r["organ"] != "any organ"]
+        whole = [r for r in rows if r["organ"] is None]
+        per_organ = [r for r in rows if r["organ"] is not None]
         out += [f"<h3>{_e(arm)} - {_e(c.control)} ({rows[0]['n']:,} paired units)</h3>" if rows else "",
-                _table(header[:3] + [arm] + header[4:], [line(r) for r in every]),
-                f"<details><summary>Per organ ({len(per_organ)} rows)</summary>"
-                + _table(header[:3] + [arm] + header[4:], [line(r) for r in per_organ]) + "</details>"]
+                difference_table(whole, c.control, arm),
+                f"<details><summary>Per organ of arrest ({len(per_organ)} rows)</summary>"
+                + difference_table(per_organ, c.control, arm) + "</details>"]
     return out
+
+
+def difference_table(rows: list[dict], control: str, arm: str) -> str:
+    return _table(["organ", "outcome", control, arm, "difference", "95% interval", "relative risk", "95% interval"],
+                  [[r["organ"] or "-", r["outcome"], f"{r['control_count']:,}", f"{r['arm_count']:,}",
+                    units.fraction(r["difference"], signed=True), units.interval(*r["ci95"], signed=True),
+                    units.fraction(r["relative_risk"]), units.interval(*r["rr_ci95"])] for r in rows])
 
 
 def _spent(c: Content) -> list[str]:

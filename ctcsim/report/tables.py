@@ -36,6 +36,8 @@ COLUMNS = ["unit_id", "fate", "organ", "entry_time_s", "fate_time_s", "post_arre
            "extravasation_time_s", "micrometastasis_time_s"]
 STAGES = ("entered", "arrested", "extravasated", "micrometastasis", "macrometastasis")
 ORGAN_OUTCOMES = ("arrested", "extravasated", "micrometastasis", "macrometastasis", "alive")
+# Outcomes of a whole unit: its fate, its post-arrest outcome at the end, alive at the end.
+UNIT_OUTCOMES = FATES + tuple(p for p in POST_ARREST if p != "none") + ("alive",)
 # Outcomes with a time: the ends of circulation (censoring is not an event), extravasation, the
 # start of a micrometastasis, and the post-arrest outcomes that end the chain.
 TIMED = tuple(f for f in FATES if f != "censored") + ("extravasated", "micrometastasis") + \
@@ -103,6 +105,11 @@ class ArmTally:
         lo, hi = wilson(int(count), self.n)
         return {"count": int(count), "fraction": count / self.n if self.n else math.nan, "ci95": [lo, hi]}
 
+    def unit_counts(self) -> dict[str, int]:
+        """Units per UNIT_OUTCOMES."""
+        counts = {**dict(zip(FATES, self.fates.tolist())), **dict(zip(POST_ARREST, self.post.tolist()))}
+        return {o: self.alive if o == "alive" else counts[o] for o in UNIT_OUTCOMES}
+
     def cascade(self) -> list[dict]:
         return [{"stage": s, **self.share(c)} for s, c in zip(STAGES, self.stages)] + \
             [{"stage": "alive at the end", **self.share(self.alive)}]
@@ -149,25 +156,32 @@ class Units:
         self.time_to["extravasated"] = (self.extravasation - self.entry)[self.outcome["extravasated"]]
         self.time_to["micrometastasis"] = (micro - self.entry)[self.outcome["micrometastasis"]]
         final = _FINAL[self.post]
+        self.unit_outcome = {o: self.fate == FATES.index(o) for o in FATES}
+        self.unit_outcome.update({o: self.post == POST_ARREST.index(o) for o in UNIT_OUTCOMES if o in POST_ARREST})
+        self.unit_outcome["alive"] = self.outcome["alive"]
         for o in TIMED:
             if o in POST_ARREST:
                 self.time_to[o] = (self.post_time - self.entry)[final & (self.post == POST_ARREST.index(o))]
 
 
 class Paired:
-    """Paired counts per organ and outcome of one arm against the control (see the module
-    docstring); row ``len(organs)`` is "any organ"."""
+    """Paired counts of one arm (or run) against a control, unit by unit: per UNIT_OUTCOMES, and
+    per organ and ORGAN_OUTCOMES (row ``len(organs)`` is "any organ"); see the module docstring."""
 
     def __init__(self, organs: list[str]):
         self.organs, self.n = organs, 0
         self.arm, self.control, self.both = (np.zeros((len(organs) + 1, len(ORGAN_OUTCOMES)), np.int64)
                                              for _ in range(3))
+        self.units = np.zeros((3, len(UNIT_OUTCOMES)), np.int64)  # arm, control, both
 
     def add(self, arm: Units, control: Units):
         if not np.array_equal(arm.unit_id, control.unit_id):
-            raise ValueError("arms do not hold the same unit ids part by part: they cannot be paired")
+            raise ValueError("the two sides do not hold the same unit ids batch by batch: they cannot be paired")
         k = len(self.organs)
         self.n += arm.n
+        for j, o in enumerate(UNIT_OUTCOMES):
+            a, c = arm.unit_outcome[o], control.unit_outcome[o]
+            self.units[:, j] += [int(a.sum()), int(c.sum()), int((a & c).sum())]
         for j, o in enumerate(ORGAN_OUTCOMES):
             a = np.where(arm.outcome[o] & (arm.organ >= 0), arm.organ, -1)
             c = np.where(control.outcome[o] & (control.organ >= 0), control.organ, -1)
@@ -179,26 +193,40 @@ class Paired:
             self.both[k, j] += int(((a >= 0) & (c >= 0)).sum())
 
     def differences(self) -> list[dict]:
-        """Per organ (and "any organ") and outcome with any unit: the two fractions, the paired
-        difference arm - control with its 95% interval (mean of per-unit differences +- 1.96
-        standard errors), and the relative risk arm / control with its 95% interval (delta method
-        for matched pairs: var log RR = (b + c) / ((a + b)(a + c)), a = both, b = arm only,
-        c = control only)."""
-        rows, n = [], self.n
-        for i, organ in enumerate(self.organs + ["any organ"]):
-            for j, o in enumerate(ORGAN_OUTCOMES):
-                both, ka, kc = (int(x[i, j]) for x in (self.both, self.arm, self.control))
-                if ka == 0 and kc == 0:
-                    continue
-                b, c = ka - both, kc - both  # units with the outcome here in one arm only
-                mean = (b - c) / n
-                se = math.sqrt(max((b + c) - n * mean * mean, 0.0) / (n - 1) / n) if n > 1 else math.nan
-                rr = ka / kc if kc else math.nan  # no control unit: no ratio
-                half = Z95 * math.sqrt((b + c) / (ka * kc)) if ka and kc else math.nan
-                rows.append({"organ": organ, "outcome": o, "n": n, "arm_count": ka, "control_count": kc,
-                             "difference": mean, "ci95": [mean - Z95 * se, mean + Z95 * se],
-                             "relative_risk": rr, "rr_ci95": [rr * math.exp(-half), rr * math.exp(half)]})
-        return rows
+        """Per unit outcome (organ None), then per organ (and "any organ") and organ outcome, with
+        any unit: the counts, the paired difference arm - control of the fractions with its 95%
+        interval (mean of per-unit differences +- 1.96 standard errors), and the relative risk
+        arm / control with its 95% interval (delta method for matched pairs: var log RR =
+        (b + c) / ((a + b)(a + c)), a = both, b = arm only, c = control only)."""
+        cells = [(None, o, *self.units[:, j]) for j, o in enumerate(UNIT_OUTCOMES)]
+        cells += [(organ, o, self.arm[i, j], self.control[i, j], self.both[i, j])
+                  for i, organ in enumerate(self.organs + ["any organ"]) for j, o in enumerate(ORGAN_OUTCOMES)]
+        return [paired_row(organ, o, int(ka), int(kc), int(both), self.n) for organ, o, ka, kc, both in cells
+                if ka or kc]
+
+
+def paired_row(organ, outcome, ka: int, kc: int, both: int, n: int) -> dict:
+    b, c = ka - both, kc - both  # units with the outcome in one side only
+    mean = (b - c) / n
+    se = math.sqrt(max((b + c) - n * mean * mean, 0.0) / (n - 1) / n) if n > 1 else math.nan
+    half = Z95 * math.sqrt((b + c) / (ka * kc)) if ka and kc else math.nan
+    return _row(organ, outcome, ka, kc, n, n, mean, Z95 * se, half)
+
+
+def independent_row(organ, outcome, ka: int, kc: int, na: int, nc: int) -> dict:
+    """The same quantities from two independent samples: Wald interval of pa - pc; var log RR =
+    1/ka - 1/na + 1/kc - 1/nc."""
+    pa, pc = ka / na, kc / nc
+    half = Z95 * math.sqrt(1 / ka - 1 / na + 1 / kc - 1 / nc) if ka and kc else math.nan
+    return _row(organ, outcome, ka, kc, na, nc, pa - pc, Z95 * math.sqrt(pa * (1 - pa) / na + pc * (1 - pc) / nc),
+                half)
+
+
+def _row(organ, outcome, ka, kc, na, nc, difference, half_d, half_log_rr) -> dict:
+    rr = (ka / na) / (kc / nc) if kc else math.nan  # no control unit: no ratio
+    return {"organ": organ, "outcome": outcome, "n": na, "n_control": nc, "arm_count": ka, "control_count": kc,
+            "difference": difference, "ci95": [difference - half_d, difference + half_d],
+            "relative_risk": rr, "rr_ci95": [rr * math.exp(-half_log_rr), rr * math.exp(half_log_rr)]}
 
 
 def tabulate(run) -> dict:

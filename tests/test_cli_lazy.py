@@ -12,7 +12,7 @@ from pathlib import Path
 import ctcsim.cli as cli
 
 REPO = Path(cli.__file__).resolve().parents[2]
-HEAVY = ("scipy", "ctcsim.exact", "ctcsim.tropism_fit", "matplotlib", "pandas")
+HEAVY = ("scipy", "numpy", "pyarrow", "ctcsim.exact", "ctcsim.tropism_fit", "matplotlib", "pandas")
 
 
 def imported_by(*args) -> set[str]:

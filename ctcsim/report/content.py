@@ -79,7 +79,9 @@ def _notes(scenario, primary: str, tallies: dict) -> list[str]:
     from .. import units
 
     notes = []
-    if primary not in tropism.list_tables() and not scenario.adhesion:
+    # A run records the factors it used inline (rundir provenance), so "none given" is "all 1".
+    given = [*scenario.adhesion.values(), *(f.get("compatibility", 1.0) for f in scenario.soil.values())]
+    if primary not in tropism.list_tables() and all(float(x) == 1.0 for x in given):
         notes.append(f"The primary {primary!r} has no tropism table: every organ's adhesion factor and "
                      "seed-soil compatibility is 1 (flow and trapping alone decide where units arrest).")
     horizon = units.duration_s(scenario.t_max_s)

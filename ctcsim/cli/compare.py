@@ -43,26 +43,36 @@ def format_comparison(r: dict, by_organ: bool = False) -> str:
              f"{'paired' if r['paired'] else 'independent'}: {r['why']}"]
     if a["t_max_s"] != b["t_max_s"]:
         lines.append("note: the runs have different horizons; outcomes after the shorter one differ for that reason")
-    header = f"  {'outcome':<28}{'A':>22}{'B':>22}  {'B - A':>10}  {'95% interval':<24}{'B / A':>7}  95% interval"
     rows = [x for x in r["rows"] if x["organ"] is None]
-    lines += ["", header] + [_line(x, x["outcome"]) for x in rows]
+    lines += [""] + difference_lines(rows, "A", "B")
     if by_organ:
-        lines += ["", "per organ of arrest", header]
-        lines += [_line(x, f"{x['organ']}: {x['outcome']}") for x in r["rows"] if x["organ"] is not None]
+        lines += ["", "per organ of arrest"] + difference_lines([x for x in r["rows"] if x["organ"] is not None],
+                                                                "A", "B")
     else:
         lines.append("(per organ of arrest: --by-organ)")
     return "\n".join(lines)
 
 
-def _line(x: dict, name: str) -> str:
+def difference_lines(rows: list[dict], control: str, arm: str) -> list[str]:
+    """Rows of differences (report.tables) as text: counts and fractions of both sides, the
+    difference arm - control and the relative risk arm / control, each with its 95% interval."""
     from ..units import fraction, interval
 
     def share(k, n):
         return f"{k:,} ({fraction(k / n)})"
 
-    return (f"  {name:<28}{share(x['control_count'], x['n_control']):>22}{share(x['arm_count'], x['n']):>22}  "
-            f"{fraction(x['difference'], True):>10}  {interval(*x['ci95'], True):<24}"
-            f"{fraction(x['relative_risk']):>7}  {interval(*x['rr_ci95'])}")
+    width = max([len(_name(x)) for x in rows] + [20]) + 2
+    out = [f"  {'outcome':<{width}}{control:>20}{arm:>20}  {'difference':>10}  {'95% interval':<24}"
+           f"{'rel. risk':>9}  95% interval"]
+    for x in rows:
+        out.append(f"  {_name(x):<{width}}{share(x['control_count'], x['n_control']):>20}"
+                   f"{share(x['arm_count'], x['n']):>20}  {fraction(x['difference'], True):>10}  "
+                   f"{interval(*x['ci95'], True):<24}{fraction(x['relative_risk']):>9}  {interval(*x['rr_ci95'])}")
+    return out
+
+
+def _name(x: dict) -> str:
+    return x["outcome"] if x["organ"] is None else f"{x['organ']}: {x['outcome']}"
 
 
 commands = [compare]

@@ -44,8 +44,7 @@ def collect(run, exact: bool = False) -> Content:
     differences = {a: p.differences() for a, p in tab["paired"].items()}
     primary = scenario.resolved_primary().name
     clinical = _clinical(primary, tallies[control])
-    notes = _notes(scenario, primary, tallies)
-    return Content(run, scenario, tallies, control, differences, clinical, notes, _phases(tallies[control]),
+    return Content(run, scenario, tallies, control, differences, clinical, notes(scenario, tallies), _phases(tallies[control]),
                    tables.time_by_compartment(run, control), experiments.measure_run(run),
                    _exact(run, scenario, control) if exact else None)
 
@@ -75,9 +74,12 @@ def _clinical(primary: str, tally: tables.ArmTally) -> dict | None:
     return {"series": rows[0].series, "rows": out}
 
 
-def _notes(scenario, primary: str, tallies: dict) -> list[str]:
+def notes(scenario, tallies: dict) -> list[str]:
+    """What a reader must know before the numbers: a primary without a tropism table (every
+    organ factor 1), and no macrometastasis by the horizon."""
     from .. import units
 
+    primary = scenario.resolved_primary().name
     notes = []
     # A run records the factors it used inline (rundir provenance), so "none given" is "all 1".
     given = [*scenario.adhesion.values(), *(f.get("compatibility", 1.0) for f in scenario.soil.values())]
@@ -86,7 +88,7 @@ def _notes(scenario, primary: str, tallies: dict) -> list[str]:
                      "seed-soil compatibility is 1 (flow and trapping alone decide where units arrest).")
     horizon = units.duration_s(scenario.t_max_s)
     if all(t.stages[tables.STAGES.index("macrometastasis")] == 0 for t in tallies.values()):
-        notes.append(f"No unit reached a macrometastasis by the horizon ({horizon}). Metastases take months "
+        notes.append(f"No unit reached a macrometastasis by the horizon, {horizon}. Metastases take months "
                      "to years: rerun with a longer horizon (ctcsim run ... --t-max 10y) to follow them.")
     return notes
 

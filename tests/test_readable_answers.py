@@ -81,3 +81,34 @@ def test_run_names_the_primary_it_runs(tmp_path):
     assert r.exit_code == 0
     assert "running breast (primary colon, horizon 1 d (86,400 s))" in r.stderr
     assert "breast (primary colon)" in r.stdout
+
+
+def test_trace_aligns_its_columns_and_counts_the_colony(two_arms):
+    """Friction 10: columns sized to their contents (no 'died_in_capillarylung'), times in
+    readable units beside 9-digit seconds, and a colony's cells: 1 at its start, +1 per
+    division, -1 per cell death, 0 when it dies out."""
+    out, _ = two_arms
+    fates = ctcsim.read_run(out).fates.to_table(columns=["unit_id", "post_arrest", "arm"]).to_pandas()
+    unit = fates[(fates.arm == "control") & (fates.post_arrest == "colony_extinct")].unit_id.iloc[0]
+    lines = cli("trace", out, "--unit", unit).stdout.splitlines()
+    header, rows = lines[1], lines[2:]
+    start = header.index("compartment")
+    for line in rows:
+        assert line[start - 2:start] == "  " and line[start] != " ", line
+    cells = [int(line.split()[-1]) for line in rows if line.split()[3] in ("division", "cell_death", "woke")
+             or "colony_extinct" in line]
+    assert cells[0] == 1 and cells[-1] == 0 and all(abs(a - b) <= 1 for a, b in zip(cells, cells[1:]))
+    assert all(len(line.split()[0].replace(".", "")) <= 10 for line in rows)
+
+
+def test_progress_of_a_resumed_run_starts_where_it_is_and_a_log_gets_its_last_line(capsys):
+    """Friction 8: resume's progress counted from 0 % of the remainder; a batch job's log (stderr
+    not a terminal) now says where the run starts and how long it took."""
+    from ctcsim.cli.run import _Progress
+
+    p = _Progress()
+    p(500, 1000)
+    p(1000, 1000)
+    p.close()
+    err = capsys.readouterr().err
+    assert "500 of 1,000 units (50.0%) done before" in err and "1,000 of 1,000 units after" in err

@@ -146,19 +146,22 @@ class _Progress:
         self.first = None
 
     def __call__(self, done: int, total: int):
-        if self.first is None:  # resumed runs start part-way; rate and ETA count this session only
-            self.first, self.done = done, done
+        if self.first is None:  # a resumed run starts part-way: the bar too; rate and ETA count this session
+            self.first, self.done, self.total = done, done, total
             if sys.stderr.isatty():
-                self.bar = click.progressbar(length=total - done, file=sys.stderr, show_eta=True, show_percent=True,
-                                             item_show_func=lambda rate: rate)
+                self.bar = click.progressbar(length=total, file=sys.stderr, show_eta=False, show_percent=True,
+                                             item_show_func=lambda text: text)
                 self.bar.__enter__()
+                self.bar.update(done, "resumed" if done else "")
+            elif done:
+                click.echo(f"ctcsim: {done:,} of {total:,} units ({100 * done / total:.1f}%) done before", err=True)
             return
         rate = (done - self.first) / max(time.monotonic() - self.start, 1e-9)
+        eta = (total - done) / rate if rate else float("inf")
         if self.bar:
-            self.bar.update(done - self.done, f"{rate:,.0f} units/s")
+            self.bar.update(done - self.done, f"{rate:,.0f} units/s, {eta:,.0f} s to go")
         elif time.monotonic() - self.last_line >= PLAIN_EVERY_S:
             self.last_line = time.monotonic()
-            eta = (total - done) / rate if rate else float("inf")
             click.echo(f"ctcsim: {done:,} of {total:,} units ({100 * done / total:.1f}%), "
                        f"{rate:,.0f} units/s, about {eta:,.0f} s to go", err=True)
         self.done = done
@@ -167,6 +170,9 @@ class _Progress:
         if self.bar:
             self.bar.__exit__(None, None, None)
             self.bar = None
+        elif self.first is not None and not sys.stderr.isatty():  # a log's last line: how long it took
+            click.echo(f"ctcsim: {self.done:,} of {self.total:,} units after "
+                       f"{time.monotonic() - self.start:,.1f} s", err=True)
 
 
 def _fresh_dir() -> Path:

@@ -171,3 +171,20 @@ def test_durations_print_in_readable_units_beside_seconds():
 
 def test_post_arrest_outcomes_are_the_hazard_tables():
     assert set(tables.TIMED) <= set(FATES) | set(POST_ARREST) | {"extravasated"}
+
+
+def test_notebook_api_short_reprs_tables_and_figures_on_demand(two_arms, tab):
+    """Issue 12: Run and Result print one short line (the Run repr was all of run.json, 50 kB);
+    run.summary() holds pyarrow tables equal to the report's; figures come as SVG when asked."""
+    assert len(repr(two_arms)) < 200 and "breast_antiplatelet" in repr(two_arms)
+    result = ctcsim.simulate(ctcsim.load_scenario("breast"), 50, seed=1)
+    assert repr(result) == "Result(50 fates in arm(s) control, no events, seed 1)"
+    s = two_arms.summary()
+    fates = s.fates.to_pandas().set_index(["arm", "outcome"])
+    assert fates.loc[("control", "arrested"), "count"] == tab["arms"]["control"].fates[FATES.index("arrested")]
+    assert set(s.organs.column("arm").to_pylist()) == {"control", "anti_platelet"}
+    assert s.paired.num_rows == len(tab["paired"]["anti_platelet"].differences())
+    assert s.plot("forest")._repr_svg_().startswith("<svg")
+    assert "<table>" in s._repr_html_()
+    with pytest.raises(ValueError, match="no figure 'pie'; figures: cascade"):
+        s.plot("pie")

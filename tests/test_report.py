@@ -188,3 +188,13 @@ def test_notebook_api_short_reprs_tables_and_figures_on_demand(two_arms, tab):
     assert "<table>" in s._repr_html_()
     with pytest.raises(ValueError, match="no figure 'pie'; figures: cascade"):
         s.plot("pie")
+
+
+def test_no_discordant_unit_does_not_claim_certainty():
+    """14 units with the outcome in both arms and none in one only: the difference is 0 but its
+    interval is +-(Wilson upper bound of 0 in n), not [0, 0]; the ratio's interval contains 1."""
+    r = tables.paired_row("liver", "macrometastasis", 14, 14, 14, 200_000)
+    u = 1.959963984540054 ** 2 / (200_000 + 1.959963984540054 ** 2)
+    assert r["difference"] == 0 and r["ci95"] == pytest.approx([-u, u])
+    assert r["rr_ci95"][0] < 1 < r["rr_ci95"][1]
+    assert r["rr_ci95"] == pytest.approx([14 / (14 + u * 200_000), (14 + u * 200_000) / 14])

@@ -206,8 +206,15 @@ class Paired:
 
 
 def paired_row(organ, outcome, ka: int, kc: int, both: int, n: int) -> dict:
+    """With no discordant unit (b = c = 0) the normal interval has width 0, which would claim
+    certainty; the rate of discordant units is then only known to be below the Wilson upper
+    bound u of 0 in n (about 3.84 / n), so the difference lies within +-u and the ratio within
+    [a / (a + u n), (a + u n) / a]."""
     b, c = ka - both, kc - both  # units with the outcome in one side only
     mean = (b - c) / n
+    if b + c == 0 and n > 0:
+        u = wilson(0, n)[1]
+        return _row(organ, outcome, ka, kc, n, n, 0.0, u, math.log1p(u * n / ka))
     se = math.sqrt(max((b + c) - n * mean * mean, 0.0) / (n - 1) / n) if n > 1 else math.nan
     half = Z95 * math.sqrt((b + c) / (ka * kc)) if ka and kc else math.nan
     return _row(organ, outcome, ka, kc, n, n, mean, Z95 * se, half)

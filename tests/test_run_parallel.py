@@ -30,7 +30,7 @@ from ctcsim import scenario as sc
 from ctcsim.errors import SimulationError
 from ctcsim.rundir import format as fmt
 from ctcsim.rundir import jobs, parts
-from ctcsim.runner import run_units
+from ctcsim.runner import Arm, fate_batch, run_units, seed_key
 
 FIXED = {"run_id": "0" * 32, "created": "2026-12-01T00:00:00+00:00",
          "versions": {"python": "3", "numpy": "2", "pyarrow": "26", "scipy": "1"},
@@ -179,6 +179,17 @@ def test_parts_run_off_the_main_thread_and_timings_record_their_cpu_per_stage(tm
     assert len(threads) == 12 and threading.main_thread() not in threads
     cpu = run.metadata["timings"]["cpu_s"]
     assert set(cpu) == set(jobs.STAGES) and all(s >= 0 for s in cpu.values()) and cpu["simulate"] > 0
+
+
+@pytest.mark.parametrize("column,code", [("fate", 99), ("fate", -1), ("post_arrest", 120), ("organ", 10**6)])
+def test_a_code_the_core_should_never_write_is_refused_when_batches_are_made(column, code):
+    """Batches skip Arrow's own index check (10x its cost): one max per column catches a code
+    beyond the dictionary, negative ones included, naming the column."""
+    arm = Arm.of(sc.loads(RICH + ARMS, "rich_two_arms.toml"), "control")
+    fates, _ = run_units(arm, seed_key(1), 0, 100, False)
+    fates[column][7] = code
+    with pytest.raises(ValueError, match=f"the core wrote a {column.replace('_', '-')} code outside"):
+        fate_batch(arm, None, fates)
 
 
 def test_time_bins_by_table_are_the_logarithms_bins():

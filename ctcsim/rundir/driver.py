@@ -14,12 +14,10 @@ import dataclasses
 import itertools
 import logging
 import os
-import queue
 import shutil
 import signal
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -181,7 +179,7 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     todo = ((jobs.write_part, a, p) for a in arms for p in range(parts.parts_per_arm(md)) if (a, p) not in done)
     with _stopped_by_signals():
         try:
-            _run_parts(plan, itertools.chain(recount, todo), threads, finished, chunk_done)
+            jobs.run_parts(plan, itertools.chain(recount, todo), threads, finished, chunk_done)
         except BaseException:
             # All of them: an interrupt can also land between creating a part's file and its job's `try`.
             _remove_temporaries(plan.path)
@@ -202,50 +200,6 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     write_json(plan.path / RUN, record)
     (plan.path / PLAN).unlink()
     return read_run(plan.path)
-
-
-def _run_parts(plan: Plan, work, threads: int, finished: Callable[[jobs.PartDone], None],
-               chunk_done: Callable[[int], None]):
-    """Run part jobs ``(function, arm, part)`` on ``threads`` threads; ``finished`` and
-    ``chunk_done`` are called on this thread, as parts and chunks end, in any order.
-
-    ``work`` is read as jobs are submitted, at most ``threads + 1`` waiting or running (a
-    run of 1e12 units has a million parts).  On any exception, parts under way stop before
-    their next chunk, and those that end anyway are still ``finished``: their work is kept.
-    """
-    messages = queue.SimpleQueue()  # from the workers: a chunk's units, or a job's future once it ends
-    stop = threading.Event()
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="ctcsim-part")
-    running = set()
-    work = iter(work)
-
-    def submit():
-        for function, arm, part in itertools.islice(work, 1):
-            future = pool.submit(function, plan, arm, part, messages.put, stop)
-            running.add(future)
-            future.add_done_callback(messages.put)
-
-    try:
-        for _ in range(threads + 1):
-            submit()
-        while running:
-            message = messages.get()
-            if isinstance(message, Future):
-                running.discard(message)
-                finished(message.result())
-                submit()
-            else:
-                chunk_done(message)
-    except BaseException:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future in running:
-            if not future.cancelled() and future.exception() is None:
-                with contextlib.suppress(Exception):  # the first error is the one to report
-                    finished(future.result())
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_run(path, scenario, n_units=None, seed=None, *, arms=None, events=False, threads=None,

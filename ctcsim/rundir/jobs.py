@@ -7,15 +7,20 @@ units on the core's columns.  It reads only ``plan.path``, ``plan.metadata`` and
 any order: a part's bytes depend only on the seed, its units and the chunk size.  It
 returns a ``PartDone``, which the driver records and whose tally it merges (a merge that
 does not depend on the order parts end).  ``tally_part`` does the counting for a part
-already on disk (a resume).
+already on disk (a resume).  ``run_parts`` runs such jobs on threads.
 
 The two hooks are for threads of one process: ``on_chunk(units)`` after each chunk (progress),
 and ``stop``, an event set to abandon the part before its next chunk.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
+import queue
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -116,3 +121,47 @@ def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
     event_rows = pq.read_metadata(events).num_rows if plan.metadata["events"] else 0  # checked by the resume
     clock("tally")
     return PartDone(arm, part, {}, tally, fates.num_rows, event_rows, clock.spent)
+
+
+def run_parts(plan, work, threads: int, finished: Callable[[PartDone], None],
+              chunk_done: Callable[[int], None]):
+    """Run part jobs ``(function, arm, part)`` on ``threads`` threads; ``finished`` and
+    ``chunk_done`` are called on this thread, as parts and chunks end, in any order.
+
+    ``work`` is read as jobs are submitted, at most ``threads + 1`` waiting or running (a
+    run of 1e12 units has a million parts).  On any exception, parts under way stop before
+    their next chunk, and those that end anyway are still ``finished``: their work is kept.
+    """
+    messages = queue.SimpleQueue()  # from the workers: a chunk's units, or a job's future once it ends
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="ctcsim-part")
+    running = set()
+    work = iter(work)
+
+    def submit():
+        for function, arm, part in itertools.islice(work, 1):
+            future = pool.submit(function, plan, arm, part, messages.put, stop)
+            running.add(future)
+            future.add_done_callback(messages.put)
+
+    try:
+        for _ in range(threads + 1):
+            submit()
+        while running:
+            message = messages.get()
+            if isinstance(message, Future):
+                running.discard(message)
+                finished(message.result())
+                submit()
+            else:
+                chunk_done(message)
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future in running:
+            if not future.cancelled() and future.exception() is None:
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    finished(future.result())
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -79,9 +79,13 @@ class Tally:
         """Units counted so far, per arm."""
         return {a: int(t.sum()) for a, t in self.hist.items()}
 
-    def add(self, batch: pa.RecordBatch | pa.Table):
-        """Units as Arrow columns (``COLUMNS``), categories as labels in any dictionary order."""
-        arm_values, arm_codes = _codes(batch.column("arm"))
+    def add(self, batch: pa.RecordBatch | pa.Table, arm: str | None = None):
+        """Units as Arrow columns (``COLUMNS``), categories as labels in any dictionary order;
+        ``arm``: the arm of every row, of a table without the arm column (a part file)."""
+        if arm is None:
+            arm_values, arm_codes = _codes(batch.column("arm"))
+        else:
+            arm_values, arm_codes = [arm], np.zeros(batch.num_rows, np.intp)
         fate_values, fate_codes = _codes(batch.column("fate"))
         fate = np.array([FATES.index(f) for f in fate_values], np.int8)[fate_codes]
         organ_values, organ_codes = _codes(batch.column("organ"))

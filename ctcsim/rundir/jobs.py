@@ -23,8 +23,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..analysis import COLUMNS as SUMMARY_COLUMNS
@@ -73,10 +71,11 @@ def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None
     key = seed_key(int(md["seed"]))
     per_part = md["chunks_per_part"] * md["chunk_size"]
     first, last = part * per_part, min(md["n_units"], (part + 1) * per_part)
-    tally, event_rows = Tally([arm]), 0
-    files = {t: PartFile(plan.path, parts.relative(t, arm, part), s) for t, s in fmt.schemas(compiled, md).items()}
-    clock("parquet")
+    tally, event_rows, files = Tally([arm]), 0, {}
     try:
+        for table, schema in fmt.schemas(compiled, md).items():
+            files[table] = PartFile(plan.path, parts.relative(table, arm, part), schema)
+        clock("parquet")
         for start in range(first, last, md["chunk_size"]):
             if stop is not None and stop.is_set():
                 raise Cancelled()
@@ -110,13 +109,13 @@ def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None
 
 
 def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
-    """The tally of a part already written (a resume): its fates read back."""
+    """The tally of a part already written (a resume): its fates read back, in one go (the
+    hooks have nothing to do)."""
     clock = _Clock()
     rel = parts.relative("fates", arm, part)
     fates = pq.read_table(plan.path / rel, columns=[c for c in SUMMARY_COLUMNS if c != "arm"])
     tally = Tally([arm])
-    tally.add(fates.append_column("arm", pa.DictionaryArray.from_arrays(
-        pa.array(np.zeros(fates.num_rows, np.int32)), pa.array([arm]))))
+    tally.add(fates, arm=arm)
     events = plan.path / parts.relative("events", arm, part)
     event_rows = pq.read_metadata(events).num_rows if plan.metadata["events"] else 0  # checked by the resume
     clock("tally")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import platform
@@ -66,11 +67,16 @@ class Plan:
     def scenario(self, i: int | None = None) -> _scenario.Scenario:
         """The base scenario, or point ``i``'s (the base with the point's values)."""
         md = self.metadata
-        s = _scenario.loads(md["scenario"], f"{self.path / STUDY}: scenario")
+        s = _base_scenario(md["scenario"], f"{self.path / STUDY}: scenario")
         if i is None:
             return s
         return paths.with_values(s, dict(zip(md["parameters"], md["points"][i])), str(self.path / STUDY),
                                  f"points[{i}]")
+
+
+@functools.lru_cache(maxsize=4)
+def _base_scenario(text: str, where: str) -> _scenario.Scenario:
+    return _scenario.loads(text, where)  # scenarios are frozen: one parse serves every point
 
 
 def prepare(study, out, *, values: np.ndarray | None = None, kind: str = "sweep", runs: bool = False,
@@ -101,7 +107,7 @@ def prepare(study, out, *, values: np.ndarray | None = None, kind: str = "sweep"
     }
     try:
         (path / "points").mkdir(parents=True)
-        _write_json(path / STUDY, metadata)
+        write_json(path / STUDY, metadata)
     except OSError as e:
         raise StudyDirError(f"{path}: cannot write the study directory: {e.strerror}") from None
     return Plan(path, metadata)
@@ -130,7 +136,7 @@ def execute(plan: Plan, executor: Executor | None = None, progress: Progress | N
             executor.close()
     write_tables(plan)
     plan.metadata.update(complete=True, finished=_now())
-    _write_json(plan.path / STUDY, plan.metadata)
+    write_json(plan.path / STUDY, plan.metadata)
     return read(plan.path)
 
 
@@ -138,6 +144,22 @@ def run(study, out, *, executor: Executor | None = None, runs: bool = False, ove
         progress: Progress | None = None) -> "Sweep":
     """A sweep of ``study`` into the directory ``out`` (``prepare`` + ``execute``)."""
     return execute(prepare(study, out, runs=runs, overwrite=overwrite), executor, progress)
+
+
+def simulate_counts(s: _scenario.Scenario, arms: list[str], units: int, seed: int,
+                    executor: Executor | None = None) -> outputs.Counts:
+    """The counts of one scenario: ``units`` units of each arm from ``seed``, chunks on ``executor``."""
+    text = _scenario.dumps(s)
+    jobs = [ChunkJob(text, arm, seed, a, min(a + DEFAULT_CHUNK, units)) for arm in arms
+            for a in range(0, units, DEFAULT_CHUNK)]
+    own = executor is None
+    executor = executor or local()
+    try:
+        table = pa.Table.from_batches(list(executor.ordered(outcome_chunk, jobs)))
+    finally:
+        if own:
+            executor.close()
+    return outputs.Counts(table, arms, s.resolved_anatomy().organs())
 
 
 def _run_points(plan: Plan, executor: Executor, progress: Progress | None):
@@ -269,7 +291,7 @@ def _write_table(path: Path, columns: dict):
     os.replace(tmp, path)
 
 
-def _write_json(path: Path, doc: dict):
+def write_json(path: Path, doc: dict):
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(doc, indent=1) + "\n")
     os.replace(tmp, path)

@@ -15,7 +15,7 @@ import click
 
 from .._version import __version__
 
-COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "verify", "scenarios", "tropism")
+COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "verify", "scenarios", "tropism", "sweep", "sensitivity", "calibrate")
 
 
 class Failure(click.ClickException):

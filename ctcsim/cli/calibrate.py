@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from . import Failure
-from .sweep import executor_options, load_study, study_errors
+from .sweep import check_executor, executor_options, load_study, study_errors
 
 
 @click.command("calibrate")
@@ -30,6 +30,7 @@ def calibrate(study_file, model, units, seed, out, threads, workers, scheduler, 
     """
     from ..studies import calibrate as _cal
     from .sweep import open_executor
+    check_executor(threads, workers, scheduler)
     study = load_study(study_file, {"units": units, "seed": seed, "calibration.model": model})
     if study.calibration is None:
         raise Failure(f"{study_file}: calibration: missing: a [calibration] table naming the targets file")

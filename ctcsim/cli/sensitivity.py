@@ -3,7 +3,7 @@ import time
 
 import click
 
-from .sweep import Progress, executor_options, load_study, open_executor, resumable, study_errors
+from .sweep import Progress, check_executor, executor_options, load_study, open_executor, resumable, study_errors
 
 
 @click.command("sensitivity")
@@ -38,16 +38,18 @@ def sensitivity(study_file, method, samples, model, units, seed, out, overwrite,
     from ..studies import sensitivity as _sens
     from ..studies import sweep as _sweep
     t0 = time.monotonic()
+    check_executor(threads, workers, scheduler)
+    if resume:
+        plan = _sweep.resume(resume)
+    else:
+        study = load_study(study_file, {"units": units, "seed": seed, "sensitivity.method": method,
+                                        "sensitivity.samples": samples, "sensitivity.model": model})
+    progress = None if quiet else Progress("sensitivity")
     with open_executor(threads, workers, scheduler) as executor:
-        progress = None if quiet else Progress("sensitivity")
         if resume:
-            plan = _sweep.resume(resume)
             with resumable("sensitivity", plan.path):
                 result = _sens.finish(plan, executor, progress)
         else:
-            overrides = {"units": units, "seed": seed, "sensitivity.method": method, "sensitivity.samples": samples,
-                         "sensitivity.model": model}
-            study = load_study(study_file, overrides)
             if not quiet:
                 click.echo(f"ctcsim: sensitivity of {len(study.outputs)} output(s) to {len(study.parameters)} "
                            f"parameters: {study.sensitivity.method}, {study.sensitivity.model} model, on "

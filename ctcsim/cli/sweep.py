@@ -29,6 +29,15 @@ def executor_options(command):
     return command
 
 
+def check_executor(threads, workers, scheduler):
+    """Refuse bad executor options before anything is written."""
+    from ..studies.executor import ExecutorError, check_options
+    try:
+        check_options(threads, workers, scheduler)
+    except ExecutorError as e:
+        raise Failure(str(e)) from None
+
+
 def open_executor(threads, workers, scheduler):
     from ..studies.executor import ExecutorError
     from ..studies.executor import open_executor as open_
@@ -152,6 +161,7 @@ def sweep(study_file, scenario, params, design, points, units, seed, out, runs, 
       ctcsim sweep --resume my-sweep
     """
     from ..studies import sweep as _sweep
+    check_executor(threads, workers, scheduler)
     if resume:
         plan = _sweep.resume(resume)
     else:

@@ -155,14 +155,19 @@ def dask(scheduler: str | None = None, workers: int | None = None) -> Executor:
 
 def open_executor(threads: int | None = None, workers: int | None = None, scheduler: str | None = None) -> Executor:
     """Threads by default; Dask with ``workers`` (a local cluster) or ``scheduler`` (an existing one)."""
+    check_options(threads, workers, scheduler)
+    if workers or scheduler:
+        return dask(scheduler, workers)
+    return local(threads)
+
+
+def check_options(threads: int | None = None, workers: int | None = None, scheduler: str | None = None):
+    """Refuse settings no executor can take (before anything is started or written)."""
     for name, x in (("threads", threads), ("workers", workers)):
         if x is not None and (isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1):
             raise ExecutorError(f"--{name}: expected a positive integer, got {x!r}")
     if sum(x is not None for x in (threads, workers, scheduler)) > 1:
         raise ExecutorError("give one of --threads, --workers and --scheduler")
-    if workers or scheduler:
-        return dask(scheduler, workers)
-    return local(threads)
 
 
 def _version() -> str:

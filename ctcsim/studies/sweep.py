@@ -30,6 +30,7 @@ from typing import Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import scenario as _scenario
@@ -199,16 +200,22 @@ def _run_points(plan: Plan, executor: Executor, progress: Progress | None):
 def _run_dir_point(plan: Plan, i: int, executor: Executor) -> pa.Table:
     """Point ``i`` as a full run directory (runs/point-NNNNN), and its outcome columns."""
     from .. import io
-    import pyarrow.compute as pc
 
-    md = plan.metadata
-    run_ = io.write_run(plan.path / "runs" / f"point-{i:05d}", plan.scenario(i), md["units"], int(md["seed"]),
-                        arms=md["arms"], threads=executor.slots, chunk_size=md["chunk_size"], overwrite=True)
-    fates = run_.fates.to_table().sort_by([("arm", "ascending"), ("unit_id", "ascending")])
-    cols = {c: fates.column(c) for c in SLIM_COLUMNS}
-    for name, column in MILESTONES.items():
-        cols[name] = pc.invert(pc.is_nan(fates.column(column)))
-    return pa.table(cols)
+    md, s = plan.metadata, plan.scenario(i)
+    path = plan.path / "runs" / f"point-{i:05d}"
+    io.write_run(path, s, md["units"], int(md["seed"]), arms=md["arms"], threads=executor.slots,
+                 chunk_size=md["chunk_size"], overwrite=True)
+    tables = []
+    for arm in md["arms"]:  # parts in unit order, arms in the study's order, as the chunks come
+        for part in sorted((path / "fates" / f"arm={arm}").glob("part-*.parquet")):
+            fates = pq.read_table(part)
+            codes = pa.array(np.full(fates.num_rows, s.arm_names().index(arm), np.int32))
+            arms = pa.DictionaryArray.from_arrays(codes, pa.array(s.arm_names()))
+            cols = {"arm": arms, **{c: fates.column(c) for c in SLIM_COLUMNS[1:]}}
+            for name, column in MILESTONES.items():
+                cols[name] = pc.invert(pc.is_nan(fates.column(column)))
+            tables.append(pa.table(cols))
+    return pa.concat_tables(tables)
 
 
 def _write_point(plan: Plan, i: int, table: pa.Table):

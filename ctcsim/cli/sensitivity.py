@@ -44,6 +44,7 @@ def sensitivity(study_file, method, samples, model, units, seed, out, overwrite,
     else:
         study = load_study(study_file, {"units": units, "seed": seed, "sensitivity.method": method,
                                         "sensitivity.samples": samples, "sensitivity.model": model})
+        _sens.check(study)
     progress = None if quiet else Progress("sensitivity")
     with open_executor(threads, workers, scheduler) as executor:
         if resume:

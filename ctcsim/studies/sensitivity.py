@@ -48,9 +48,6 @@ def design(study) -> np.ndarray:
     m = study.sensitivity
     if m.method == "sobol":
         from SALib.sample import sobol
-        if m.samples & (m.samples - 1):
-            raise ScenarioError(study.where, "sensitivity.samples",
-                                f"Sobol' indices take a power of 2 base samples, got {m.samples}")
         return sobol.sample(problem, m.samples, calc_second_order=False, scramble=True, seed=study.seed)
     from SALib.sample import morris
     return morris.sample(problem, m.samples, num_levels=m.levels, seed=study.seed)
@@ -58,7 +55,7 @@ def design(study) -> np.ndarray:
 
 def run(study, out, *, executor: Executor | None = None, overwrite: bool = False, progress=None) -> Result:
     """Sensitivity indices of ``study``'s outputs, into the study directory ``out``."""
-    _check(study)
+    check(study)
     u = design(study)
     values = designs.from_unit(study.parameters, u)
     extra = {"sensitivity": dataclasses.asdict(study.sensitivity), "unit_design": u.tolist(),
@@ -141,7 +138,12 @@ def _problem(names: list[str]) -> dict:
     return {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
 
 
-def _check(study):
+def check(study):
+    """Refuse a study this analysis cannot run (one line naming the file and key)."""
+    m = study.sensitivity
+    if m.method == "sobol" and m.samples & (m.samples - 1):
+        raise ScenarioError(study.where, "sensitivity.samples", f"Sobol' indices take a power of 2 base samples, "
+                                                                f"got {m.samples}")
     if len(study.parameters) < 2:
         raise ScenarioError(study.where, "parameters", "sensitivity needs at least two [[parameters]]")
     for i, p in enumerate(study.parameters):

@@ -44,7 +44,9 @@ cdef struct Model:
     const int32_t *edge_to            # [E]
     const double *edge_cum            # [E], cumulative flow fractions, 1.0 last per source
     const double *rate                # [N_HAZARDS][C][2] per second, before unit factors
-    const double *circ_rate           # [C][2][N_CIRC]: the circulating channels of each state, contiguous
+    const double *unit_rate           # [K][3][C][2][N_CIRC + 1]: per unit kind (k, p) and state (c, s),
+                                      # the circulating channels' rates times the unit's factors, then
+                                      # the anoikis scale (the same products the kernel would form)
     double anoikis_eta_s, anoikis_beta  # the time-dependent hazard's Weibull scale and shape
     bint anoikis_on                   # any anoikis rate > 0
     double trap_max, trap_ratio50, trap_width

@@ -117,11 +117,12 @@ cdef inline void unit_factors(const Model *m, int k, int p, double *f) noexcept 
 
 
 cdef inline int budget_check(int64_t steps, int64_t max_steps) noexcept nogil:
+    """Every 4096 steps: over the step budget (exact to 4096 steps), or asked to stop."""
+    if (steps & STOP_CHECK_MASK) != 0:
+        return STATUS_DONE
     if steps > max_steps:
         return STATUS_ERR_STEP_BUDGET
-    if (steps & STOP_CHECK_MASK) == 0 and _stop_requested:
-        return STATUS_CANCELLED
-    return STATUS_DONE
+    return STATUS_CANCELLED if _stop_requested else STATUS_DONE
 
 
 cdef double grow_time(ctcsim_rng *g, int n, double birth, double death, double target) noexcept nogil:
@@ -167,10 +168,6 @@ cdef Entry draw_entry(const Model *m, const uint64_t *key, int64_t unit) noexcep
     return e
 
 
-cdef inline double anoikis_scale(const Model *m, const double *f, int c, int s) noexcept nogil:
-    return m.rate[(H_TIME_DEPENDENT * m.n_compartments + c) * 2 + s] * f[H_TIME_DEPENDENT]
-
-
 # The circulating state of one unit: where it is, how far it has got, how it ended.  Anoikis:
 # the unit dies when its integrated hazard reaches an Exp(1) threshold; ``budget`` is what was left
 # of it at age ``a_w``, where the Weibull clock (a/eta)^beta read ``w``, and ``b`` is the hazard's
@@ -182,11 +179,9 @@ cdef struct Walk:
     double a, budget, w, b, death_age, shielded_s, t_end
 
 
-cdef inline void circ_factors(const Model *cur, Entry e, double *f, double *cf) noexcept nogil:
-    cdef int i
-    unit_factors(cur, e.k, e.p, f)
-    for i in range(N_CIRC):
-        cf[i] = f[ctc_circ_hazard[i]]
+cdef inline const double *unit_rates(const Model *m, Entry e) noexcept nogil:
+    """The unit's kind's rate table: N_CIRC + 1 numbers per state (c, s)."""
+    return m.unit_rate + ((e.k - 1) * 3 + e.p) * m.n_compartments * 2 * (N_CIRC + 1)
 
 
 cdef inline bint enter_bed(const Model *cur, ctcsim_rng *g, Entry e, Walk *u) noexcept nogil:
@@ -241,28 +236,24 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
     cdef int i, h, st
     cdef int64_t steps = 0
     cdef double dt, dt_a, b, total
-    cdef double f[N_HAZARDS]
-    cdef double cf[N_CIRC]
-    cdef double rates[N_CIRC]
+    cdef const double *ur = unit_rates(cur, e)
     cdef const double *cr
     cdef bint anoikis_on = m.anoikis_on or arm.m2.anoikis_on
     u.c, u.j, u.s, u.beds, u.fate, u.mode, u.evcode = e.c, 0, 0, 0, FATE_CENSORED, MODE_NONE, EV_CENSORED
     u.a, u.budget, u.w, u.b, u.death_age, u.shielded_s, u.t_end = 0.0, INFINITY, 0.0, 0.0, INFINITY, 0.0, e.t0
-    circ_factors(cur, e, f, cf)
     ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
     if not emit(ev, unit, e.t0, EV_ENTER, u.c, u.s):
         return STATUS_EVENTS_FULL
     if not enter_bed(cur, &g, e, &u) and anoikis_on:
         u.budget = ctcsim_exponential(&g)
     while u.fate == FATE_CENSORED:
-        cr = cur.circ_rate + (2 * u.c + u.s) * N_CIRC
+        cr = ur + (2 * u.c + u.s) * (N_CIRC + 1)
         total = 0.0
         for i in range(N_CIRC):
-            rates[i] = cr[i] * cf[i]
-            total += rates[i]
+            total += cr[i]
         dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
         if anoikis_on:
-            b = anoikis_scale(cur, f, u.c, u.s)
+            b = cr[N_CIRC]
             if b != u.b:
                 spend(&u, cur)
                 aim(&u, cur, b)
@@ -277,9 +268,9 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
                 spend(&u, cur)
                 u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)  # the new clock, read now
             cur = arm.m2
-            circ_factors(cur, e, f, cf)
+            ur = unit_rates(cur, e)
             if anoikis_on:
-                aim(&u, cur, anoikis_scale(cur, f, u.c, u.s))
+                aim(&u, cur, ur[(2 * u.c + u.s) * (N_CIRC + 1) + N_CIRC])
             continue
         steps += 1
         st = budget_check(steps, arm.max_steps)
@@ -300,7 +291,7 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
             u.shielded_s += dt
         u.a += dt
         u.t_end = e.t0 + u.a
-        h = ctc_circ_hazard[choose(rates, N_CIRC, ctcsim_uniform(&g) * total)]
+        h = ctc_circ_hazard[choose(cr, N_CIRC, ctcsim_uniform(&g) * total)]
         if ctc_hazard_kind[h] == KIND_STAGE:
             if not move_on(m, cur, &g, e, &u, unit, ev):
                 return STATUS_EVENTS_FULL
@@ -497,7 +488,7 @@ cdef class CoreModel:
             n_stages=arr(model.n_stages, np.int32), cap=arr(model.capillary_diameter_um, f8),
             edge_ptr=arr(model.edge_ptr, np.int64), edge_to=arr(model.edge_to, np.int32),
             edge_cum=arr(model.edge_cum, f8), rate=arr(rate, f8),
-            circ=arr(rate[list(model.circulating_channels())].transpose(1, 2, 0), f8),
+            unit_rate=arr(unit_rate_table(model, rate), f8),
             entry_c=arr(model.entry_compartment, np.int32), entry_cum=arr(model.entry_cum, f8),
             cluster_cum=arr(model.cluster_cum, f8), phenotype_cum=arr(model.phenotype_cum, f8),
             tgrid=arr(model.entry_time_grid_s, f8), cf=arr(model.cluster_factor, f8),
@@ -519,7 +510,7 @@ cdef class CoreModel:
         m.capillary_diameter_um = dptr(a["cap"])
         m.edge_cum = dptr(a["edge_cum"])
         m.rate = dptr(a["rate"])
-        m.circ_rate = dptr(a["circ"])
+        m.unit_rate = dptr(a["unit_rate"])
         m.entry_cum = dptr(a["entry_cum"])
         m.cluster_cum = dptr(a["cluster_cum"])
         m.phenotype_cum = dptr(a["phenotype_cum"])
@@ -547,6 +538,19 @@ cdef class CoreModel:
         m.macro_cells = model.macro_cells
         m.after_arrest_on = bool(np.any(rate[[H_CAPILLARY_DEATH, H_EXTRAVASATION]] > 0)
                                  or np.any(a["compat"] < 1))
+
+
+def unit_rate_table(model, rate):
+    """[K, 3, C, 2, N_CIRC + 1]: each circulating channel's rate times the unit's factor on it, and
+    the anoikis scale times its factor, for every unit kind; the products the kernel would form."""
+    circ = list(model.circulating_channels()) + [H_TIME_DEPENDENT]
+    K, C = model.cluster_factor.shape[1], rate.shape[1]
+    out = np.empty((K, 3, C, 2, len(circ)))
+    for k in range(1, K + 1):
+        for p in range(3):
+            f = model.unit_factors(k, p)[circ]
+            out[k - 1, p] = rate[circ].transpose(1, 2, 0) * f
+    return out
 
 
 def new_fate_buffers(n):

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from .. import scenario as _scenario
 from .._version import __version__
-from ..simulate import Arm, event_batch, fate_batch, run_units, seed_key
+from ..runner import Arm, event_batch, fate_batch, run_units, seed_key
 
 IN_FLIGHT_PER_SLOT = 2  # tasks queued per worker thread: keeps every worker busy, memory bounded
 SLIM_COLUMNS = ("arm", "unit_id", "fate", "organ", "post_arrest")

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from .. import scenario as _scenario
 from .._version import __version__
 from ..analysis import Z95, wilson
-from ..simulate import DEFAULT_CHUNK
+from ..runner import DEFAULT_CHUNK
 from . import designs, outputs, paths
 from .executor import MILESTONES, SLIM_COLUMNS, ChunkJob, Executor, local, outcome_chunk
 
@@ -199,11 +199,11 @@ def _run_points(plan: Plan, executor: Executor, progress: Progress | None):
 
 def _run_dir_point(plan: Plan, i: int, executor: Executor) -> pa.Table:
     """Point ``i`` as a full run directory (runs/point-NNNNN), and its outcome columns."""
-    from .. import io
+    from ..rundir import write_run
 
     md, s = plan.metadata, plan.scenario(i)
     path = plan.path / "runs" / f"point-{i:05d}"
-    io.write_run(path, s, md["units"], int(md["seed"]), arms=md["arms"], threads=executor.slots,
+    write_run(path, s, md["units"], int(md["seed"]), arms=md["arms"], threads=executor.slots,
                  chunk_size=md["chunk_size"], overwrite=True)
     tables = []
     for arm in md["arms"]:  # parts in unit order, arms in the study's order, as the chunks come

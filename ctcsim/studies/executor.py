@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import logging
 import os
+from concurrent import futures
 from concurrent.futures import Executor as _Pool
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
@@ -33,6 +34,7 @@ from .._version import __version__
 from ..runner import Arm, event_batch, fate_batch, run_units, seed_key
 
 IN_FLIGHT_PER_SLOT = 2  # tasks queued per worker thread: keeps every worker busy, memory bounded
+CONNECT_TIMEOUT_S = 10  # to reach an existing scheduler
 SLIM_COLUMNS = ("arm", "unit_id", "fate", "organ", "post_arrest")
 MILESTONES = {"extravasated": "extravasation_time_s", "reached_micrometastasis": "micrometastasis_time_s"}
 
@@ -88,19 +90,28 @@ class Executor:
         return self.pool.submit(fn, *args)
 
     def ordered(self, fn, jobs: Iterable) -> Iterator:
-        """``fn(job)`` for every job, yielded in job order, at most ``IN_FLIGHT_PER_SLOT * slots``
-        in flight; closed early (an interrupt), the tasks not yet started are cancelled."""
+        """(job, ``fn(job)``) for every job, in job order, at most ``IN_FLIGHT_PER_SLOT * slots``
+        in flight.  Closed early (an interrupt), the tasks not yet started are cancelled and those
+        running are waited for, so that none is still at work when the caller moves on (a run's
+        driver clears the core's stop request only then)."""
         pending = collections.deque()
+        def first():  # taken off the queue only once done: an interrupt in result() leaves it to wait for
+            job, future = pending[0]
+            result = future.result()
+            pending.popleft()
+            return job, result
+
         try:
             for job in jobs:
-                pending.append(self.pool.submit(fn, job))
+                pending.append((job, self.pool.submit(fn, job)))
                 if len(pending) >= IN_FLIGHT_PER_SLOT * self.slots:
-                    yield pending.popleft().result()
+                    yield first()
             while pending:
-                yield pending.popleft().result()
+                yield first()
         finally:
-            for future in pending:
+            for _, future in pending:
                 future.cancel()
+            futures.wait([future for _, future in pending])
 
     def close(self):
         self._close()
@@ -124,10 +135,12 @@ def dask(scheduler: str | None = None, workers: int | None = None) -> Executor:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ExecutorError("--workers and --scheduler need Dask: pip install 'ctcsim[dask]'") from None
+    # Dask's INFO lines (workers started, connections) would reach ctcsim's stderr handler.
+    logging.getLogger("distributed").setLevel(max(logging.WARNING, logging.getLogger("distributed").level))
     cluster = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
         else:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=None, silence_logs=logging.ERROR)

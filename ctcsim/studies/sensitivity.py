@@ -68,7 +68,8 @@ def run(study, out, *, executor: Executor | None = None, overwrite: bool = False
     executor = executor or local()
     try:
         outs = tuple(outputs.Output(**o) for o in extra["outputs"])
-        y = np.array(list(executor.ordered(_exact_point, ((plan.scenario(i), outs) for i in range(plan.n_points)))))
+        jobs = ((plan.scenario(i), outs) for i in range(plan.n_points))
+        y = np.array([values for _, values in executor.ordered(_exact_point, jobs)])
     finally:
         if own:
             executor.close()

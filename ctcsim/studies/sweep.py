@@ -156,7 +156,7 @@ def simulate_counts(s: _scenario.Scenario, arms: list[str], units: int, seed: in
     own = executor is None
     executor = executor or local()
     try:
-        table = pa.Table.from_batches(list(executor.ordered(outcome_chunk, jobs)))
+        table = pa.Table.from_batches([b for _, b in executor.ordered(outcome_chunk, jobs)])
     finally:
         if own:
             executor.close()
@@ -187,7 +187,7 @@ def _run_points(plan: Plan, executor: Executor, progress: Progress | None):
                     yield ChunkJob(text, arm, seed, start, min(start + chunk, n))
 
     batches, written = [], 0
-    for batch in executor.ordered(outcome_chunk, jobs()):
+    for _, batch in executor.ordered(outcome_chunk, jobs()):
         batches.append(batch)
         done_units += batch.num_rows
         if len(batches) == per_point:  # results come in job order: the point is complete

@@ -3,7 +3,6 @@ import json
 import struct
 
 import pyarrow.parquet as pq
-import pytest
 from click.testing import CliRunner
 
 from ctcsim.cli import main

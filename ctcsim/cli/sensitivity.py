@@ -71,17 +71,18 @@ def format_indices(table) -> str:
         key = "ST" if "ST" in indices else "mu_star"
         by = {(r["parameter"], r["index"]): r for r in mine}
         params = sorted(dict.fromkeys(r["parameter"] for r in mine), key=lambda p: -by[p, key]["estimate"])
-        width = max(len(p) for p in params)
+        cells = {(p, i): _cell(by[p, i]) for p in params for i in indices}
+        width = {i: max(len(i), *(len(cells[p, i]) for p in params)) + 3 for i in indices}
+        name = max(len("parameter"), *map(len, params))
         lines.append(f"{output}:")
-        lines.append(f"  {'parameter':<{width}}" + "".join(f"{i:>26}" for i in indices))
-        for p in params:
-            cells = []
-            for i in indices:
-                r = by[p, i]
-                ci = "" if r["ci_low"] != r["ci_low"] else f" [{r['ci_low']:.3g}, {r['ci_high']:.3g}]"
-                cells.append(f"{r['estimate']:.3g}{ci}".rjust(26))
-            lines.append(f"  {p:<{width}}" + "".join(cells))
+        lines.append(f"  {'parameter':<{name}}" + "".join(f"{i:>{width[i]}}" for i in indices))
+        lines += [f"  {p:<{name}}" + "".join(f"{cells[p, i]:>{width[i]}}" for i in indices) for p in params]
     return "\n".join(lines)
+
+
+def _cell(r: dict) -> str:
+    ci = "" if r["ci_low"] != r["ci_low"] else f" [{r['ci_low']:.3g}, {r['ci_high']:.3g}]"  # nan: no interval
+    return f"{r['estimate']:.3g}{ci}"
 
 
 commands = [sensitivity]

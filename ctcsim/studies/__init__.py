@@ -1,0 +1,17 @@
+"""Studies: many runs of one scenario, paired, summarised in tables (docs/STUDIES.md).
+
+- ``paths``: every scenario number by a dotted path; ``with_values`` makes a validated scenario;
+- ``study``: study files (the scenario, what varies, the design, outputs, targets);
+- ``designs``: grid, Latin hypercube and Sobol' designs;
+- ``sweep``: every point of a design on the same units and seed, into a study directory;
+- ``tables``: the study's Parquet tables (counts with intervals; paired neighbour differences);
+- ``outputs``: outcomes counted per arm and organ, and the exact probabilities of outputs;
+- ``sensitivity``: Sobol' indices and Morris screening with SALib;
+- ``calibrate``: maximum likelihood with profile-likelihood intervals;
+- ``executor``: chunks of units as tasks, on local threads or a Dask cluster.
+"""
+from . import calibrate, designs, executor, outputs, paths, sensitivity, study, sweep, tables
+from .study import Study, from_dict, load
+
+__all__ = ["Study", "calibrate", "designs", "executor", "from_dict", "load", "outputs", "paths", "sensitivity",
+           "study", "sweep", "tables"]

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..checks import ScenarioError
-from . import designs, outputs, sweep
+from . import designs, outputs, sweep, tables
 from .executor import Executor, local
 
 INDICES = "indices.parquet"
@@ -80,7 +80,7 @@ def finish(plan: sweep.Plan, executor: Executor | None = None, progress=None) ->
     """Simulate the points not yet done (also after an interruption) and compute the indices."""
     sweep.execute(plan, executor, progress)
     outs = [outputs.Output(**o) for o in plan.metadata["outputs"]]
-    y = np.array([[sweep.point_counts(plan, i).fraction(o) for o in outs] for i in range(plan.n_points)])
+    y = np.array([[tables.point_counts(plan, i).fraction(o) for o in outs] for i in range(plan.n_points)])
     return _analyse(plan, y)
 
 

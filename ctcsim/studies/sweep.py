@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -35,13 +34,13 @@ import pyarrow.parquet as pq
 
 from .. import scenario as _scenario
 from .._version import __version__
-from ..analysis import Z95, wilson
 from ..runner import DEFAULT_CHUNK
 from . import designs, outputs, paths
+from .tables import DIFFERENCES, TABLE, write_tables
 from .executor import MILESTONES, SLIM_COLUMNS, ChunkJob, Executor, local, outcome_chunk
 
 FORMAT, FORMAT_VERSION = "ctcsim-study", "1.0"
-STUDY, TABLE, DIFFERENCES = "study.json", "table.parquet", "differences.parquet"
+STUDY = "study.json"
 Progress = Callable[[int, int, int], None]  # (points done, points in the study, units simulated so far)
 
 
@@ -227,43 +226,6 @@ def _write_point(plan: Plan, i: int, table: pa.Table):
     os.replace(tmp, path)
 
 
-def point_counts(plan: Plan, i: int) -> outputs.Counts:
-    organs = plan.scenario().resolved_anatomy().organs()
-    return outputs.Counts(pq.read_table(plan.point_path(i)), plan.metadata["arms"], organs)
-
-
-def write_tables(plan: Plan):
-    """table.parquet from the points' files, and differences.parquet for a grid."""
-    md = plan.metadata
-    columns = {c: [] for c in ["point", *md["parameters"], "arm", "outcome", "organ", "count", "n", "fraction",
-                               "ci_low", "ci_high"]}
-    for i, values in enumerate(md["points"]):
-        for arm, outcome, organ, k, n in point_counts(plan, i).rows():
-            lo, hi = wilson(k, n)
-            for c, x in zip(columns, [i, *values, arm, outcome, organ, k, n, k / n, lo, hi]):
-                columns[c].append(x)
-    _write_table(plan.path / TABLE, columns)
-    if md["grid_sizes"]:
-        _write_table(plan.path / DIFFERENCES, _differences(plan))
-
-
-def _differences(plan: Plan) -> dict:
-    """Paired differences (next point - point) of every count, for neighbouring grid points."""
-    md = plan.metadata
-    organs = plan.scenario().resolved_anatomy().organs()
-    columns = {c: [] for c in ("point", "next_point", "parameter", "arm", "outcome", "organ", "difference",
-                               "ci_low", "ci_high")}
-    for a, b, axis in designs.grid_neighbours(md["grid_sizes"]):
-        units = [outputs.indicators(pq.read_table(plan.point_path(i)), md["arms"], organs) for i in (a, b)]
-        for arm, outcome, organ, n_up, n_down, n in outputs.discordant(*units, md["arms"], organs):
-            mean = (n_up - n_down) / n
-            se = np.sqrt(max(n_up + n_down - n * mean * mean, 0.0) / (n - 1) / n) if n > 1 else np.nan
-            for c, x in zip(columns, [a, b, md["parameters"][axis], arm, outcome, organ, mean,
-                                      mean - Z95 * se, mean + Z95 * se]):
-                columns[c].append(x)
-    return columns
-
-
 @dataclasses.dataclass(frozen=True)
 class Sweep:
     """A study directory read back: study.json and its tables (pyarrow; ``.to_pandas()``)."""
@@ -290,12 +252,6 @@ def read_metadata(path: Path) -> dict:
     if md.get("format") != FORMAT or str(md.get("format_version", "")).split(".")[0] != FORMAT_VERSION.split(".")[0]:
         raise StudyDirError(f"{path / STUDY}: not a ctcsim study of format {FORMAT_VERSION}")
     return md
-
-
-def _write_table(path: Path, columns: dict):
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.table(columns), tmp, compression="zstd", compression_level=1)
-    os.replace(tmp, path)
 
 
 def write_json(path: Path, doc: dict):

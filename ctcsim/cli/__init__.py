@@ -6,7 +6,11 @@ run failed, is incomplete or damaged (or the output could not be written), 2 bad
 input, 130 interrupted.
 
 To add a command: write a module here that defines ``commands`` (a list of
-click commands or groups) and name it in ``COMMAND_MODULES`` below.
+click commands or groups) and name each command in ``COMMANDS`` below, with its module
+and the line ``ctcsim --help`` shows for it.  A command's module is imported only when
+the command runs: importing every command's dependencies (scipy above all) cost ~2 s, so
+``ctcsim --version`` and ``ctcsim --help`` import none of them
+(tests/test_cli_lazy.py checks the lines against the commands' own help).
 """
 import signal
 import sys
@@ -31,8 +35,23 @@ import click  # noqa: E402
 
 from .._version import __version__  # noqa: E402
 
-COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "check", "verify", "scenarios", "tropism",
-                   "sweep", "sensitivity", "calibrate")
+COMMANDS = {  # name: (module, line in ctcsim --help)
+    "check": ("check", "Check every file of a run against its recorded checksum."),
+    "compare": ("compare", "Two runs outcome by outcome, paired when they can be."),
+    "inspect": ("inspect", "Status, metadata, schema and row counts of a run or file."),
+    "report": ("report", "A run's report: one self-contained HTML file."),
+    "run": ("run", "Simulate a scenario into a run directory, or resume one."),
+    "scenario": ("scenarios", "Inspect scenarios (show one as editable TOML)."),
+    "scenarios": ("scenarios", "List the built-in scenarios."),
+    "summarize": ("summarize", "Fractions per fate, organ and outcome, with 95% intervals."),
+    "trace": ("trace", "Replay one unit of a run and print its event history."),
+    "tropism": ("tropism", "Organ tropism tables: list, show and fit them."),
+    "validate": ("scenarios", "Check scenario files or built-in names without running them."),
+    "verify": ("verify", "Simulated outcomes beside the exact ones (master equation)."),
+    "sweep": ("sweep", "A scenario at every point of a design, paired, into one table."),
+    "sensitivity": ("sensitivity", "Sobol' indices or Morris screening of a study's outputs."),
+    "calibrate": ("calibrate", "Fit parameters to targets; profile-likelihood intervals."),
+}
 
 
 class Failure(click.ClickException):
@@ -57,7 +76,21 @@ def open_run(path, allow_incomplete: bool = False):
 
 
 class _Group(click.Group):
-    """The click group, with every error reported on one line instead of click's usage block."""
+    """The click group: commands imported when used (``COMMANDS``), and every error reported on
+    one line instead of click's usage block."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f".{COMMANDS[name][0]}", __name__)
+        return next(c for c in module.commands if c.name == name)
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -111,8 +144,4 @@ def main(verbose):
     logging.basicConfig(level=max(logging.DEBUG, logging.WARNING - 10 * verbose),
                         format="ctcsim: %(message)s", stream=sys.stderr)
 
-
-for _name in COMMAND_MODULES:
-    for _command in importlib.import_module(f".{_name}", __name__).commands:
-        main.add_command(_command)
 signal.signal(signal.SIGINT, _previous_sigint)

@@ -8,8 +8,8 @@ after arrest).  Counts are by organ of arrest, and over all units (organ "all").
 An ``Output`` is one number per point: the fraction of an arm's units with an outcome (in an
 organ), or the paired difference of that fraction between two arms (``versus``).  With the
 exact model (``exact_value``) it is a probability from the master equation: a circulating-
-phase outcome, or a post-arrest outcome *given arrest* in the organ (one unshielded
-epithelial single cell, by ``horizon_s`` after arrest).
+phase outcome (delayed arms included), or a post-arrest outcome *given arrest* in the organ
+(one unshielded epithelial single cell, by ``horizon_s`` after arrest; arms from t = 0).
 """
 from __future__ import annotations
 
@@ -161,20 +161,20 @@ def check_exact(o: Output, s, where: str, key: str) -> None:
                                                    "name the organ")
     for arm in (o.arm, o.versus):
         spec_ = next((a for a in s.arms if a.name == arm), None)
-        if spec_ is not None and spec_.start_s > 0:
-            raise ScenarioError(where, key, f"arm {arm!r} starts at {spec_.start_s:g} s: the exact model here "
-                                            "covers arms that apply from t = 0")
+        if o.outcome in AFTER_ARREST and spec_ is not None and spec_.start_s > 0:
+            raise ScenarioError(where, key, f"arm {arm!r} starts at {spec_.start_s:g} s: an exact post-arrest "
+                                            "probability here covers arms that apply from t = 0")
 
 
 def _exact_probability(o: Output, s, arm: str) -> float:
     from .. import exact
-    from ..compile import compile_model
-    model = compile_model(s, arm)
+    from ..compile import compile_arm
+    model, after, switch_s = compile_arm(s, arm)
     if o.outcome in AFTER_ARREST:
         bed = next(i for i, organ in enumerate(model.organ_names) if organ == o.organ)
         bed = int(np.flatnonzero(model.organ == bed)[0])
         return float(exact.post_arrest_probabilities(model, bed, horizon_s=o.horizon_s)[POST_ARREST.index(o.outcome)])
-    probs = exact.outcome_probabilities(model)
+    probs = exact.outcome_probabilities(model, after=after, switch_s=switch_s)  # a delayed arm in two pieces
     return float(sum(p for (fate, organ, _), p in zip(exact.outcomes(model), probs)
                      if fate == o.outcome and (o.organ is None or organ == o.organ)))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..analysis import Z95, wilson
+from ..stats import Z95, wilson
 from . import designs, outputs
 
 TABLE, DIFFERENCES = "table.parquet", "differences.parquet"

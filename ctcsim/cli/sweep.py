@@ -5,11 +5,11 @@ import functools
 import signal
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import click
 
+from .._compat import tomllib
 from ..checks import ScenarioError
 from . import Failure
 

@@ -9,9 +9,16 @@
 - ``sensitivity``: Sobol' indices and Morris screening with SALib;
 - ``calibrate``: maximum likelihood with profile-likelihood intervals;
 - ``executor``: chunks of units as tasks, on local threads or a Dask cluster.
-"""
-from . import calibrate, designs, executor, outputs, paths, sensitivity, study, sweep, tables
-from .study import Study, from_dict, load
 
-__all__ = ["Study", "calibrate", "designs", "executor", "from_dict", "load", "outputs", "paths", "sensitivity",
-           "study", "sweep", "tables"]
+Import the modules (``from ctcsim.studies import sweep``); ``load``, ``from_dict`` and
+``Study`` are here too.  Nothing is imported before it is used: ``ctcsim run`` reaches the
+executor through this package, and must not pay for scipy's optimisers.
+"""
+__all__ = ["Study", "from_dict", "load"]
+
+
+def __getattr__(name):
+    if name not in __all__:
+        raise AttributeError(f"module 'ctcsim.studies' has no attribute {name!r}")
+    from . import study
+    return getattr(study, name)

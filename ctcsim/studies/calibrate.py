@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 
 import numpy as np
 from scipy import optimize, stats
 
+from .._compat import tomllib
 from .. import scenario as _scenario
 from ..checks import ScenarioError, build, spec
 from . import outputs, paths, sweep

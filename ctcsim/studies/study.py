@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from pathlib import Path
 
+from .._compat import tomllib
 from .. import scenario as _scenario
 from ..checks import ScenarioError, at_least, build, one_of, positive, probability, spec
 from . import outputs as _outputs

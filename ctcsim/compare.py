@@ -55,7 +55,7 @@ def paired_differences(fates, outcome: str, control: str = "control") -> dict[st
     difference from ``control`` with its 95 % CI (normal approximation to the mean of
     per-unit differences)."""
     arm, unit, y = column(fates, "arm").astype(str), column(fates, "unit_id"), indicator(fates, outcome)
-    arms = list(dict.fromkeys(arm))
+    arms = [str(a) for a in dict.fromkeys(arm)]  # plain str keys, not numpy's str_
     if control not in arms:
         raise ValueError(f"no arm {control!r} to compare with; arms: {', '.join(arms)}")
 

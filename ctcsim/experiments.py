@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from .analysis import wilson
+from .stats import wilson
 
 from .compare import column, indicator
 

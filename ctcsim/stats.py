@@ -56,6 +56,37 @@ def independent_halfwidth(p1: float, p2: float, n1: int, n2: int, z: float = Z95
     return z * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
 
 
+def paired_contrast(ka: int, kc: int, both: int, n: int, z: float = Z95) -> dict:
+    """Arm vs control on the same n units: ka, kc units with the outcome in each, ``both`` in both.
+    The difference of fractions (paired_difference of d_u in {+1, -1, 0}) and the relative risk,
+    var log RR = (b + c) / (ka kc) with b = ka - both, c = kc - both the discordant units.  With
+    no discordant unit the normal interval has width 0, which would claim certainty; the rate of
+    discordant units is then only known to be below the Wilson upper bound u of 0 in n (about
+    3.84 / n), so the difference lies within +-u and the ratio within a factor exp(log1p(u n / ka))."""
+    b, c = ka - both, kc - both
+    if b + c == 0 and n > 0:
+        u = wilson(0, n, z)[1]
+        return _contrast(ka, kc, n, n, 0.0, u, math.log1p(u * n / ka) if ka else math.nan)
+    mean, lo, _ = paired_difference(b - c, b + c, n, z)
+    half = z * math.sqrt((b + c) / (ka * kc)) if ka and kc else math.nan
+    return _contrast(ka, kc, n, n, float(mean), float(mean - lo), half)
+
+
+def independent_contrast(ka: int, kc: int, na: int, nc: int, z: float = Z95) -> dict:
+    """The same from two independent samples: Wald interval of pa - pc; var log RR =
+    1/ka - 1/na + 1/kc - 1/nc."""
+    pa, pc = ka / na, kc / nc
+    half = z * math.sqrt(1 / ka - 1 / na + 1 / kc - 1 / nc) if ka and kc else math.nan
+    return _contrast(ka, kc, na, nc, pa - pc, independent_halfwidth(pa, pc, na, nc, z), half)
+
+
+def _contrast(ka, kc, na, nc, difference, half_d, half_log_rr) -> dict:
+    rr = (ka / na) / (kc / nc) if kc else math.nan  # no control unit: no ratio
+    return {"n": na, "n_control": nc, "arm_count": ka, "control_count": kc,
+            "difference": difference, "ci95": [difference - half_d, difference + half_d],
+            "relative_risk": rr, "rr_ci95": [rr * math.exp(-half_log_rr), rr * math.exp(half_log_rr)]}
+
+
 @dataclasses.dataclass(frozen=True)
 class ChiSquare:
     """Pearson's test: statistic, degrees of freedom, p-value, the cells tested (after

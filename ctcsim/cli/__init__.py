@@ -106,6 +106,15 @@ class _Group(click.Group):
             code = _output_failed(e)
         if not standalone_mode:
             return code
+        # The command is over: a Ctrl-C now would only land in the interpreter's shutdown (joining
+        # threads, flushing), where it kills the process with no message; the exit is a moment away.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if code == 130:
+            # Interrupted: what was written is closed and said; leave without the interpreter's
+            # finalization, during which a second Ctrl-C or SIGTERM would end the process silently.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import experiments, tropism
-from ..analysis import wilson
+from ..stats import wilson
 from ..hazards import ARREST_MODES, FATES
 from . import tables
 

@@ -28,10 +28,10 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from ..analysis import wilson
+from .. import stats
+from ..stats import wilson
 from ..hazards import ARREST_MODES, DEAD_FATES, EVENTS, FATES, FINAL, GONE, POST_ARREST
 
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
 COLUMNS = ["unit_id", "fate", "organ", "entry_time_s", "fate_time_s", "post_arrest", "post_arrest_time_s",
            "extravasation_time_s", "micrometastasis_time_s"]
 STAGES = ("entered", "arrested", "extravasated", "micrometastasis", "macrometastasis")
@@ -206,34 +206,11 @@ class Paired:
 
 
 def paired_row(organ, outcome, ka: int, kc: int, both: int, n: int) -> dict:
-    """With no discordant unit (b = c = 0) the normal interval has width 0, which would claim
-    certainty; the rate of discordant units is then only known to be below the Wilson upper
-    bound u of 0 in n (about 3.84 / n), so the difference lies within +-u and the ratio within
-    [a / (a + u n), (a + u n) / a]."""
-    b, c = ka - both, kc - both  # units with the outcome in one side only
-    mean = (b - c) / n
-    if b + c == 0 and n > 0:
-        u = wilson(0, n)[1]
-        return _row(organ, outcome, ka, kc, n, n, 0.0, u, math.log1p(u * n / ka))
-    se = math.sqrt(max((b + c) - n * mean * mean, 0.0) / (n - 1) / n) if n > 1 else math.nan
-    half = Z95 * math.sqrt((b + c) / (ka * kc)) if ka and kc else math.nan
-    return _row(organ, outcome, ka, kc, n, n, mean, Z95 * se, half)
+    return {"organ": organ, "outcome": outcome, **stats.paired_contrast(ka, kc, both, n)}
 
 
 def independent_row(organ, outcome, ka: int, kc: int, na: int, nc: int) -> dict:
-    """The same quantities from two independent samples: Wald interval of pa - pc; var log RR =
-    1/ka - 1/na + 1/kc - 1/nc."""
-    pa, pc = ka / na, kc / nc
-    half = Z95 * math.sqrt(1 / ka - 1 / na + 1 / kc - 1 / nc) if ka and kc else math.nan
-    return _row(organ, outcome, ka, kc, na, nc, pa - pc, Z95 * math.sqrt(pa * (1 - pa) / na + pc * (1 - pc) / nc),
-                half)
-
-
-def _row(organ, outcome, ka, kc, na, nc, difference, half_d, half_log_rr) -> dict:
-    rr = (ka / na) / (kc / nc) if kc else math.nan  # no control unit: no ratio
-    return {"organ": organ, "outcome": outcome, "n": na, "n_control": nc, "arm_count": ka, "control_count": kc,
-            "difference": difference, "ci95": [difference - half_d, difference + half_d],
-            "relative_risk": rr, "rr_ci95": [rr * math.exp(-half_log_rr), rr * math.exp(half_log_rr)]}
+    return {"organ": organ, "outcome": outcome, **stats.independent_contrast(ka, kc, na, nc)}
 
 
 def tabulate(run) -> dict:

@@ -136,11 +136,12 @@ def is_complete(path) -> bool:
     return (Path(path) / RUN).is_file()
 
 
-def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None = None) -> Run:
+def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None = None, executor=None) -> Run:
     """Simulate the parts of ``plan`` not yet done, write run.json, and return the run.
 
-    Each part is simulated, written and tallied by one of ``threads`` threads
-    (``jobs.write_part``), several parts at once, recorded in plan.json as each ends.
+    Each part is simulated, written and tallied by one of ``threads`` threads, or by a
+    worker of ``executor`` (``ctcsim.studies.executor``: threads or Dask), several parts
+    at once (``jobs.write_part``), and recorded in plan.json as each ends.
     On any exception (KeyboardInterrupt included) the parts under way stop before their
     next chunk and their temporary files are deleted; finished parts are kept, ready for
     ``prepare_resume``.  Called from the main thread, it turns SIGINT and SIGTERM into that
@@ -179,7 +180,7 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     todo = ((jobs.write_part, a, p) for a in arms for p in range(parts.parts_per_arm(md)) if (a, p) not in done)
     with _stopped_by_signals():
         try:
-            jobs.run_parts(plan, itertools.chain(recount, todo), threads, finished, chunk_done)
+            jobs.run_parts(plan, itertools.chain(recount, todo), finished, chunk_done, threads, executor)
         except BaseException:
             # All of them: an interrupt can also land between creating a part's file and its job's `try`.
             _remove_temporaries(plan.path)
@@ -192,7 +193,8 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
         **md,
         "parts": dict(sorted(plan.parts.items())),
         "counts": {"units": tally.n(), "event_rows": event_rows if md["events"] else None, "bytes": size},
-        "timings": {"started": started, "finished": now(), "wall_s": wall_s, "threads": threads,
+        "timings": {"started": started, "finished": now(), "wall_s": wall_s,
+                    "threads": executor.slots if executor else threads,
                     "units_simulated": simulated, "units_per_s": simulated / wall_s if wall_s > 0 else None,
                     "resumed": plan.resumed, "cpu_s": cpu_s},
         "summary": tally.summary(),
@@ -202,12 +204,12 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     return read_run(plan.path)
 
 
-def write_run(path, scenario, n_units=None, seed=None, *, arms=None, events=False, threads=None,
+def write_run(path, scenario, n_units=None, seed=None, *, arms=None, events=False, threads=None, executor=None,
               chunk_size=DEFAULT_CHUNK, overwrite=False, progress: Progress | None = None) -> Run:
     """Simulate a run into the directory ``path`` and return it (``prepare_run`` + ``execute``)."""
     plan = prepare_run(path, scenario, n_units, seed, arms=arms, events=events, chunk_size=chunk_size,
                        overwrite=overwrite)
-    return execute(plan, threads=threads, progress=progress)
+    return execute(plan, threads=threads, progress=progress, executor=executor)
 
 
 @contextlib.contextmanager

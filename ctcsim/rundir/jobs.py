@@ -20,6 +20,7 @@ import itertools
 import queue
 import threading
 import time
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
@@ -67,6 +68,9 @@ def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None
     """Simulate, write and tally part ``part`` of ``arm`` (see the module docstring)."""
     clock = _Clock()
     md = plan.metadata
+    if not (plan.path / fmt.PLAN).is_file():
+        raise fmt.RunDirError(f"{plan.path}: no run directory here, where part {part} of {arm} runs: a worker on "
+                              "another machine needs it on a filesystem it shares, at the same path")
     compiled = Arm.of(plan.scenario, arm)
     key = seed_key(int(md["seed"]))
     per_part = md["chunks_per_part"] * md["chunk_size"]
@@ -122,45 +126,56 @@ def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
     return PartDone(arm, part, {}, tally, fates.num_rows, event_rows, clock.spent)
 
 
-def run_parts(plan, work, threads: int, finished: Callable[[PartDone], None],
-              chunk_done: Callable[[int], None]):
-    """Run part jobs ``(function, arm, part)`` on ``threads`` threads; ``finished`` and
-    ``chunk_done`` are called on this thread, as parts and chunks end, in any order.
+def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Callable[[int], None],
+              threads: int = 1, executor=None):
+    """Run part jobs ``(function, arm, part)`` on ``threads`` threads of this process, or on
+    ``executor`` (``ctcsim.studies.executor``); ``finished`` and ``chunk_done`` are called on
+    this thread, as parts and chunks end, in any order.
 
-    ``work`` is read as jobs are submitted, at most ``threads + 1`` waiting or running (a
-    run of 1e12 units has a million parts).  On any exception, parts under way stop before
-    their next chunk, and those that end anyway are still ``finished``: their work is kept.
+    ``work`` is read as jobs are submitted, at most one more than can run at once waiting or
+    running (a run of 1e12 units has a million parts).  On any exception, parts under way
+    stop before their next chunk, and those that end anyway are still ``finished``: their work
+    is kept.  Jobs on other processes (Dask) get no hooks: they report once done, and an
+    interrupt cancels those not started and waits for the others.
     """
+    own = executor is None
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="ctcsim-part") if own else executor.pool
+    in_process = isinstance(pool, ThreadPoolExecutor)
     messages = queue.SimpleQueue()  # from the workers: a chunk's units, or a job's future once it ends
     stop = threading.Event()
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="ctcsim-part")
-    running = set()
+    running = {}  # future -> its job's function
     work = iter(work)
 
     def submit():
         for function, arm, part in itertools.islice(work, 1):
-            future = pool.submit(function, plan, arm, part, messages.put, stop)
-            running.add(future)
+            future = pool.submit(function, plan, arm, part, *((messages.put, stop) if in_process else ()))
+            running[future] = function
             future.add_done_callback(messages.put)
 
     try:
-        for _ in range(threads + 1):
+        for _ in range((threads if own else executor.slots) + 1):
             submit()
         while running:
             message = messages.get()
             if isinstance(message, Future):
-                running.discard(message)
-                finished(message.result())
+                function = running.pop(message)
+                done = message.result()
+                finished(done)
+                if not in_process and function is write_part:
+                    chunk_done(done.units)
                 submit()
             else:
                 chunk_done(message)
     except BaseException:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for future in running:
+            future.cancel()
+        futures.wait(running)
         for future in running:
             if not future.cancelled() and future.exception() is None:
                 with contextlib.suppress(Exception):  # the first error is the one to report
                     finished(future.result())
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)

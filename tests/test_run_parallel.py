@@ -165,6 +165,16 @@ def test_a_failing_part_stops_the_run_keeps_finished_parts_and_resume_completes_
     assert digests(rundir.execute(rundir.prepare_resume(plan.path))) == PINNED[name]
 
 
+def test_a_part_job_that_cannot_see_the_run_directory_refuses_in_one_line(tmp_path, monkeypatch):
+    """A Dask worker on another machine without the shared filesystem: the job says so, naming
+    the directory, instead of writing the part where the run will never find it."""
+    plan = prepared(tmp_path / "r", "two arms, fates only, parts of 999", monkeypatch)
+    elsewhere = dataclasses.replace(plan, path=tmp_path / "not-here")
+    with pytest.raises(rundir.RunDirError, match=r"not-here: no run directory here, where part 3 of control runs"):
+        jobs.write_part(elsewhere, "control", 3)
+    assert not (tmp_path / "not-here").exists()
+
+
 def test_parts_run_off_the_main_thread_and_timings_record_their_cpu_per_stage(tmp_path, monkeypatch):
     """Every part job runs on a worker thread (simulation, batches, Parquet, tally and
     checksums all off the caller's thread); run.json's timings give the CPU seconds of each."""

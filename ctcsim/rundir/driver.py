@@ -239,7 +239,9 @@ def _stopped_by_signals():
 
 
 def _remove_temporaries(path: Path):
-    for tmp in Path(path).glob("*/arm=*/.part-*.tmp"):
+    """The writers' temporary files, and plan.json's (parts are recorded on the thread an
+    interrupt lands on: it may stop a record between writing and renaming it)."""
+    for tmp in [*Path(path).glob("*/arm=*/.part-*.tmp"), Path(path) / f".{PLAN}.tmp"]:
         tmp.unlink(missing_ok=True)
 
 

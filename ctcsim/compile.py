@@ -9,7 +9,7 @@ import numpy as np
 from . import tropism
 from .checks import ScenarioError
 from .model import CompiledModel
-from .scenario import SOIL_FACTORS, Biology, Scenario
+from .scenario import SOIL_FACTORS, Biology, Scenario, origin
 
 SECONDS_PER_DAY = 86400.0
 ENTRY_GRID_POINTS = 4097  # inverse-CDF points of the shedding entry time: error << 1e-6 of the span
@@ -26,9 +26,9 @@ def _shedding_curve(scenario: Scenario):
     """Times over [0, t_max] and the expected number of units shed by each of them."""
     e = scenario.entry
     if not math.isfinite(scenario.t_max_s):
-        raise ScenarioError(scenario.name, "t_max_s", "shedding needs a finite t_max_s (the duration)")
+        raise ScenarioError(origin(scenario), "t_max_s", "shedding needs a finite t_max_s (the duration)")
     if e.carrying_capacity_g <= e.tumour_mass_g:
-        raise ScenarioError(scenario.name, "entry.carrying_capacity_g", "must exceed entry.tumour_mass_g")
+        raise ScenarioError(origin(scenario), "entry.carrying_capacity_g", "must exceed entry.tumour_mass_g")
     t = np.linspace(0.0, scenario.t_max_s, 20001)
     rate = e.cells_per_g_per_day / SECONDS_PER_DAY * gompertz_mass_g(e, t)
     cum = np.concatenate([[0.0], np.cumsum((rate[1:] + rate[:-1]) / 2 * np.diff(t))])  # trapezoid
@@ -51,7 +51,7 @@ def entry_time_grid(scenario: Scenario) -> np.ndarray:
 def arm_biology(scenario: Scenario, arm: str) -> Biology:
     """The biology of one arm: the scenario's, times the arm's multipliers."""
     if arm not in scenario.arm_names():
-        raise ScenarioError(scenario.name, "arm", f"unknown arm {arm!r}; arms: {', '.join(scenario.arm_names())}")
+        raise ScenarioError(origin(scenario), "arm", f"unknown arm {arm!r}; arms: {', '.join(scenario.arm_names())}")
     mult = next((a.multipliers for a in scenario.arms if a.name == arm), {})
     b = scenario.biology
     return dataclasses.replace(b, **{k: getattr(b, k) * v for k, v in mult.items()})
@@ -190,6 +190,6 @@ def _check_absorbing(m: CompiledModel, scenario: Scenario):
                 can[c] = changed = True
     if not can.all():
         stuck = ", ".join(m.compartment_names[c] for c in np.flatnonzero(~can))
-        raise ScenarioError(scenario.name, "t_max_s",
+        raise ScenarioError(origin(scenario), "t_max_s",
                             f"units in {stuck} can circulate forever (no death, arrest or anoikis "
                             "reachable): set t_max_s or a hazard")

@@ -1,13 +1,14 @@
 """The shipped physiological data: every number has a source, and every anatomy is a sound circulation.
 
-Reads the TOML files under ctcsim/data/ with plain tomllib (no ctcsim code), so a broken loader
-cannot hide a broken data file and vice versa.
+Reads the TOML files under ctcsim/data/ with plain tomllib (no ctcsim code: only the name of the
+parser, tomli on Python 3.10), so a broken loader cannot hide a broken data file and vice versa.
 """
 import math
 import pathlib
-import tomllib
 
 import pytest
+
+from ctcsim.checks import tomllib
 
 DATA = pathlib.Path(__file__).parents[1] / "ctcsim" / "data"
 ANATOMY_FILES = sorted((DATA / "anatomies").glob("*.toml"))

@@ -1,6 +1,8 @@
 """`ctcsim scenarios`, `ctcsim scenario show`, `ctcsim validate`: look at scenarios without running them."""
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from .. import scenario as sc
@@ -32,7 +34,7 @@ def show(name_or_file, resolved):
     try:
         s = sc.load(name_or_file)
         if resolved:
-            s = sc.Scenario(**{**s.__dict__, "anatomy": s.resolved_anatomy(), "primary": s.resolved_primary()})
+            s = dataclasses.replace(s, anatomy=s.resolved_anatomy(), primary=s.resolved_primary())
     except ScenarioError as e:
         raise Failure(str(e)) from None
     click.echo(sc.dumps(s), nl=False)

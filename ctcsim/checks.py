@@ -177,7 +177,10 @@ def parse_toml(text: str, where: str) -> dict:
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(where, "", f"not valid TOML: {e}") from None
     except RecursionError:  # the parser recurses once per level of nesting
-        raise ScenarioError(where, "", "not valid TOML here: tables or lists nested too deeply") from None
+        lines = text.splitlines()
+        line = max(range(len(lines)), key=lambda i: lines[i].count("{") + lines[i].count("["))
+        raise ScenarioError(where, "", f"not valid TOML here: tables or lists nested too deeply "
+                                       f"(line {line + 1})") from None
     except ValueError as e:  # an integer beyond Python's digit limit for conversion
         raise ScenarioError(where, "", f"not valid TOML here: {_cut(str(e), 2 * SHOWN_CHARS)}") from None
 
@@ -199,8 +202,8 @@ def read_toml(path: Path | str, where: str | None = None) -> dict:
 
 
 def join(path: str, key: str) -> str:
-    """A dotted key path (``path`` may be empty)."""
-    return f"{path}.{key}" if path else key
+    """A dotted key path (``path`` or ``key`` may be empty)."""
+    return f"{path}.{key}" if path and key else path or key
 
 
 def show(x) -> str:

@@ -12,8 +12,8 @@ import math
 import re
 
 from .. import anatomy as _anatomy
-from ..checks import (ScenarioError, between, check_fields, describe, field_value, is_number, show,
-                      toml_fields, unknown_keys)
+from ..checks import (ScenarioError, between, check_fields, describe, field_value, is_number, join,
+                      show, toml_fields, unknown_keys)
 from .schema import MULTIPLIABLE, SOIL_FACTORS, Arm, Biology, Entry, Primary, Scenario, builtin_primary, origin
 
 SECONDS_PER_DAY = 86400.0
@@ -33,7 +33,7 @@ def validate(s: Scenario) -> None:
     check_fields(s.entry, Entry, where, "entry")
     problem = _biology_problem(s.biology)
     if problem:
-        raise ScenarioError(where, f"biology.{problem[0]}", problem[1])
+        raise ScenarioError(where, join("biology", problem[0]), problem[1])
     anat = _anatomy_of(s, where)
     prim = _primary_of(s, where)
     starts = _entry_compartments(s, anat, prim, where)

@@ -15,10 +15,12 @@ from .checks import (ScenarioError, at_least, between, build, check_fields, join
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 FLOW_TOLERANCE = 1e-9  # flows out of a compartment must sum to 1 within this
-# A unit takes one step of the core per Erlang stage, so these bound its steps per second of blood time.
-MIN_TRANSIT_S = 1e-3
-_TRANSIT = at_least(MIN_TRANSIT_S, why="s; the shortest blood transit is ~0.1 s, and a shorter one only makes a unit "
-                                       "take more steps than a run can finish")
+# A unit takes one step of the core per Erlang stage: a stage lasts at least MIN_STAGE_S on
+# average, so that a unit takes at most ~1,000 steps per second of blood time.
+MIN_STAGE_S = 1e-3
+_WHY_STAGE = "s; the shortest blood transit is ~0.1 s, and a shorter one only makes a unit take more steps than a " \
+             "run can finish"
+_TRANSIT = at_least(MIN_STAGE_S, why=_WHY_STAGE)
 MAX_STAGES = 1000
 _STAGES = between(1, MAX_STAGES, "a transit time with a coefficient of variation of 3 %, as regular as any in blood")
 
@@ -119,6 +121,9 @@ def validate(a: Anatomy, where: str, path: str = "anatomy"):
         if c.name in idx:
             raise ScenarioError(where, f"{key}.name", f"duplicate compartment name {show(c.name)}")
         idx[c.name] = i
+        if c.transit_s / c.stages < MIN_STAGE_S:
+            raise ScenarioError(where, f"{key}.stages", f"stages of transit_s / stages = {c.transit_s / c.stages:.3g} s: "
+                                                        f"expected at least {MIN_STAGE_S:g} ({_WHY_STAGE})")
         if c.kind == "bed" and c.capillary_diameter_um is None:
             raise ScenarioError(where, f"{key}.capillary_diameter_um", f"bed {show(c.name)} needs a capillary diameter")
         if c.kind == "pool" and (c.organ is not None or c.capillary_diameter_um is not None):

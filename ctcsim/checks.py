@@ -4,8 +4,14 @@ Every dataclass read from TOML declares, per field, the TOML type it expects
 and the range it accepts (``spec(...)`` in the field's metadata).  ``build``
 checks a mapping against that, ``check_fields`` an object however it was made;
 both report the first mistake as one line: ``FILE: KEY: what was expected, what
-was found``.  Numbers must be finite unless a field says otherwise (``t_max_s``
-may be inf): an inf or nan rate makes no model, only a run that never ends.
+was found``.
+
+Numbers must be finite unless a field says otherwise (``t_max_s`` may be inf): an
+inf or nan rate makes no model, only a run that never ends.  They are also at most
+MAX_MAGNITUDE in size, and those that must be positive at least MIN_POSITIVE:
+nothing in ctcsim's units comes near either (1e12 s is 30,000 years, 1e12 cells a
+kilogram of tumour), and between them the model's products and powers of a few
+numbers (exponents are bounded too) stay far inside double precision (1e308).
 """
 from __future__ import annotations
 
@@ -22,6 +28,9 @@ else:  # Python 3.10: the same parser as the package tomli (a dependency there)
     import tomli as tomllib
 
 SHOWN_CHARS = 60  # a value quoted in a message is cut to this: an error stays one readable line
+MAX_MAGNITUDE = 1e12
+MIN_POSITIVE = 1e-12
+NUMBER = f"number of size at most {MAX_MAGNITUDE:g}"
 
 
 class ScenarioError(ValueError):
@@ -76,19 +85,14 @@ def all_of(*checks):
     return check
 
 
-positive = at_least(0.0, strict=True)
+positive = at_least(MIN_POSITIVE, why="a positive number; none in ctcsim's units is smaller")
 non_negative = at_least(0.0)
 probability = between(0.0, 1.0)
 
 
 def is_number(x) -> bool:
-    """A finite int or float (not a bool); ints too large for a float are not."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return False
-    try:
-        return math.isfinite(x)
-    except OverflowError:
-        return False
+    """An int or float (not a bool) of size at most MAX_MAGNITUDE (so finite)."""
+    return not isinstance(x, bool) and isinstance(x, (int, float)) and -MAX_MAGNITUDE <= x <= MAX_MAGNITUDE
 
 
 def unknown_keys(data: dict, allowed, where: str, path: str):
@@ -104,7 +108,7 @@ def value(x, kind, where: str, key: str, infinite=False):
     if kind is float and not isinstance(x, bool) and isinstance(x, (int, float)):
         if is_number(x) or (infinite and x == math.inf):
             return float(x)
-        raise ScenarioError(where, key, f"expected a {'number or inf' if infinite else 'finite number'}, got {show(x)}")
+        raise ScenarioError(where, key, f"expected a {NUMBER}{' (or inf)' if infinite else ''}, got {show(x)}")
     if isinstance(x, kind) and not (kind is int and isinstance(x, bool)):
         return x
     raise ScenarioError(where, key, f"expected {_NAMES.get(kind, kind.__name__)}, got {describe(x)}")

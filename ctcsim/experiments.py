@@ -3,7 +3,8 @@
 Each target is what an experiment reported, how to measure it on simulated fates, the
 parameter it was calibrated with, and the interval the simulation must land in.  The
 intervals are the rounding intervals of the published figures ("about 80 %" is read as
-75-85 %): the papers give no standard errors, only these rounded fractions.
+75-85 %): the papers give no standard errors, only these rounded fractions.  Each figure is a
+row of the reference table ctcsim ships, ``REFERENCE``, named by its ``stage``.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from .compare import column, indicator
 
 DAY_S = 86400.0
+REFERENCE = "ctcsim/data/reference/metastatic_inefficiency.csv"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Target:
     measure: Callable[[object], float]  # fates (pyarrow or pandas) -> the measured fraction
     parameter: str   # the biology parameter (or soil.ORGAN.FACTOR) it was calibrated with
     source: str
+    stage: str       # its row in REFERENCE (the stage column); published = that row's cumulative fraction
 
 
 def _alive_in_lung(f) -> float:
@@ -44,18 +47,18 @@ def _is(f, name: str, value: str) -> float:
 TARGETS = (
     Target("luzzi1998", "extravasated by day 3", 0.80, 0.75, 0.85,
            lambda f: _before(f, "extravasation_time_s", 3 * DAY_S), "k_cap_nk_per_s",
-           "Luzzi et al. 1998 Am J Pathol 153:865"),
+           "Luzzi et al. 1998 Am J Pathol 153:865", "survive microcirculation and extravasate"),
     Target("luzzi1998", "micrometastases started by day 3", 0.02, 0.015, 0.025,
            lambda f: _before(f, "micrometastasis_time_s", 3 * DAY_S), "p_dormant",
-           "Luzzi et al. 1998: 1 in 40 extravasated cells"),
+           "Luzzi et al. 1998: 1 in 40 extravasated cells", "begin growth (micrometastases of 4-16 cells)"),
     Target("luzzi1998", "macrometastases at day 13", 0.0002, 0.00015, 0.00025,
            lambda f: _is(f, "post_arrest", "macrometastasis"), "k_regression_per_s",
-           "Luzzi et al. 1998: 1 in 100 micrometastases"),
+           "Luzzi et al. 1998: 1 in 100 micrometastases", "micrometastases persisting to macroscopic tumours"),
     Target("luzzi1998", "solitary dormant cells at day 13", 0.36, 0.355, 0.365,
            lambda f: _is(f, "post_arrest", "dormant"), "k_dormant_death_per_s",
-           "Luzzi et al. 1998"),
+           "Luzzi et al. 1998", "solitary dormant cells remaining (Ki-67 2%; TUNEL 3%)"),
     Target("fidler1970", "alive in the lung at 24 h", 0.01, 0.005, 0.015, _alive_in_lung, "soil.lung.macrophage",
-           "Fidler 1970 J Natl Cancer Inst 45:773"),
+           "Fidler 1970 J Natl Cancer Inst 45:773", "viable cells after 24 h"),
 )
 
 

@@ -12,23 +12,25 @@ Entry.  Compartment ``entry_compartment[i]`` with probability given by
 ``phenotype_cum``; diameter ``d = diameter_median_um * exp(diameter_sigma_log * z)``
 with ``z`` standard normal; entry time from ``entry_time_grid_s`` (the inverse
 CDF at ``u = 0, 1/(M-1), ..., 1``, linear between; one point = constant).
-Per-unit hazard factors: ``F_h = cluster_factor[h, k-1] * phenotype_factor[h, p]``
-for ``h`` in HAZARDS.
+Per-unit hazard factors: ``F_g = cluster_factor[g, k-1] * phenotype_factor[g, p]``
+for the factor groups ``g`` of ``hazards.FACTORS``; hazard ``h`` is scaled by its
+group's factor (``hazards.HAZARDS[h].factor``), or by 1.
 
 State while circulating: compartment ``c``, Erlang stage ``j`` (0-based),
 shield ``s`` in {0, 1} (0 at entry), age ``a`` (time since entry).
-Constant hazards in state (c, j, s):
+Every hazard of ``hazards.HAZARDS`` has a rate table ``rates[name]``, float64[C, 2]
+by compartment and shield, before unit factors.  In state (c, j, s) the circulating
+phase's constant hazards are, in draw order (``hazards.in_phase("circulating")``):
 
-- advance a stage: ``stage_rate_per_s[c]`` (= n_stages / transit); after the
-  last stage the unit leaves ``c`` for ``edge_to[e]``, ``e`` in
-  ``edge_ptr[c]:edge_ptr[c+1]``, chosen by the cumulative ``edge_cum``;
-- death by shear: ``shear_per_s[c, s] * F_shear``;
-- death by NK: ``nk_per_s[c, s] * F_nk``;
-- arrest by adhesion (beds only, else 0): ``adhesion_per_s[c, s] * F_adhesion``;
-- shield toggle: ``shield_toggle_per_s[c, s]`` (binding when s = 0, release when s = 1).
+- stage: ``rates["stage"][c, s]`` (= n_stages / transit); after the last stage the unit
+  leaves ``c`` for ``edge_to[e]``, ``e`` in ``edge_ptr[c]:edge_ptr[c+1]``, chosen by the
+  cumulative ``edge_cum``;
+- shear, nk: death, ``rates[h][c, s] * F_h``;
+- adhesion: arrest (beds only, else 0), ``rates["adhesion"][c, s] * F_adhesion``;
+- platelets: the shield toggles (binding when s = 0, loss when s = 1).
 
 Time-dependent hazard: death by anoikis
-``anoikis_scale[s] * F_anoikis * (beta/eta) * (a/eta)**(beta-1)``.
+``rates["anoikis"][c, s] * F_anoikis * (beta/eta) * (a/eta)**(beta-1)``.
 
 Entering a bed ``c`` (at entry too, if the entry compartment is a bed), the unit
 is trapped at once with probability
@@ -43,15 +45,15 @@ After arrest in bed ``c`` with shield ``s`` (DESIGN 2.4; the shield stays as it 
 - seed and soil: with probability ``1 - compatibility[c]`` the organ does not let the unit
   live at all, and it dies in the capillary at once (the organ's relative metastatic
   efficiency from its tropism table, ``tropism.compatibility``);
-- in the capillary: death ``cap_death_per_s[c, s] * F_nk`` or extravasation
-  ``extravasation_per_s[c] * F_extravasation``;
+- in the capillary: death ``rates["capillary_death"][c, s] * F_nk`` or extravasation
+  ``rates["extravasation"][c, s] * F_extravasation``;
 - extravasated: dormant with probability ``dormancy_prob[c]``, else proliferating;
-- dormant: wakes (proliferating) at ``wake_per_s[c]`` or dies at ``dormant_death_per_s[c]``;
-- proliferating: a birth-death colony of n cells (n = k at the start), birth
-  ``birth_per_s[c] * F_proliferation`` and death ``death_per_s[c]`` per cell, exact
-  until n = 0 (colony_extinct) or n = ``micro_cells`` (micrometastasis);
-- micrometastasis: regresses at ``regression_per_s[c]``, or grows to ``macro_cells``
-  after the time the large-colony approximation gives (reference.py, ``grow_time``).
+- dormant: dies (``dormant_death``) or wakes (``wake``, to proliferating);
+- proliferating: a birth-death colony of n cells (n = k at the start), per cell
+  ``cell_death`` and ``division`` (times F_proliferation), exact until n = 0
+  (colony_extinct) or n = ``micro_cells`` (micrometastasis);
+- micrometastasis: regresses (``regression``), or grows to ``macro_cells`` after the
+  time the large-colony approximation gives (reference.py, ``grow_time``).
 Whatever state holds at ``t_max_s`` is the post-arrest outcome (censored there).
 
 An arm whose multipliers start at ``switch_s`` is two CompiledModels: the unit
@@ -64,22 +66,10 @@ import dataclasses
 
 import numpy as np
 
-FATES = ("censored", "died_shear", "died_nk", "died_anoikis", "arrested")
-ARREST_MODES = ("none", "trapped", "adhered")
-PHENOTYPES = ("epithelial", "hybrid", "mesenchymal")
-HAZARDS = ("shear", "nk", "anoikis", "adhesion", "extravasation", "proliferation")
-POST_ARREST = (
-    "none", "in_capillary", "died_in_capillary", "dormant", "died_dormant", "proliferating",
-    "colony_extinct", "micrometastasis", "regressed", "macrometastasis",
-)
-# Event log codes.  "stage" is an Erlang stage completed inside a compartment;
-# "move" is entry into the next compartment.
-EVENTS = (
-    "enter", "stage", "move", "shield_on", "shield_off", "trapped", "adhered",
-    "died_shear", "died_nk", "died_anoikis", "censored",
-    "extravasated", "dormant", "woke", "died_in_capillary", "died_dormant", "division",
-    "cell_death", "colony_extinct", "micrometastasis", "regressed", "macrometastasis",
-)
+from . import hazards as H
+from .hazards import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST  # noqa: F401  (the codes' home is hazards)
+
+HAZARDS = H.FACTORS  # transitional: the factor groups, under the name exact.py still imports
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -90,64 +80,96 @@ class CompiledModel:
     organ_names: tuple[str, ...]
     is_bed: np.ndarray               # int8[C]
     organ: np.ndarray                # int32[C], -1 for pools
-    stage_rate_per_s: np.ndarray     # float64[C]
     n_stages: np.ndarray             # int32[C]
-    shear_per_s: np.ndarray          # float64[C, 2]
-    nk_per_s: np.ndarray             # float64[C, 2]
-    adhesion_per_s: np.ndarray       # float64[C, 2]
-    shield_toggle_per_s: np.ndarray  # float64[C, 2]
     capillary_diameter_um: np.ndarray  # float64[C], nan for pools
     edge_ptr: np.ndarray             # int64[C + 1]
     edge_to: np.ndarray              # int32[E]
     edge_cum: np.ndarray             # float64[E], last of each compartment is 1.0
+    rates: dict                      # hazard name -> float64[C, 2]; post-arrest ones default to 0
     anoikis_eta_s: float
     anoikis_beta: float
-    anoikis_scale: np.ndarray        # float64[2], by shield state
     trap_max: float
     trap_ratio50: float
     trap_width: float
     entry_compartment: np.ndarray    # int32[n]
     entry_cum: np.ndarray            # float64[n]
     cluster_cum: np.ndarray          # float64[K]
-    phenotype_cum: np.ndarray        # float64[3]
+    phenotype_cum: np.ndarray        # float64[<= 3]
     diameter_median_um: float
     diameter_sigma_log: float
     entry_time_grid_s: np.ndarray    # float64[M]
-    cluster_factor: np.ndarray       # float64[len(HAZARDS), K]
-    phenotype_factor: np.ndarray     # float64[len(HAZARDS), 3]
+    cluster_factor: np.ndarray       # float64[len(FACTORS), K]
+    phenotype_factor: np.ndarray     # float64[len(FACTORS), 3]
     trap_diameter_scale: np.ndarray  # float64[K]
     t_max_s: float
-    # After arrest, by compartment (zeros for pools); all zero: units stay in the capillary.
-    cap_death_per_s: np.ndarray | None = None      # float64[C, 2]
-    extravasation_per_s: np.ndarray | None = None  # float64[C]
-    dormancy_prob: np.ndarray | None = None        # float64[C]
-    wake_per_s: np.ndarray | None = None           # float64[C]
-    dormant_death_per_s: np.ndarray | None = None  # float64[C]
-    birth_per_s: np.ndarray | None = None          # float64[C]
-    death_per_s: np.ndarray | None = None          # float64[C]
-    regression_per_s: np.ndarray | None = None     # float64[C]
+    dormancy_prob: np.ndarray | None = None        # float64[C]; default 0
     compatibility: np.ndarray | None = None        # float64[C], in [0, 1]; default 1
     micro_cells: int = 16
     macro_cells: float = 1e6
 
     def __post_init__(self):
-        # A model built by hand for the circulating phase alone needs no post-arrest arrays.
-        zeros = {"cap_death_per_s": (self.n_compartments, 2)}
-        for name in ("extravasation_per_s", "dormancy_prob", "wake_per_s", "dormant_death_per_s",
-                     "birth_per_s", "death_per_s", "regression_per_s"):
-            zeros[name] = (self.n_compartments,)
-        for name, shape in zeros.items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, np.zeros(shape))
+        n = self.n_compartments
+        rates = {}
+        for h in H.HAZARDS:
+            if h.name not in self.rates and h.phase == "circulating":
+                raise ValueError(f"rates: missing the circulating hazard {h.name!r}")
+            r = np.asarray(self.rates.get(h.name, np.zeros((n, 2))), dtype=float)
+            if r.shape != (n, 2):
+                raise ValueError(f"rates[{h.name!r}]: expected shape ({n}, 2), got {r.shape}")
+            rates[h.name] = r
+        unknown = set(self.rates) - set(rates)
+        if unknown:
+            raise ValueError(f"rates: unknown hazards {sorted(unknown)}; hazards: {', '.join(rates)}")
+        object.__setattr__(self, "rates", rates)
+        if self.dormancy_prob is None:  # a model built by hand for the circulating phase alone
+            object.__setattr__(self, "dormancy_prob", np.zeros(n))
         if self.compatibility is None:
-            object.__setattr__(self, "compatibility", np.ones(self.n_compartments))
+            object.__setattr__(self, "compatibility", np.ones(n))
+        for name, shape in (("cluster_factor", (len(H.FACTORS), len(self.cluster_cum))),
+                            ("phenotype_factor", (len(H.FACTORS), 3))):
+            if np.shape(getattr(self, name)) != shape:
+                raise ValueError(f"{name}: expected shape {shape} (factor groups {H.FACTORS}), "
+                                 f"got {np.shape(getattr(self, name))}")
 
     @property
     def n_compartments(self) -> int:
         return len(self.compartment_names)
+
+    def rate_table(self) -> np.ndarray:
+        """Every hazard's rates stacked in HAZARDS order: float64[N_HAZARDS, C, 2] (what the core reads)."""
+        return np.stack([self.rates[h.name] for h in H.HAZARDS])
+
+    @staticmethod
+    def circulating_channels() -> list[int]:
+        """Rows of rate_table() that are the circulating phase's constant channels, in draw order."""
+        return [H.index(h.name) for h in H.in_phase("circulating")]
+
+    def with_rates(self, **rates) -> "CompiledModel":
+        """This model with some hazards' rate tables replaced."""
+        return dataclasses.replace(self, rates={**self.rates, **rates})
+
+    def unit_factors(self, k: int, p: int) -> np.ndarray:
+        """F_h of a unit of cluster size k and phenotype p, for every hazard in HAZARDS order."""
+        g = self.cluster_factor[:, k - 1] * self.phenotype_factor[:, p]
+        return np.array([g[H.FACTORS.index(h.factor)] if h.factor else 1.0 for h in H.HAZARDS])
 
     def successors(self, c: int) -> list[tuple[int, float]]:
         """(target, fraction) pairs of the edges out of compartment ``c``."""
         lo, hi = int(self.edge_ptr[c]), int(self.edge_ptr[c + 1])
         cum = np.concatenate([[0.0], self.edge_cum[lo:hi]])
         return [(int(self.edge_to[e]), float(cum[e - lo + 1] - cum[e - lo])) for e in range(lo, hi)]
+
+    # Transitional views under the old names, for the exact solver until it reads ``rates``.
+    stage_rate_per_s = property(lambda m: m.rates["stage"][:, 0])
+    shear_per_s = property(lambda m: m.rates["shear"])
+    nk_per_s = property(lambda m: m.rates["nk"])
+    adhesion_per_s = property(lambda m: m.rates["adhesion"])
+    shield_toggle_per_s = property(lambda m: m.rates["platelets"])
+    anoikis_scale = property(lambda m: m.rates["anoikis"].max(axis=0))
+    cap_death_per_s = property(lambda m: m.rates["capillary_death"])
+    extravasation_per_s = property(lambda m: m.rates["extravasation"][:, 0])
+    wake_per_s = property(lambda m: m.rates["wake"][:, 0])
+    dormant_death_per_s = property(lambda m: m.rates["dormant_death"][:, 0])
+    birth_per_s = property(lambda m: m.rates["division"][:, 0])
+    death_per_s = property(lambda m: m.rates["cell_death"][:, 0])
+    regression_per_s = property(lambda m: m.rates["regression"][:, 0])

@@ -16,84 +16,54 @@ Stream 1 (circulation), counter (block, unit, 1, 0):
   3. each step: one exponential if the total constant hazard is > 0; if a
      constant event wins, one uniform to choose it; on leaving a compartment
      with more than one edge, one uniform for the edge; on entering a bed with
-     0 < p_trap < 1, one uniform for trapping.
+     0 < p_trap < 1, one uniform for trapping.  The anoikis threshold is measured on
+     the Weibull clock (a/eta)**beta of the model in force (an arm's after its start).
   A step whose time passes an arm's start time draws nothing more: the clocks restart there.
 Stream 2 (after arrest), counter (block, unit, 2, 0):
   1. seed and soil: one uniform if 0 < compatibility < 1;
   2. each step in the capillary, dormant or as a colony: one exponential if the total rate is
-     > 0, then (unless censored or past the arm's start time) one uniform to choose the event,
-     and on extravasation one uniform for dormancy if 0 < dormancy_prob < 1;
-  3. at the micrometastasis stage: ``grow_time``'s draws, then one exponential for
-     regression if its rate is > 0.
-Categorical choices take the first index i with ``u < cum[i]`` (``u * total``
-against running sums for the hazards, in the order stage, shear, nk,
-adhesion, shield toggle).
+     > 0, then (unless censored or past the arm's start time) one uniform to choose the event
+     if the phase has more than one hazard, and on extravasation one uniform for dormancy if
+     0 < dormancy_prob < 1;
+  3. at the micrometastasis stage: ``grow_time``'s draws, then one exponential for the
+     phase's hazards (regression) if their rate is > 0.
+Categorical choices take the first index i with ``u < cum[i]`` (``u * total`` against
+running sums of the rates, in the order of ``hazards.in_phase(phase)``).
 """
 from __future__ import annotations
 
 import math
 
+from . import hazards as H
 from .model import CompiledModel
+from .philox import Stream
 
-_M0, _M1 = 0xD2E7470EE14C6C93, 0xCA5A826395121157
-_W0, _W1 = 0x9E3779B97F4A7C15, 0xBB67AE8584CAA73B
-_MASK = (1 << 64) - 1
-
-# Event and fate codes, as indices into model.EVENTS and model.FATES.
-EV_ENTER, EV_STAGE, EV_MOVE, EV_SHIELD_ON, EV_SHIELD_OFF, EV_TRAPPED, EV_ADHERED = range(7)
-EV_DIED_SHEAR, EV_DIED_NK, EV_DIED_ANOIKIS, EV_CENSORED = range(7, 11)
-(EV_EXTRAVASATED, EV_DORMANT, EV_WOKE, EV_DIED_IN_CAPILLARY, EV_DIED_DORMANT, EV_DIVISION,
- EV_CELL_DEATH, EV_COLONY_EXTINCT, EV_MICROMETASTASIS, EV_REGRESSED, EV_MACROMETASTASIS) = range(11, 22)
-(PA_NONE, PA_IN_CAPILLARY, PA_DIED_IN_CAPILLARY, PA_DORMANT, PA_DIED_DORMANT, PA_PROLIFERATING,
- PA_COLONY_EXTINCT, PA_MICROMETASTASIS, PA_REGRESSED, PA_MACROMETASTASIS) = range(10)
-# Post-arrest outcomes that end the chain before t_max (the others are states censored there).
-FINAL = (PA_DIED_IN_CAPILLARY, PA_DIED_DORMANT, PA_COLONY_EXTINCT, PA_REGRESSED, PA_MACROMETASTASIS)
-CENSORED, DIED_SHEAR, DIED_NK, DIED_ANOIKIS, ARRESTED = range(5)
-NONE, TRAPPED, ADHERED = range(3)
-
-
-def philox_block(ctr, key):
-    """One Philox4x64-10 block (integers in, integers out)."""
-    c0, c1, c2, c3 = ctr
-    k0, k1 = key
-    for r in range(10):
-        if r:
-            k0, k1 = (k0 + _W0) & _MASK, (k1 + _W1) & _MASK
-        p0, p1 = _M0 * c0, _M1 * c2
-        c0, c1, c2, c3 = (p1 >> 64) ^ c1 ^ k0, p1 & _MASK, (p0 >> 64) ^ c3 ^ k1, p0 & _MASK
-    return c0, c1, c2, c3
-
-
-class Stream:
-    """The per-unit counter-based stream of ext/philox.h."""
-
-    def __init__(self, key, unit, stream):
-        self.key = (int(key[0]), int(key[1]))
-        self.ctr = [0, int(unit), int(stream), 0]
-        self.buf, self.pos = (), 4
-
-    def raw(self):
-        if self.pos == 4:
-            for i in range(4):  # increment with carry, as numpy's Philox does
-                self.ctr[i] = (self.ctr[i] + 1) & _MASK
-                if self.ctr[i]:
-                    break
-            self.buf, self.pos = philox_block(self.ctr, self.key), 0
-        self.pos += 1
-        return self.buf[self.pos - 1]
-
-    def uniform(self):
-        return (self.raw() >> 11) * (1.0 / 9007199254740992.0)
-
-    def exponential(self):
-        return -math.log(((self.raw() >> 11) + 1) * (1.0 / 9007199254740992.0))
-
+EV = {name: i for i, name in enumerate(H.EVENTS)}
+PA = {name: i for i, name in enumerate(H.POST_ARREST)}
+FATE = {name: i for i, name in enumerate(H.FATES)}
+MODE = {name: i for i, name in enumerate(H.ARREST_MODES)}
+CIRCULATING = H.in_phase("circulating")
+ANOIKIS = next(h for h in H.HAZARDS if h.time_dependent)
+PHASES = {p: H.in_phase(p) for p in H.PHASE_STATE}
+PHASE_OF = {PA[state]: phase for phase, state in H.PHASE_STATE.items()}
+FINAL = {PA[name] for name in H.FINAL}
 
 def _pick(cum, u):
     for i, c in enumerate(cum):
         if u < c:
             return i
     return len(cum) - 1
+
+
+def choose(rates, x):
+    """The channel whose running sum first exceeds x = u * total (the core's ``choose``)."""
+    i, acc = 0, rates[0]
+    while i < len(rates) - 1 and x >= acc:
+        i += 1
+        acc += rates[i]
+    while rates[i] == 0.0:  # x rounded up to total: take the last live channel
+        i -= 1
+    return i
 
 
 def trap_probability(m: CompiledModel, c, d, k):
@@ -128,8 +98,8 @@ def draw_entry(m: CompiledModel, key, unit):
 
 
 def factors(m: CompiledModel, k, p):
-    """Per-unit hazard factors F_h, in HAZARDS order."""
-    return [m.cluster_factor[h, k - 1] * m.phenotype_factor[h, p] for h in range(len(m.cluster_factor))]
+    """The unit's factor on each hazard, by hazard name."""
+    return dict(zip((h.name for h in H.HAZARDS), m.unit_factors(k, p)))
 
 
 def grow_time(g: Stream, n, birth, death, target):
@@ -153,6 +123,20 @@ def grow_time(g: Stream, n, birth, death, target):
     return max(0.0, math.log(target / w) / r)
 
 
+class _Unit:
+    """One unit's course: the fate row, the event log, and the arm it follows."""
+
+    def __init__(self, m, after, switch_s, key, unit, events):
+        if after is None or switch_s >= m.t_max_s:
+            after, switch_s = m, math.inf
+        self.m, self.after, self.switch_s, self.key, self.unit = m, after, switch_s, key, unit
+        self.events, self.log = events, []
+
+    def emit(self, t, ev, comp, s):
+        if self.events:
+            self.log.append((self.unit, t, EV[ev], comp, s))
+
+
 def simulate_unit(m: CompiledModel, key, unit, events=False, after: CompiledModel | None = None,
                   switch_s=math.inf):
     """Simulate one unit; return (fate row dict, list of event tuples).
@@ -160,30 +144,30 @@ def simulate_unit(m: CompiledModel, key, unit, events=False, after: CompiledMode
     Event tuples are (unit, time_s, event, compartment, shielded).  With ``after``,
     the unit follows ``m`` until absolute time ``switch_s`` and ``after`` from then on.
     """
+    u = _Unit(m, after, switch_s, key, unit, events)
     c, k, p, d, t0 = draw_entry(m, key, unit)
-    if after is None or switch_s >= m.t_max_s:
-        after, switch_s = m, math.inf
+    row = dict(unit_id=unit, cluster_size=k, phenotype=p, diameter_um=d, entry_time_s=t0,
+               entry_compartment=c, fate=FATE["censored"], fate_time_s=m.t_max_s, organ=-1,
+               arrest_mode=MODE["none"], beds_visited=0, shielded_at_fate=0, time_shielded_s=0.0,
+               n_steps=0, post_arrest=PA["none"], post_arrest_time_s=math.nan,
+               extravasation_time_s=math.nan, micrometastasis_time_s=math.nan)
+    circulate(u, row, c, k, p, d, t0)
+    return row, u.log
+
+
+def circulate(u: _Unit, row, c, k, p, d, t0):
+    """The circulating phase on stream 1, then after_arrest if the unit arrests."""
+    m, after, switch_s = u.m, u.after, u.switch_s
     cur = m if t0 < switch_s else after
     f = factors(cur, k, p)
-    g = Stream(key, unit, 1)
-    log = []
-    row = dict(unit_id=unit, cluster_size=k, phenotype=p, diameter_um=d, entry_time_s=t0,
-               entry_compartment=c, fate=CENSORED, fate_time_s=m.t_max_s, organ=-1,
-               arrest_mode=NONE, beds_visited=0, shielded_at_fate=0, time_shielded_s=0.0,
-               n_steps=0, post_arrest=PA_NONE, post_arrest_time_s=math.nan,
-               extravasation_time_s=math.nan, micrometastasis_time_s=math.nan)
-
-    def emit(t, ev, comp, s):
-        if events:
-            log.append((unit, t, ev, comp, s))
+    g = Stream(u.key, u.unit, 1)
 
     def finish(t, fate, mode, s, ev):
-        row.update(fate=fate, fate_time_s=t, arrest_mode=mode, shielded_at_fate=s)
-        emit(t, ev, c, s)
-        if fate == ARRESTED:
+        row.update(fate=FATE[fate], fate_time_s=t, arrest_mode=MODE[mode], shielded_at_fate=s)
+        u.emit(t, ev, c, s)
+        if fate == "arrested":
             row["organ"] = int(m.organ[c])
-            after_arrest(t, s)
-        return row, log
+            after_arrest(u, row, c, s, k, p, t)
 
     def enters_trapped():
         if not m.is_bed[c]:
@@ -192,149 +176,157 @@ def simulate_unit(m: CompiledModel, key, unit, events=False, after: CompiledMode
         pt = trap_probability(cur, c, d, k)
         return pt >= 1.0 or (pt > 0.0 and g.uniform() < pt)
 
-    def after_arrest(t, s):
-        """The post-arrest chain of DESIGN 2.4, on stream 2."""
-        nonlocal cur, f
-        h = Stream(key, unit, 2)
-        state, n = PA_IN_CAPILLARY, k
-        q = m.compatibility[c]
-        if q <= 0.0 or (q < 1.0 and h.uniform() >= q):  # the organ does not let it live
-            row["post_arrest"], row["post_arrest_time_s"] = PA_DIED_IN_CAPILLARY, t
-            emit(t, EV_DIED_IN_CAPILLARY, c, s)
-            return
-        while True:
-            fc = factors(cur, k, p)
-            if state == PA_IN_CAPILLARY:
-                rates = (cur.cap_death_per_s[c, s] * fc[1], cur.extravasation_per_s[c] * fc[4])
-            elif state == PA_DORMANT:
-                rates = (cur.dormant_death_per_s[c], cur.wake_per_s[c])
-            elif state == PA_PROLIFERATING:
-                if n >= cur.micro_cells:
-                    row["micrometastasis_time_s"] = t
-                    emit(t, EV_MICROMETASTASIS, c, s)
-                    state = PA_MICROMETASTASIS
-                    continue
-                rates = (cur.death_per_s[c] * n, cur.birth_per_s[c] * fc[5] * n)
-            else:  # micrometastasis: growth (approximation) against regression
-                grow = grow_time(h, n, cur.birth_per_s[c] * fc[5], cur.death_per_s[c], cur.macro_cells)
-                reg = cur.regression_per_s[c]
-                dt_reg = h.exponential() / reg if reg > 0 else math.inf
-                if grow == math.inf and dt_reg == math.inf:
-                    break
-                dt = min(grow, dt_reg)
-                if t + dt >= m.t_max_s:
-                    break
-                t += dt
-                state = PA_MACROMETASTASIS if grow <= dt_reg else PA_REGRESSED
-                emit(t, EV_MACROMETASTASIS if state == PA_MACROMETASTASIS else EV_REGRESSED, c, s)
-                break
-            total = rates[0] + rates[1]
-            dt = h.exponential() / total if total > 0 else math.inf
-            if cur is not after and t + dt >= switch_s:
-                t, cur = switch_s, after  # the clock restarts under the arm's multipliers
-                continue
-            if t + dt >= m.t_max_s:
-                break
-            t += dt
-            u = h.uniform()
-            second = u * total >= rates[0] if rates[1] > 0 else False
-            if state == PA_IN_CAPILLARY:
-                if not second:
-                    state = PA_DIED_IN_CAPILLARY
-                    emit(t, EV_DIED_IN_CAPILLARY, c, s)
-                    break
-                row["extravasation_time_s"] = t
-                emit(t, EV_EXTRAVASATED, c, s)
-                q = cur.dormancy_prob[c]
-                if q >= 1.0 or (q > 0.0 and h.uniform() < q):
-                    state = PA_DORMANT
-                    emit(t, EV_DORMANT, c, s)
-                else:
-                    state = PA_PROLIFERATING
-            elif state == PA_DORMANT:
-                state = PA_PROLIFERATING if second else PA_DIED_DORMANT
-                emit(t, EV_WOKE if second else EV_DIED_DORMANT, c, s)
-                if not second:
-                    break
-            else:
-                n += 1 if second else -1
-                emit(t, EV_DIVISION if second else EV_CELL_DEATH, c, s)
-                if n == 0:
-                    state = PA_COLONY_EXTINCT
-                    emit(t, EV_COLONY_EXTINCT, c, s)
-                    break
-        row["post_arrest"] = state
-        row["post_arrest_time_s"] = t if state in FINAL else m.t_max_s
-
     s, j, a = 0, 0, 0.0
-    emit(t0, EV_ENTER, c, s)
+    u.emit(t0, "enter", c, s)
     if enters_trapped():
-        return finish(t0, ARRESTED, TRAPPED, s, EV_TRAPPED)
-    eta, beta = m.anoikis_eta_s, m.anoikis_beta
-    anoikis_on = m.anoikis_scale.max() > 0 or after.anoikis_scale.max() > 0
-    budget = g.exponential() if anoikis_on else math.inf  # integrated hazard left
-    w = 0.0                                                 # (a / eta) ** beta
+        return finish(t0, "arrested", "trapped", s, "trapped")
+    anoikis_on = (m.rates[ANOIKIS.name] > 0).any() or (after.rates[ANOIKIS.name] > 0).any()
+    # The anoikis threshold (an Exp(1) draw) is spent on the Weibull clock w = (a/eta)**beta at
+    # the scale b; the clock is read only when b changes (the core's Walk, spend and aim).
+    clock = dict(budget=g.exponential() if anoikis_on else math.inf, w=0.0, b=0.0, death_age=math.inf)
+
+    def spend(model):
+        w_now = (a / model.anoikis_eta_s) ** model.anoikis_beta if a > 0 else 0.0
+        clock["budget"] -= clock["b"] * (w_now - clock["w"])
+        clock["w"] = w_now
+
+    def aim(model, b):
+        clock["b"] = b
+        clock["death_age"] = model.anoikis_eta_s * (clock["w"] + clock["budget"] / b) ** (1.0 / model.anoikis_beta) \
+            if b > 0 else math.inf
+
     while True:
-        rates = (cur.stage_rate_per_s[c], cur.shear_per_s[c, s] * f[0], cur.nk_per_s[c, s] * f[1],
-                 cur.adhesion_per_s[c, s] * f[3], cur.shield_toggle_per_s[c, s])
-        total = sum(rates)
+        rates = [cur.rates[h.name][c, s] * f[h.name] for h in CIRCULATING]
+        total = 0.0
+        for r in rates:
+            total += r
         dt = g.exponential() / total if total > 0 else math.inf
-        b = cur.anoikis_scale[s] * f[2]
-        dt_a = eta * (w + budget / b) ** (1.0 / beta) - a if b > 0 else math.inf
+        if anoikis_on:
+            b = cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name]
+            if b != clock["b"]:
+                spend(cur)
+                aim(cur, b)
+        dt_a = clock["death_age"] - a
         if cur is not after and t0 + a + min(dt, dt_a) >= switch_s:
-            da = switch_s - t0 - a  # advance to the switch; the clocks restart there
+            # Advance to the switch; the clocks restart there, the threshold carries over.
             if s:
-                row["time_shielded_s"] += da
+                row["time_shielded_s"] += switch_s - t0 - a
             a = switch_s - t0
             if anoikis_on:
-                w_new = (a / eta) ** beta
-                budget -= b * (w_new - w)
-                w = w_new
+                spend(cur)
+                clock["w"] = (a / after.anoikis_eta_s) ** after.anoikis_beta  # the new clock, read now
             cur = after
             f = factors(cur, k, p)
+            if anoikis_on:
+                aim(cur, cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name])
             continue
         row["n_steps"] += 1
         if t0 + a + min(dt, dt_a) >= m.t_max_s:
             if s:
                 row["time_shielded_s"] += m.t_max_s - t0 - a
-            return finish(m.t_max_s, CENSORED, NONE, s, EV_CENSORED)
+            return finish(m.t_max_s, "censored", "none", s, "censored")
         if dt_a <= dt:
             if s:
                 row["time_shielded_s"] += dt_a
-            return finish(t0 + a + dt_a, DIED_ANOIKIS, NONE, s, EV_DIED_ANOIKIS)
-        a += dt
+            return finish(t0 + a + dt_a, ANOIKIS.to, "none", s, ANOIKIS.event)
         if s:
             row["time_shielded_s"] += dt
-        if anoikis_on:
-            w_new = (a / eta) ** beta
-            budget -= b * (w_new - w)
-            w = w_new
+        a += dt
         t = t0 + a
-        x = g.uniform() * total
-        i = 0
-        acc = rates[0]
-        while i < 4 and x >= acc:
-            i += 1
-            acc += rates[i]
-        while rates[i] == 0.0:  # x rounded up to total: take the last live channel
-            i -= 1
-        if i == 0:
+        h = CIRCULATING[choose(rates, g.uniform() * total)]
+        if h.kind == "stage":
             j += 1
             if j < cur.n_stages[c]:
-                emit(t, EV_STAGE, c, s)
+                u.emit(t, "stage", c, s)
                 continue
             lo, hi = int(m.edge_ptr[c]), int(m.edge_ptr[c + 1])
             e = lo + (_pick(m.edge_cum[lo:hi], g.uniform()) if hi - lo > 1 else 0)
             c, j = int(m.edge_to[e]), 0
-            emit(t, EV_MOVE, c, s)
+            u.emit(t, "move", c, s)
             if enters_trapped():
-                return finish(t, ARRESTED, TRAPPED, s, EV_TRAPPED)
-        elif i == 1:
-            return finish(t, DIED_SHEAR, NONE, s, EV_DIED_SHEAR)
-        elif i == 2:
-            return finish(t, DIED_NK, NONE, s, EV_DIED_NK)
-        elif i == 3:
-            return finish(t, ARRESTED, ADHERED, s, EV_ADHERED)
-        else:
+                return finish(t, "arrested", "trapped", s, "trapped")
+        elif h.kind == "toggle":
             s = 1 - s
-            emit(t, EV_SHIELD_ON if s else EV_SHIELD_OFF, c, s)
+            u.emit(t, "shield_on" if s else "shield_off", c, s)
+        elif h.kind == "arrest":
+            return finish(t, "arrested", h.to, s, h.event)
+        else:
+            return finish(t, h.to, "none", s, h.event)
+
+
+def _pa_rate(m: CompiledModel, f, h: H.Hazard, c, s, n):
+    r = m.rates[h.name][c, s] * f[h.name]
+    return r * n if h.kind == "cells" else r
+
+
+def after_arrest(u: _Unit, row, c, s, k, p, t):
+    """The post-arrest chain of DESIGN 2.4, on stream 2 (the core's ``after_arrest``)."""
+    m, after = u.m, u.after
+    cur = m if t < u.switch_s else after
+    g = Stream(u.key, u.unit, 2)
+    q = m.compatibility[c]
+    if q <= 0.0 or (q < 1.0 and g.uniform() >= q):  # the organ does not let it live
+        row["post_arrest"], row["post_arrest_time_s"] = PA["died_in_capillary"], t
+        u.emit(t, "died_in_capillary", c, s)
+        return
+    f = factors(cur, k, p)
+    state, n = PA["in_capillary"], k
+    while state not in FINAL:
+        phase = PHASE_OF[state]
+        if phase == "colony" and n >= cur.micro_cells:
+            row["micrometastasis_time_s"] = t
+            u.emit(t, "micrometastasis", c, s)
+            state = PA["micrometastasis"]
+            continue
+        channels = PHASES[phase]
+        if phase == "micrometastasis":  # growth (the approximation) against the phase's hazards
+            by = {h.name: h for h in H.HAZARDS}
+            grow = grow_time(g, n, _pa_rate(cur, f, by["division"], c, s, 1),
+                             _pa_rate(cur, f, by["cell_death"], c, s, 1), cur.macro_cells)
+            rates = [_pa_rate(cur, f, h, c, s, n) for h in channels]
+            total = sum(rates)
+            other = g.exponential() / total if total > 0 else math.inf
+            if (grow == math.inf and other == math.inf) or t + min(grow, other) >= m.t_max_s:
+                break
+            t += min(grow, other)
+            if grow <= other:
+                state = PA["macrometastasis"]
+                u.emit(t, "macrometastasis", c, s)
+            else:
+                h = channels[choose(rates, g.uniform() * total) if len(channels) > 1 else 0]
+                state = PA[h.to]
+                u.emit(t, h.event, c, s)
+            break
+        rates = [_pa_rate(cur, f, h, c, s, n) for h in channels]
+        total = 0.0
+        for r in rates:
+            total += r
+        dt = g.exponential() / total if total > 0 else math.inf
+        if cur is not after and t + dt >= u.switch_s:
+            t, cur = u.switch_s, after  # the clock restarts under the arm's multipliers
+            f = factors(cur, k, p)
+            continue
+        if t + dt >= m.t_max_s:
+            break
+        t += dt
+        h = channels[choose(rates, g.uniform() * total) if len(channels) > 1 else 0]
+        if h.kind == "toggle":
+            s = 1 - s
+            u.emit(t, "shield_on" if s else "shield_off", c, s)
+            continue
+        u.emit(t, h.event, c, s)
+        if h.kind == "cells":
+            n += int(h.to)
+            if n == 0:
+                state = PA["colony_extinct"]
+                u.emit(t, "colony_extinct", c, s)
+        elif h.kind == "extravasate":
+            row["extravasation_time_s"] = t
+            q = cur.dormancy_prob[c]
+            state = PA["dormant"] if q >= 1.0 or (q > 0.0 and g.uniform() < q) else PA["proliferating"]
+            if state == PA["dormant"]:
+                u.emit(t, "dormant", c, s)
+        else:
+            state = PA[h.to]
+    row["post_arrest"] = state
+    row["post_arrest_time_s"] = t if state in FINAL else m.t_max_s

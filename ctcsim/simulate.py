@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from . import _core
+from .errors import raise_for_status
 from .compile import compile_arm, expected_units
 from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
 from .scenario import Scenario
@@ -114,7 +115,8 @@ def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: boo
     """Core columns for units [start, stop): (fates, list of event column dicts)."""
     fates = _core.new_fate_buffers(stop - start)
     if not events:
-        nxt, _, _ = _core.run_chunk(arm.core, key[0], key[1], start, stop, fates)
+        nxt, _, status = _core.run_chunk(arm.core, key[0], key[1], start, stop, fates)
+        raise_for_status(status, nxt)
         return fates, []
     parts = []
     rows = EVENT_BUFFER_ROWS
@@ -123,6 +125,7 @@ def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: boo
         buf = _core.new_event_buffers(rows)
         sub = {k: v[u - start:] for k, v in fates.items()}
         nxt, n, status = _core.run_chunk(arm.core, key[0], key[1], u, stop, sub, buf)
+        raise_for_status(status, nxt)
         if n:
             parts.append({k: v[:n] for k, v in buf.items()})  # a fresh buffer each call: no copy
         if status == _core.EVENTS_FULL and nxt == u:

@@ -15,8 +15,8 @@ A table is ``ctcsim/data/tropism/<primary>.csv``, one row per organ of the built
   circulation with every factor 1; ``site``, ``percent``, ``share``: the clinical site, its
   published figure and the relative incidence fitted; ``series``, ``source``: where from, how.
 
-``ctcsim.tropism_fit`` derives tables from site frequencies; the built-in tables are made by
-``ctcsim tropism fit`` with the commands in data/tropism/README.md.
+``ctcsim.tropism_fit`` derives tables from site frequencies (``ctcsim.site_frequencies``); the
+built-in tables are made by ``ctcsim tropism fit`` with the commands in ctcsim/data/tropism/README.md.
 """
 from __future__ import annotations
 

@@ -1,78 +1,54 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The compiled core: simulate a range of units' circulating phase exactly.
+"""The compiled core: simulate a range of units exactly (contract: _core.pxd).
 
-The algorithm and its draw order are those of ctcsim/reference.py (read that
-first); the model's semantics are in ctcsim/model.py.  One entry point,
-``run_chunk``, runs with the GIL released, writes into preallocated column
-buffers and returns why it stopped; it never raises inside the loop.
+The algorithm and its draw order are those of ctcsim/reference.py, which reads
+side by side with this file (draw_entry, circulate, after_arrest, simulate_unit);
+the model's semantics are in ctcsim/model.py, its vocabulary in ctcsim/hazards.py.
+One entry point, ``run_chunk``, runs with the GIL released, writes into
+preallocated column buffers and returns why it stopped; it never raises inside the loop.
 """
 import numpy as np
 
 from libc.math cimport INFINITY, M_PI, NAN, cos, exp, log, pow, sqrt
-from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
-cdef extern from "philox.h" nogil:
-    ctypedef struct ctcsim_rng:
-        pass
-    void ctcsim_rng_init(ctcsim_rng *g, const uint64_t *key, uint64_t unit, uint64_t stream)
-    uint64_t ctcsim_philox_next(ctcsim_rng *g)
-    double ctcsim_uniform(ctcsim_rng *g)
-    double ctcsim_exponential(ctcsim_rng *g)
-
-# Why run_chunk stopped.
-cdef enum:
-    STATUS_DONE = 0
-    STATUS_EVENTS_FULL = 1   # the event buffer cannot hold the next unit: flush, call again
 DONE = STATUS_DONE
 EVENTS_FULL = STATUS_EVENTS_FULL
+CANCELLED = STATUS_CANCELLED
+ERRORS = STATUS_ERRORS
+ERR_STEP_BUDGET = STATUS_ERR_STEP_BUDGET
+DEFAULT_MAX_STEPS = 1_000_000_000  # ~25 s of one unit at the core's speed: no legitimate unit gets near
+# Codes as the core compiled them, for tests/test_hazards.py to compare with ctcsim.hazards.
+CODES = dict(n_hazards=N_HAZARDS, n_factors=N_FACTORS, n_circ=N_CIRC, fate_arrested=FATE_ARRESTED,
+             ev_macrometastasis=EV_MACROMETASTASIS, pa_macrometastasis=PA_MACROMETASTASIS,
+             h_division=H_DIVISION, cancelled=STATUS_CANCELLED)
+cdef enum:
+    STOP_CHECK_MASK = 4095  # a unit looks at the stop flag every 4096 steps: cheap, well under 1 ms apart
 
-# Codes shared with ctcsim/model.py (FATES, ARREST_MODES, EVENTS).
-cdef enum:
-    CENSORED = 0
-    DIED_SHEAR = 1
-    DIED_NK = 2
-    DIED_ANOIKIS = 3
-    ARRESTED = 4
-cdef enum:
-    MODE_NONE = 0
-    MODE_TRAPPED = 1
-    MODE_ADHERED = 2
-cdef enum:
-    EV_ENTER = 0
-    EV_STAGE = 1
-    EV_MOVE = 2
-    EV_SHIELD_ON = 3
-    EV_SHIELD_OFF = 4
-    EV_TRAPPED = 5
-    EV_ADHERED = 6
-    EV_DIED_SHEAR = 7
-    EV_DIED_NK = 8
-    EV_DIED_ANOIKIS = 9
-    EV_CENSORED = 10
-    EV_EXTRAVASATED = 11
-    EV_DORMANT = 12
-    EV_WOKE = 13
-    EV_DIED_IN_CAPILLARY = 14
-    EV_DIED_DORMANT = 15
-    EV_DIVISION = 16
-    EV_CELL_DEATH = 17
-    EV_COLONY_EXTINCT = 18
-    EV_MICROMETASTASIS = 19
-    EV_REGRESSED = 20
-    EV_MACROMETASTASIS = 21
-cdef enum:
-    PA_NONE = 0
-    PA_IN_CAPILLARY = 1
-    PA_DIED_IN_CAPILLARY = 2
-    PA_DORMANT = 3
-    PA_DIED_DORMANT = 4
-    PA_PROLIFERATING = 5
-    PA_COLONY_EXTINCT = 6
-    PA_MICROMETASTASIS = 7
-    PA_REGRESSED = 8
-    PA_MACROMETASTASIS = 9
-cdef enum:
-    N_HAZARDS = 6   # len(model.HAZARDS)
+# Set from any thread (a signal handler); read by the nogil loop, hence volatile.
+cdef volatile int _stop_requested = 0
+
+
+def request_stop():
+    """Ask every running run_chunk to stop at its next check (it returns CANCELLED)."""
+    global _stop_requested
+    _stop_requested = 1
+
+
+def clear_stop():
+    global _stop_requested
+    _stop_requested = 0
+
+
+cdef extern from *:
+    """
+    #ifdef __VERSION__
+    static const char *ctcsim_compiler = "cc " __VERSION__;
+    #else
+    static const char *ctcsim_compiler = "unknown";
+    #endif
+    """
+    const char *ctcsim_compiler
+COMPILER = ctcsim_compiler.decode()
 
 FATE_COLUMNS = (
     ("unit_id", np.int64), ("cluster_size", np.int32), ("phenotype", np.int8),
@@ -89,88 +65,24 @@ EVENT_COLUMNS = (
 )
 
 
-cdef struct Model:
-    const int8_t *is_bed
-    const int32_t *organ
-    const double *stage_rate
-    const int32_t *n_stages
-    const double *shear      # [C][2], by shield state
-    const double *nk
-    const double *adhesion
-    const double *toggle
-    const double *cap_diameter
-    const int64_t *edge_ptr
-    const int32_t *edge_to
-    const double *edge_cum
-    double eta, beta
-    double anoikis_scale[2]
-    bint anoikis_on
-    double trap_max, trap_ratio50, trap_width
-    int n_entry
-    const int32_t *entry_compartment
-    const double *entry_cum
-    int n_cluster
-    const double *cluster_cum
-    int n_phenotype
-    const double *phenotype_cum
-    double d_median, d_sigma
-    int n_tgrid
-    const double *tgrid
-    const double *cluster_factor    # [N_HAZARDS][K]
-    const double *phenotype_factor  # [N_HAZARDS][3]
-    const double *trap_dscale
-    double t_max
-    const double *cap_death      # [C][2]
-    const double *extravasation
-    const double *dormancy
-    const double *wake
-    const double *dormant_death
-    const double *birth
-    const double *death
-    const double *regression
-    const double *compatibility
-    int micro_cells
-    double macro_cells
-    bint after_arrest_on     # any capillary death, extravasation or incompatibility: else units stay arrested
-
-
-cdef struct Fates:
-    int64_t *unit_id
-    int32_t *cluster_size
-    int8_t *phenotype
-    double *diameter
-    double *entry_time
-    int32_t *entry_compartment
-    int8_t *fate
-    double *fate_time
-    int32_t *organ
-    int8_t *arrest_mode
-    int32_t *beds_visited
-    int8_t *shielded
-    double *time_shielded
-    int32_t *n_steps
-    int8_t *post_arrest
-    double *post_arrest_time
-    double *extravasation_time
-    double *micro_time
-
-
-cdef struct Events:
-    int64_t *unit_id
-    double *time
-    int8_t *event
-    int32_t *compartment
-    int8_t *shielded
-    int64_t capacity
-    int64_t n
-
-
 cdef inline int pick(const double *cum, int n, double u) noexcept nogil:
     cdef int i
     for i in range(n - 1):
         if u < cum[i]:
             return i
     return n - 1
+
+
+cdef inline int choose(const double *rates, int n, double x) noexcept nogil:
+    """The channel whose running sum first exceeds x (x = u * total)."""
+    cdef int i = 0
+    cdef double acc = rates[0]
+    while i < n - 1 and x >= acc:
+        i += 1
+        acc += rates[i]
+    while rates[i] == 0.0:  # x rounded up to total: take the last live channel
+        i -= 1
+    return i
 
 
 cdef inline bint emit(Events *ev, int64_t unit, double t, int e, int c, int s) noexcept nogil:
@@ -180,7 +92,7 @@ cdef inline bint emit(Events *ev, int64_t unit, double t, int e, int c, int s) n
     if ev.n == ev.capacity:
         return False
     ev.unit_id[ev.n] = unit
-    ev.time[ev.n] = t
+    ev.time_s[ev.n] = t
     ev.event[ev.n] = e
     ev.compartment[ev.n] = c
     ev.shielded[ev.n] = s
@@ -191,15 +103,25 @@ cdef inline bint emit(Events *ev, int64_t unit, double t, int e, int c, int s) n
 cdef inline bint trapped_on_entry(const Model *m, ctcsim_rng *g, int c, double d, int k) noexcept nogil:
     if m.trap_max == 0.0:  # trapping off: skip the exp (the probability is 0 either way)
         return False
-    cdef double r = d * m.trap_dscale[k - 1] / m.cap_diameter[c]
+    cdef double r = d * m.trap_diameter_scale[k - 1] / m.capillary_diameter_um[c]
     cdef double p = m.trap_max / (1.0 + exp(-(r - m.trap_ratio50) / m.trap_width))
     return p >= 1.0 or (p > 0.0 and ctcsim_uniform(g) < p)
 
 
 cdef inline void unit_factors(const Model *m, int k, int p, double *f) noexcept nogil:
-    cdef int h
+    """f[h]: the unit's factor on hazard h (its factor group's cluster x phenotype factor, or 1)."""
+    cdef int h, g
     for h in range(N_HAZARDS):
-        f[h] = m.cluster_factor[h * m.n_cluster + k - 1] * m.phenotype_factor[h * 3 + p]
+        g = ctc_factor_of[h]
+        f[h] = m.cluster_factor[g * m.n_cluster + k - 1] * m.phenotype_factor[g * 3 + p] if g >= 0 else 1.0
+
+
+cdef inline int budget_check(int64_t steps, int64_t max_steps) noexcept nogil:
+    if steps > max_steps:
+        return STATUS_ERR_STEP_BUDGET
+    if (steps & STOP_CHECK_MASK) == 0 and _stop_requested:
+        return STATUS_CANCELLED
+    return STATUS_DONE
 
 
 cdef double grow_time(ctcsim_rng *g, int n, double birth, double death, double target) noexcept nogil:
@@ -219,278 +141,317 @@ cdef double grow_time(ctcsim_rng *g, int n, double birth, double death, double t
     return r if r > 0.0 else 0.0
 
 
-cdef bint after_arrest(const Model *m, const Model *m2, double switch_s, const uint64_t *key,
-                       int64_t unit, int64_t row, int c, int s, int k, int p, double t,
-                       Fates *out, Events *ev) noexcept nogil:
-    """The post-arrest chain (DESIGN 2.4) on stream 2; see reference.after_arrest."""
+cdef Entry draw_entry(const Model *m, const uint64_t *key, int64_t unit) noexcept nogil:
+    """Entry attributes, stream 0 (reference.draw_entry)."""
     cdef ctcsim_rng g
-    cdef const Model *cur = m if t < switch_s else m2
-    cdef int state = PA_IN_CAPILLARY, n = k, evc
-    cdef double f[N_HAZARDS]
-    cdef double r0, r1, total, dt, grow, reg, dt_reg, u
-    cdef bint second
-    ctcsim_rng_init(&g, key, <uint64_t>unit, 2)
-    u = m.compatibility[c]
-    if u <= 0.0 or (u < 1.0 and ctcsim_uniform(&g) >= u):  # the organ does not let it live
-        out.post_arrest[row] = PA_DIED_IN_CAPILLARY
-        out.post_arrest_time[row] = t
-        return emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s)
-    while True:
-        unit_factors(cur, k, p, f)
-        if state == PA_IN_CAPILLARY:
-            r0 = cur.cap_death[2 * c + s] * f[1]
-            r1 = cur.extravasation[c] * f[4]
-        elif state == PA_DORMANT:
-            r0 = cur.dormant_death[c]
-            r1 = cur.wake[c]
-        elif state == PA_PROLIFERATING:
-            if n >= cur.micro_cells:
-                out.micro_time[row] = t
-                if not emit(ev, unit, t, EV_MICROMETASTASIS, c, s):
-                    return False
-                state = PA_MICROMETASTASIS
-                continue
-            r0 = cur.death[c] * n
-            r1 = cur.birth[c] * f[5] * n
-        else:
-            grow = grow_time(&g, n, cur.birth[c] * f[5], cur.death[c], cur.macro_cells)
-            reg = cur.regression[c]
-            dt_reg = ctcsim_exponential(&g) / reg if reg > 0 else INFINITY
-            if grow == INFINITY and dt_reg == INFINITY:
-                break
-            dt = grow if grow < dt_reg else dt_reg
-            if t + dt >= m.t_max:
-                break
-            t += dt
-            state = PA_MACROMETASTASIS if grow <= dt_reg else PA_REGRESSED
-            if not emit(ev, unit, t, EV_MACROMETASTASIS if grow <= dt_reg else EV_REGRESSED, c, s):
-                return False
-            break
-        total = r0 + r1
-        dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
-        if cur != m2 and t + dt >= switch_s:
-            t = switch_s  # the clock restarts under the arm's multipliers
-            cur = m2
-            continue
-        if t + dt >= m.t_max:
-            break
-        t += dt
-        u = ctcsim_uniform(&g)
-        second = u * total >= r0 if r1 > 0 else False
-        if state == PA_IN_CAPILLARY:
-            if not second:
-                state = PA_DIED_IN_CAPILLARY
-                if not emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s):
-                    return False
-                break
-            out.extravasation_time[row] = t
-            if not emit(ev, unit, t, EV_EXTRAVASATED, c, s):
-                return False
-            u = cur.dormancy[c]
-            if u >= 1.0 or (u > 0.0 and ctcsim_uniform(&g) < u):
-                state = PA_DORMANT
-                if not emit(ev, unit, t, EV_DORMANT, c, s):
-                    return False
-            else:
-                state = PA_PROLIFERATING
-        elif state == PA_DORMANT:
-            state = PA_PROLIFERATING if second else PA_DIED_DORMANT
-            if not emit(ev, unit, t, EV_WOKE if second else EV_DIED_DORMANT, c, s):
-                return False
-            if not second:
-                break
-        else:
-            n += 1 if second else -1
-            if not emit(ev, unit, t, EV_DIVISION if second else EV_CELL_DEATH, c, s):
-                return False
-            if n == 0:
-                state = PA_COLONY_EXTINCT
-                if not emit(ev, unit, t, EV_COLONY_EXTINCT, c, s):
-                    return False
-                break
-    out.post_arrest[row] = state
-    if state == PA_DIED_IN_CAPILLARY or state == PA_DIED_DORMANT or state == PA_COLONY_EXTINCT \
-            or state == PA_REGRESSED or state == PA_MACROMETASTASIS:
-        out.post_arrest_time[row] = t
-    else:
-        out.post_arrest_time[row] = m.t_max
-    return True
-
-
-cdef bint simulate_unit(const Model *m, const Model *m2, double switch_s, const uint64_t *key,
-                        int64_t unit, int64_t row, Fates *out, Events *ev) noexcept nogil:
-    """One unit, start to fate.  False if the event buffer filled up.
-
-    The unit follows ``m`` until absolute time ``switch_s`` and ``m2`` after it
-    (``m2 == m`` for an arm without a start time)."""
-    cdef ctcsim_rng g
-    cdef int c, k, p, i, j = 0, s = 0, fate = CENSORED, mode = MODE_NONE, evcode = EV_CENSORED
-    cdef int beds = 0, steps = 0
-    cdef int64_t lo, hi, e
-    cdef double d, t0, u1, u2, x, a = 0.0, t, dt, dt_a, b = 0.0, total, acc
-    cdef double budget = INFINITY, w = 0.0, w_new, shielded_s = 0.0, t_end
-    cdef double f[N_HAZARDS]
-    cdef double rates[5]
-    cdef const Model *cur
-    cdef bint anoikis_on = m.anoikis_on or m2.anoikis_on
-
-    # Entry attributes, stream 0.
+    cdef Entry e
+    cdef double u1, u2, x
+    cdef int i
     ctcsim_rng_init(&g, key, <uint64_t>unit, 0)
-    c = m.entry_compartment[pick(m.entry_cum, m.n_entry, ctcsim_uniform(&g)) if m.n_entry > 1 else 0]
-    k = (pick(m.cluster_cum, m.n_cluster, ctcsim_uniform(&g)) if m.n_cluster > 1 else 0) + 1
-    p = pick(m.phenotype_cum, m.n_phenotype, ctcsim_uniform(&g)) if m.n_phenotype > 1 else 0
-    d = m.d_median
-    if m.d_sigma > 0:
+    e.c = m.entry_compartment[pick(m.entry_cum, m.n_entry, ctcsim_uniform(&g)) if m.n_entry > 1 else 0]
+    e.k = (pick(m.cluster_cum, m.n_cluster, ctcsim_uniform(&g)) if m.n_cluster > 1 else 0) + 1
+    e.p = pick(m.phenotype_cum, m.n_phenotype, ctcsim_uniform(&g)) if m.n_phenotype > 1 else 0
+    e.d = m.diameter_median_um
+    if m.diameter_sigma_log > 0:
         u1 = <double>((ctcsim_philox_next(&g) >> 11) + 1) * (1.0 / 9007199254740992.0)
         u2 = ctcsim_uniform(&g)
         x = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2)
-        d = m.d_median * exp(m.d_sigma * x)
-    t0 = m.tgrid[0]
+        e.d = m.diameter_median_um * exp(m.diameter_sigma_log * x)
+    e.t0 = m.entry_time_grid_s[0]
     if m.n_tgrid > 1:
         x = ctcsim_uniform(&g) * (m.n_tgrid - 1)
         i = <int>x
         if i > m.n_tgrid - 2:
             i = m.n_tgrid - 2
-        t0 = m.tgrid[i] + (x - i) * (m.tgrid[i + 1] - m.tgrid[i])
-    if switch_s >= m.t_max:
-        m2 = m
-    cur = m if t0 < switch_s else m2
-    unit_factors(cur, k, p, f)
+        e.t0 = m.entry_time_grid_s[i] + (x - i) * (m.entry_time_grid_s[i + 1] - m.entry_time_grid_s[i])
+    return e
 
-    out.unit_id[row] = unit
-    out.cluster_size[row] = k
-    out.phenotype[row] = p
-    out.diameter[row] = d
-    out.entry_time[row] = t0
-    out.entry_compartment[row] = c
-    out.post_arrest[row] = PA_NONE
-    out.post_arrest_time[row] = NAN
-    out.extravasation_time[row] = NAN
-    out.micro_time[row] = NAN
 
-    # Circulation, stream 1.
-    ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
-    t_end = t0
-    if not emit(ev, unit, t0, EV_ENTER, c, s):
+# The circulating state of one unit: where it is, how far it has got, how it ended.  Anoikis:
+# the unit dies when its integrated hazard reaches an Exp(1) threshold; ``budget`` is what was left
+# of it at age ``a_w``, where the Weibull clock (a/eta)^beta read ``w``, and ``b`` is the hazard's
+# current scale.  While b stays the same the age of death ``death_age`` stays the same, so the
+# clock is read (two pow calls) only when b changes: at a shield toggle, a compartment with
+# another anoikis rate, or an arm's start.
+cdef struct Walk:
+    int c, j, s, beds, fate, mode, evcode
+    double a, budget, w, b, death_age, shielded_s, t_end
+
+
+cdef inline const double *unit_rates(const Model *m, Entry e) noexcept nogil:
+    """The unit's kind's rate table: N_CIRC + 1 numbers per state (c, s)."""
+    return m.unit_rate + ((e.k - 1) * 3 + e.p) * m.n_compartments * 2 * (N_CIRC + 1)
+
+
+cdef inline bint enter_bed(const Model *cur, ctcsim_rng *g, Entry e, Walk *u) noexcept nogil:
+    """Entering compartment u.c: a bed counts, and may trap the unit at once."""
+    if not cur.is_bed[u.c]:
         return False
-    if m.is_bed[c]:
-        beds += 1
-        if trapped_on_entry(cur, &g, c, d, k):
-            fate, mode, evcode = ARRESTED, MODE_TRAPPED, EV_TRAPPED
-    if fate == CENSORED and anoikis_on:
-        budget = ctcsim_exponential(&g)
-    # Hot pointers in locals: the compiler may keep them in registers across the loop.
-    cdef const double *stage_rate = cur.stage_rate
-    cdef const double *shear = cur.shear
-    cdef const double *nk = cur.nk
-    cdef const double *adhesion = cur.adhesion
-    cdef const double *toggle = cur.toggle
-    cdef const int32_t *n_stages = cur.n_stages
-    cdef const int8_t *is_bed = m.is_bed
-    cdef const int64_t *edge_ptr = m.edge_ptr
-    cdef const int32_t *edge_to = m.edge_to
-    cdef double t_max = m.t_max
-    while fate == CENSORED:
-        rates[0] = stage_rate[c]
-        rates[1] = shear[2 * c + s] * f[0]
-        rates[2] = nk[2 * c + s] * f[1]
-        rates[3] = adhesion[2 * c + s] * f[3]
-        rates[4] = toggle[2 * c + s]
-        total = rates[0] + rates[1] + rates[2] + rates[3] + rates[4]
+    u.beds += 1
+    if trapped_on_entry(cur, g, u.c, e.d, e.k):
+        u.fate, u.mode, u.evcode = FATE_ARRESTED, MODE_TRAPPED, EV_TRAPPED
+        return True
+    return False
+
+
+cdef inline bint move_on(const Model *m, const Model *cur, ctcsim_rng *g, Entry e, Walk *u, int64_t unit,
+                         Events *ev) noexcept nogil:
+    """A stage event: the next Erlang stage, or after the last one the next compartment by flow.
+    False if the event buffer is full."""
+    cdef int64_t lo, hi
+    u.j += 1
+    if u.j < cur.n_stages[u.c]:
+        return emit(ev, unit, u.t_end, EV_STAGE, u.c, u.s)
+    lo = m.edge_ptr[u.c]
+    hi = m.edge_ptr[u.c + 1]
+    u.c = m.edge_to[lo + (pick(m.edge_cum + lo, <int>(hi - lo), ctcsim_uniform(g)) if hi - lo > 1 else 0)]
+    u.j = 0
+    if not emit(ev, unit, u.t_end, EV_MOVE, u.c, u.s):
+        return False
+    enter_bed(cur, g, e, u)
+    return True
+
+
+cdef inline void spend(Walk *u, const Model *cur) noexcept nogil:
+    """Spend the threshold on the clock's growth since it was last read, at scale b."""
+    cdef double w_now = pow(u.a / cur.anoikis_eta_s, cur.anoikis_beta) if u.a > 0 else 0.0  # pow(0, beta) = 0
+    u.budget -= u.b * (w_now - u.w)
+    u.w = w_now
+
+
+cdef inline void aim(Walk *u, const Model *cur, double b) noexcept nogil:
+    """From now on at scale b: the age at which the rest of the threshold is spent."""
+    u.b = b
+    u.death_age = cur.anoikis_eta_s * pow(u.w + u.budget / b, 1.0 / cur.anoikis_beta) if b > 0 else INFINITY
+
+
+cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
+                   Fates *out, Events *ev) noexcept nogil:
+    """The circulating phase on stream 1 (reference.circulate), then after_arrest if arrested."""
+    cdef ctcsim_rng g
+    cdef const Model *m = arm.m
+    cdef const Model *cur = m if e.t0 < arm.switch_s else arm.m2
+    cdef Walk u
+    cdef int i, h, st
+    cdef int64_t steps = 0
+    cdef double dt, dt_a, b, total
+    cdef const double *ur = unit_rates(cur, e)
+    cdef const double *cr
+    cdef bint anoikis_on = m.anoikis_on or arm.m2.anoikis_on
+    u.c, u.j, u.s, u.beds, u.fate, u.mode, u.evcode = e.c, 0, 0, 0, FATE_CENSORED, MODE_NONE, EV_CENSORED
+    u.a, u.budget, u.w, u.b, u.death_age, u.shielded_s, u.t_end = 0.0, INFINITY, 0.0, 0.0, INFINITY, 0.0, e.t0
+    ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
+    if not emit(ev, unit, e.t0, EV_ENTER, u.c, u.s):
+        return STATUS_EVENTS_FULL
+    if not enter_bed(cur, &g, e, &u) and anoikis_on:
+        u.budget = ctcsim_exponential(&g)
+    while u.fate == FATE_CENSORED:
+        cr = ur + (2 * u.c + u.s) * (N_CIRC + 1)
+        total = 0.0
+        for i in range(N_CIRC):
+            total += cr[i]
         dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
-        dt_a = INFINITY
         if anoikis_on:
-            b = cur.anoikis_scale[s] * f[2]
-            if b > 0:
-                dt_a = m.eta * pow(w + budget / b, 1.0 / m.beta) - a
-        if cur != m2 and t0 + a + (dt if dt < dt_a else dt_a) >= switch_s:
-            # Advance to the switch; the clocks restart under the arm's multipliers.
-            if s:
-                shielded_s += switch_s - t0 - a
-            a = switch_s - t0
+            b = cr[N_CIRC]
+            if b != u.b:
+                spend(&u, cur)
+                aim(&u, cur, b)
+        dt_a = u.death_age - u.a
+        if cur != arm.m2 and e.t0 + u.a + (dt if dt < dt_a else dt_a) >= arm.switch_s:
+            # Advance to the switch; the clocks restart under the arm's multipliers, the
+            # anoikis threshold carries over, measured on the new Weibull clock.
+            if u.s:
+                u.shielded_s += arm.switch_s - e.t0 - u.a
+            u.a = arm.switch_s - e.t0
             if anoikis_on:
-                w_new = pow(a / m.eta, m.beta)
-                budget -= b * (w_new - w)
-                w = w_new
-            cur = m2
-            unit_factors(cur, k, p, f)
-            stage_rate, shear, nk, adhesion, toggle = cur.stage_rate, cur.shear, cur.nk, cur.adhesion, cur.toggle
-            n_stages = cur.n_stages
+                spend(&u, cur)
+                u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)  # the new clock, read now
+            cur = arm.m2
+            ur = unit_rates(cur, e)
+            if anoikis_on:
+                aim(&u, cur, ur[(2 * u.c + u.s) * (N_CIRC + 1) + N_CIRC])
             continue
         steps += 1
-        if t0 + a + (dt if dt < dt_a else dt_a) >= t_max:
-            if s:
-                shielded_s += t_max - t0 - a
-            t_end = t_max
+        st = budget_check(steps, arm.max_steps)
+        if st != STATUS_DONE:
+            return st
+        if e.t0 + u.a + (dt if dt < dt_a else dt_a) >= m.t_max_s:
+            if u.s:
+                u.shielded_s += m.t_max_s - e.t0 - u.a
+            u.t_end = m.t_max_s
             break  # censored
         if dt_a <= dt:
-            if s:
-                shielded_s += dt_a
-            t_end = t0 + a + dt_a
-            fate, evcode = DIED_ANOIKIS, EV_DIED_ANOIKIS
+            if u.s:
+                u.shielded_s += dt_a
+            u.t_end = e.t0 + u.a + dt_a
+            u.fate, u.evcode = ctc_hazard_to[H_TIME_DEPENDENT], ctc_hazard_event[H_TIME_DEPENDENT]
             break
-        a += dt
-        if s:
-            shielded_s += dt
-        if anoikis_on:
-            w_new = pow(a / m.eta, m.beta)
-            budget -= b * (w_new - w)
-            w = w_new
-        t = t0 + a
-        t_end = t
-        x = ctcsim_uniform(&g) * total
-        i = 0
-        acc = rates[0]
-        while i < 4 and x >= acc:
-            i += 1
-            acc += rates[i]
-        while rates[i] == 0.0:  # x rounded up to total: take the last live channel
-            i -= 1
-        if i == 0:
-            j += 1
-            if j < n_stages[c]:
-                if not emit(ev, unit, t, EV_STAGE, c, s):
-                    return False
-                continue
-            lo = edge_ptr[c]
-            hi = edge_ptr[c + 1]
-            e = lo + (pick(m.edge_cum + lo, <int>(hi - lo), ctcsim_uniform(&g)) if hi - lo > 1 else 0)
-            c = edge_to[e]
-            j = 0
-            if not emit(ev, unit, t, EV_MOVE, c, s):
-                return False
-            if is_bed[c]:
-                beds += 1
-                if trapped_on_entry(cur, &g, c, d, k):
-                    fate, mode, evcode = ARRESTED, MODE_TRAPPED, EV_TRAPPED
-        elif i == 1:
-            fate, evcode = DIED_SHEAR, EV_DIED_SHEAR
-        elif i == 2:
-            fate, evcode = DIED_NK, EV_DIED_NK
-        elif i == 3:
-            fate, mode, evcode = ARRESTED, MODE_ADHERED, EV_ADHERED
+        if u.s:
+            u.shielded_s += dt
+        u.a += dt
+        u.t_end = e.t0 + u.a
+        h = ctc_circ_hazard[choose(cr, N_CIRC, ctcsim_uniform(&g) * total)]
+        if ctc_hazard_kind[h] == KIND_STAGE:
+            if not move_on(m, cur, &g, e, &u, unit, ev):
+                return STATUS_EVENTS_FULL
+        elif ctc_hazard_kind[h] == KIND_TOGGLE:
+            u.s = 1 - u.s
+            if not emit(ev, unit, u.t_end, EV_SHIELD_ON if u.s else EV_SHIELD_OFF, u.c, u.s):
+                return STATUS_EVENTS_FULL
+        elif ctc_hazard_kind[h] == KIND_ARREST:
+            u.fate, u.mode, u.evcode = FATE_ARRESTED, ctc_hazard_to[h], ctc_hazard_event[h]
         else:
+            u.fate, u.evcode = ctc_hazard_to[h], ctc_hazard_event[h]
+    return end_circulation(arm, key, unit, row, e, &u, steps, out, ev)
+
+
+cdef int end_circulation(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
+                         const Walk *u, int64_t steps, Fates *out, Events *ev) noexcept nogil:
+    """The fate event and row; then the post-arrest chain if the unit arrested."""
+    cdef const Model *m = arm.m
+    if not emit(ev, unit, u.t_end, u.evcode, u.c, u.s):
+        return STATUS_EVENTS_FULL
+    out.fate[row] = u.fate
+    out.fate_time_s[row] = u.t_end
+    out.organ[row] = m.organ[u.c] if u.fate == FATE_ARRESTED else -1
+    out.arrest_mode[row] = u.mode
+    out.beds_visited[row] = u.beds
+    out.shielded_at_fate[row] = u.s
+    out.time_shielded_s[row] = u.shielded_s
+    out.n_steps[row] = steps
+    if u.fate != FATE_ARRESTED:
+        return STATUS_DONE
+    if m.after_arrest_on or arm.m2.after_arrest_on:
+        return after_arrest(arm, key, unit, row, u.c, u.s, e, u.t_end, steps, out, ev)
+    # Nothing can happen after arrest: the chain would stay in the capillary, drawing nothing.
+    out.post_arrest[row] = PA_IN_CAPILLARY
+    out.post_arrest_time_s[row] = m.t_max_s
+    return STATUS_DONE
+
+
+cdef inline double pa_rate(const Model *m, const double *f, int h, int c, int s, int n) noexcept nogil:
+    cdef double r = m.rate[(h * m.n_compartments + c) * 2 + s] * f[h]
+    return r * n if ctc_hazard_kind[h] == KIND_CELLS else r
+
+
+cdef int grow_or_regress(const Model *m, const double *f, ctcsim_rng *g, int c, int s, int n,
+                         double *t, int *state, int64_t unit, Events *ev) noexcept nogil:
+    """The micrometastasis stage: growth to macro_cells (closed form) against the phase's hazards."""
+    cdef double grow, total = 0.0, dt, other
+    cdef double rates[PA_MAX_CHANNELS]
+    cdef int j, h, nch = ctc_phase_n[PHASE_MICROMETASTASIS]
+    grow = grow_time(g, n, pa_rate(m, f, H_DIVISION, c, s, 1), pa_rate(m, f, H_CELL_DEATH, c, s, 1), m.macro_cells)
+    for j in range(nch):
+        rates[j] = pa_rate(m, f, ctc_phase_hazard[PHASE_MICROMETASTASIS * PA_MAX_CHANNELS + j], c, s, n)
+        total += rates[j]
+    other = ctcsim_exponential(g) / total if total > 0 else INFINITY
+    if grow == INFINITY and other == INFINITY:
+        return STATUS_DONE
+    dt = grow if grow < other else other
+    if t[0] + dt >= m.t_max_s:
+        return STATUS_DONE
+    t[0] += dt
+    if grow <= other:
+        state[0] = PA_MACROMETASTASIS
+        return STATUS_DONE if emit(ev, unit, t[0], EV_MACROMETASTASIS, c, s) else STATUS_EVENTS_FULL
+    j = choose(rates, nch, ctcsim_uniform(g) * total) if nch > 1 else 0
+    h = ctc_phase_hazard[PHASE_MICROMETASTASIS * PA_MAX_CHANNELS + j]
+    state[0] = ctc_hazard_to[h]
+    return STATUS_DONE if emit(ev, unit, t[0], ctc_hazard_event[h], c, s) else STATUS_EVENTS_FULL
+
+
+cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, int c, int s,
+                      Entry e, double t, int64_t steps, Fates *out, Events *ev) noexcept nogil:
+    """The post-arrest chain (DESIGN 2.4) on stream 2 (reference.after_arrest)."""
+    cdef ctcsim_rng g
+    cdef const Model *cur = arm.m if t < arm.switch_s else arm.m2
+    cdef int state = PA_IN_CAPILLARY, phase = PHASE_CAPILLARY, n = e.k, j, h, nch, st
+    cdef double f[N_HAZARDS]
+    cdef double rates[PA_MAX_CHANNELS]
+    cdef double total, dt, q
+    ctcsim_rng_init(&g, key, <uint64_t>unit, 2)
+    q = arm.m.compatibility[c]
+    if q <= 0.0 or (q < 1.0 and ctcsim_uniform(&g) >= q):  # the organ does not let it live
+        out.post_arrest[row] = PA_DIED_IN_CAPILLARY
+        out.post_arrest_time_s[row] = t
+        return STATUS_DONE if emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s) else STATUS_EVENTS_FULL
+    unit_factors(cur, e.k, e.p, f)
+    while not ctc_final[state]:
+        steps += 1
+        st = budget_check(steps, arm.max_steps)
+        if st != STATUS_DONE:
+            return st
+        if phase == PHASE_COLONY and n >= cur.micro_cells:
+            out.micrometastasis_time_s[row] = t
+            if not emit(ev, unit, t, EV_MICROMETASTASIS, c, s):
+                return STATUS_EVENTS_FULL
+            state, phase = PA_MICROMETASTASIS, PHASE_MICROMETASTASIS
+            continue
+        if phase == PHASE_MICROMETASTASIS:
+            st = grow_or_regress(cur, f, &g, c, s, n, &t, &state, unit, ev)
+            if st != STATUS_DONE:
+                return st
+            break
+        nch = ctc_phase_n[phase]
+        total = 0.0
+        for j in range(nch):
+            rates[j] = pa_rate(cur, f, ctc_phase_hazard[phase * PA_MAX_CHANNELS + j], c, s, n)
+            total += rates[j]
+        dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
+        if cur != arm.m2 and t + dt >= arm.switch_s:
+            t = arm.switch_s  # the clock restarts under the arm's multipliers
+            cur = arm.m2
+            unit_factors(cur, e.k, e.p, f)
+            continue
+        if t + dt >= arm.m.t_max_s:
+            break
+        t += dt
+        j = choose(rates, nch, ctcsim_uniform(&g) * total) if nch > 1 else 0
+        h = ctc_phase_hazard[phase * PA_MAX_CHANNELS + j]
+        if ctc_hazard_kind[h] == KIND_TOGGLE:
             s = 1 - s
             if not emit(ev, unit, t, EV_SHIELD_ON if s else EV_SHIELD_OFF, c, s):
-                return False
+                return STATUS_EVENTS_FULL
+            continue
+        if not emit(ev, unit, t, ctc_hazard_event[h], c, s):
+            return STATUS_EVENTS_FULL
+        if ctc_hazard_kind[h] == KIND_CELLS:
+            n += ctc_hazard_to[h]
+            if n == 0:
+                state = PA_COLONY_EXTINCT
+                if not emit(ev, unit, t, EV_COLONY_EXTINCT, c, s):
+                    return STATUS_EVENTS_FULL
+            continue
+        if ctc_hazard_kind[h] == KIND_EXTRAVASATE:
+            out.extravasation_time_s[row] = t
+            q = cur.dormancy_prob[c]
+            state = PA_DORMANT if q >= 1.0 or (q > 0.0 and ctcsim_uniform(&g) < q) else PA_PROLIFERATING
+            if state == PA_DORMANT and not emit(ev, unit, t, EV_DORMANT, c, s):
+                return STATUS_EVENTS_FULL
+        else:
+            state = ctc_hazard_to[h]
+        phase = ctc_state_phase[state]
+    out.post_arrest[row] = state
+    out.post_arrest_time_s[row] = t if ctc_final[state] else arm.m.t_max_s
+    return STATUS_DONE
 
-    if not emit(ev, unit, t_end, evcode, c, s):
-        return False
-    out.fate[row] = fate
-    out.fate_time[row] = t_end
-    out.organ[row] = m.organ[c] if fate == ARRESTED else -1
-    out.arrest_mode[row] = mode
-    out.beds_visited[row] = beds
-    out.shielded[row] = s
-    out.time_shielded[row] = shielded_s
-    out.n_steps[row] = steps
-    if fate == ARRESTED:
-        if m.after_arrest_on or m2.after_arrest_on:
-            return after_arrest(m, m2, switch_s, key, unit, row, c, s, k, p, t_end, out, ev)
-        # Nothing can happen after arrest: the chain would stay in the capillary, drawing nothing.
-        out.post_arrest[row] = PA_IN_CAPILLARY
-        out.post_arrest_time[row] = m.t_max
-    return True
+
+cdef int simulate_unit(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row,
+                       Fates *out, Events *ev) noexcept nogil:
+    """One unit, start to fate: its entry draws, its fate row, and its whole course."""
+    cdef Entry e = draw_entry(arm.m, key, unit)
+    out.unit_id[row] = unit
+    out.cluster_size[row] = e.k
+    out.phenotype[row] = e.p
+    out.diameter_um[row] = e.d
+    out.entry_time_s[row] = e.t0
+    out.entry_compartment[row] = e.c
+    out.post_arrest[row] = PA_NONE
+    out.post_arrest_time_s[row] = NAN
+    out.extravasation_time_s[row] = NAN
+    out.micrometastasis_time_s[row] = NAN
+    return circulate(arm, key, unit, row, e, out, ev)
+
 
 
 cdef inline const double *dptr(const double[::1] a):
@@ -500,41 +461,41 @@ cdef inline const double *dptr(const double[::1] a):
 cdef class CoreModel:
     """An arm's CompiledModel(s), pinned as contiguous buffers, and the C views of them.
 
-    ``after`` and ``switch_s``: the arm's model from absolute time ``switch_s`` on."""
-    cdef Model m
-    cdef Model m2
-    cdef double switch_s
-    cdef list _keep
+    ``after`` and ``switch_s``: the arm's model from absolute time ``switch_s`` on (a switch at
+    or after t_max_s changes nothing, so it is dropped).  ``max_steps``: each unit's step budget."""
 
-    def __init__(self, model, after=None, double switch_s=INFINITY):
+    def __init__(self, model, after=None, double switch_s=INFINITY, int64_t max_steps=DEFAULT_MAX_STEPS):
         self._keep = []
+        if after is None or switch_s >= model.t_max_s:
+            after, switch_s = model, INFINITY
         self._fill(&self.m, model)
-        self._fill(&self.m2, after if after is not None else model)
-        self.switch_s = switch_s if after is not None else INFINITY
+        self._fill(&self.m2, after)
+        self.arm.m = &self.m
+        self.arm.m2 = &self.m2 if after is not model else &self.m
+        self.arm.switch_s = switch_s
+        self.arm.max_steps = max_steps
 
     cdef _fill(self, Model *m, model):
         def arr(x, dtype):
             return np.ascontiguousarray(np.asarray(x, dtype=dtype).ravel())
         f8 = np.float64
+        rate = model.rate_table()  # [N_HAZARDS, C, 2]
+        if rate.shape[0] != N_HAZARDS or len(model.cluster_factor) != N_FACTORS:
+            raise ValueError("the model's tables do not match the hazards the core was built with")
         a = dict(
             is_bed=arr(model.is_bed, np.int8), organ=arr(model.organ, np.int32),
-            stage_rate=arr(model.stage_rate_per_s, f8), n_stages=arr(model.n_stages, np.int32),
-            shear=arr(model.shear_per_s, f8), nk=arr(model.nk_per_s, f8),
-            adhesion=arr(model.adhesion_per_s, f8), toggle=arr(model.shield_toggle_per_s, f8),
-            cap=arr(model.capillary_diameter_um, f8), edge_ptr=arr(model.edge_ptr, np.int64),
-            edge_to=arr(model.edge_to, np.int32), edge_cum=arr(model.edge_cum, f8),
+            n_stages=arr(model.n_stages, np.int32), cap=arr(model.capillary_diameter_um, f8),
+            edge_ptr=arr(model.edge_ptr, np.int64), edge_to=arr(model.edge_to, np.int32),
+            edge_cum=arr(model.edge_cum, f8), rate=arr(rate, f8),
+            unit_rate=arr(unit_rate_table(model, rate), f8),
             entry_c=arr(model.entry_compartment, np.int32), entry_cum=arr(model.entry_cum, f8),
             cluster_cum=arr(model.cluster_cum, f8), phenotype_cum=arr(model.phenotype_cum, f8),
             tgrid=arr(model.entry_time_grid_s, f8), cf=arr(model.cluster_factor, f8),
             pf=arr(model.phenotype_factor, f8), tds=arr(model.trap_diameter_scale, f8),
-            cap_death=arr(model.cap_death_per_s, f8), ext=arr(model.extravasation_per_s, f8),
-            dorm=arr(model.dormancy_prob, f8), wake=arr(model.wake_per_s, f8),
-            dd=arr(model.dormant_death_per_s, f8), birth=arr(model.birth_per_s, f8),
-            death=arr(model.death_per_s, f8), reg=arr(model.regression_per_s, f8),
-            compat=arr(model.compatibility, f8),
+            dorm=arr(model.dormancy_prob, f8), compat=arr(model.compatibility, f8),
         )
-        if len(a["cf"]) != N_HAZARDS * len(a["cluster_cum"]) or len(a["pf"]) != N_HAZARDS * 3:
-            raise ValueError("factor tables must have one row per hazard in model.HAZARDS")
+        if len(a["cf"]) != N_FACTORS * len(a["cluster_cum"]) or len(a["pf"]) != N_FACTORS * 3:
+            raise ValueError("factor tables must have one row per factor group in hazards.FACTORS")
         self._keep.append(a)
         cdef const int8_t[::1] i8
         cdef const int32_t[::1] i32
@@ -545,47 +506,50 @@ cdef class CoreModel:
         i32 = a["edge_to"]; m.edge_to = &i32[0]
         i32 = a["entry_c"]; m.entry_compartment = &i32[0]
         i64 = a["edge_ptr"]; m.edge_ptr = &i64[0]
-        m.stage_rate = dptr(a["stage_rate"])
-        m.shear = dptr(a["shear"])
-        m.nk = dptr(a["nk"])
-        m.adhesion = dptr(a["adhesion"])
-        m.toggle = dptr(a["toggle"])
-        m.cap_diameter = dptr(a["cap"])
+        m.capillary_diameter_um = dptr(a["cap"])
         m.edge_cum = dptr(a["edge_cum"])
+        m.rate = dptr(a["rate"])
+        m.unit_rate = dptr(a["unit_rate"])
         m.entry_cum = dptr(a["entry_cum"])
         m.cluster_cum = dptr(a["cluster_cum"])
         m.phenotype_cum = dptr(a["phenotype_cum"])
-        m.tgrid = dptr(a["tgrid"])
+        m.entry_time_grid_s = dptr(a["tgrid"])
         m.cluster_factor = dptr(a["cf"])
         m.phenotype_factor = dptr(a["pf"])
-        m.trap_dscale = dptr(a["tds"])
-        m.cap_death = dptr(a["cap_death"])
-        m.extravasation = dptr(a["ext"])
-        m.dormancy = dptr(a["dorm"])
-        m.wake = dptr(a["wake"])
-        m.dormant_death = dptr(a["dd"])
-        m.birth = dptr(a["birth"])
-        m.death = dptr(a["death"])
-        m.regression = dptr(a["reg"])
+        m.trap_diameter_scale = dptr(a["tds"])
+        m.dormancy_prob = dptr(a["dorm"])
         m.compatibility = dptr(a["compat"])
+        m.n_compartments = len(a["is_bed"])
         m.n_entry = len(a["entry_cum"])
         m.n_cluster = len(a["cluster_cum"])
         m.n_phenotype = len(a["phenotype_cum"])
         m.n_tgrid = len(a["tgrid"])
-        m.eta = model.anoikis_eta_s
-        m.beta = model.anoikis_beta
-        m.anoikis_scale[0] = model.anoikis_scale[0]
-        m.anoikis_scale[1] = model.anoikis_scale[1]
-        m.anoikis_on = model.anoikis_scale[0] > 0 or model.anoikis_scale[1] > 0
+        m.anoikis_eta_s = model.anoikis_eta_s
+        m.anoikis_beta = model.anoikis_beta
+        m.anoikis_on = bool(np.any(rate[H_TIME_DEPENDENT] > 0))
         m.trap_max = model.trap_max
         m.trap_ratio50 = model.trap_ratio50
         m.trap_width = model.trap_width
-        m.d_median = model.diameter_median_um
-        m.d_sigma = model.diameter_sigma_log
-        m.t_max = model.t_max_s
+        m.diameter_median_um = model.diameter_median_um
+        m.diameter_sigma_log = model.diameter_sigma_log
+        m.t_max_s = model.t_max_s
         m.micro_cells = model.micro_cells
         m.macro_cells = model.macro_cells
-        m.after_arrest_on = bool(np.any(a["cap_death"] > 0) or np.any(a["ext"] > 0) or np.any(a["compat"] < 1))
+        m.after_arrest_on = bool(np.any(rate[[H_CAPILLARY_DEATH, H_EXTRAVASATION]] > 0)
+                                 or np.any(a["compat"] < 1))
+
+
+def unit_rate_table(model, rate):
+    """[K, 3, C, 2, N_CIRC + 1]: each circulating channel's rate times the unit's factor on it, and
+    the anoikis scale times its factor, for every unit kind; the products the kernel would form."""
+    circ = list(model.circulating_channels()) + [H_TIME_DEPENDENT]
+    K, C = model.cluster_factor.shape[1], rate.shape[1]
+    out = np.empty((K, 3, C, 2, len(circ)))
+    for k in range(1, K + 1):
+        for p in range(3):
+            f = model.unit_factors(k, p)[circ]
+            out[k - 1, p] = rate[circ].transpose(1, 2, 0) * f
+    return out
 
 
 def new_fate_buffers(n):
@@ -603,14 +567,15 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     """Simulate units ``start .. stop-1``; fate of unit u goes to row ``u - start``.
 
     Returns ``(next_unit, n_events, status)``: units before ``next_unit`` are
-    complete; ``status`` is DONE, or EVENTS_FULL when the next unit's events did
-    not fit (its partial events are dropped; call again from ``next_unit``).
+    complete; ``status`` is DONE, EVENTS_FULL when the next unit's events did
+    not fit (its partial events are dropped; call again from ``next_unit``),
+    CANCELLED after request_stop(), or an error code >= ERRORS for unit ``next_unit``.
     """
     cdef uint64_t key[2]
     cdef Fates out
     cdef Events ev
     cdef Events *evp = NULL
-    cdef int64_t u, mark
+    cdef int64_t u, mark = 0
     cdef int status = STATUS_DONE
     cdef int64_t[::1] fu = fates["unit_id"]
     cdef int32_t[::1] fk = fates["cluster_size"]
@@ -642,24 +607,27 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     key[0] = key0
     key[1] = key1
     out.unit_id, out.cluster_size, out.phenotype = &fu[0], &fk[0], &fp[0]
-    out.diameter, out.entry_time, out.entry_compartment = &fd[0], &ft0[0], &fc[0]
-    out.fate, out.fate_time, out.organ, out.arrest_mode = &ff[0], &ft[0], &fo[0], &fm[0]
-    out.beds_visited, out.shielded, out.time_shielded, out.n_steps = &fb[0], &fs[0], &fts[0], &fn[0]
-    out.post_arrest, out.post_arrest_time, out.extravasation_time, out.micro_time = &fpa[0], &fpt[0], &fxt[0], &fmt[0]
+    out.diameter_um, out.entry_time_s, out.entry_compartment = &fd[0], &ft0[0], &fc[0]
+    out.fate, out.fate_time_s, out.organ, out.arrest_mode = &ff[0], &ft[0], &fo[0], &fm[0]
+    out.beds_visited, out.shielded_at_fate, out.time_shielded_s, out.n_steps = &fb[0], &fs[0], &fts[0], &fn[0]
+    out.post_arrest, out.post_arrest_time_s = &fpa[0], &fpt[0]
+    out.extravasation_time_s, out.micrometastasis_time_s = &fxt[0], &fmt[0]
     if events is not None:
         eu, et, ee = events["unit_id"], events["time_s"], events["event"]
         ec, es = events["compartment"], events["shielded"]
-        ev.unit_id, ev.time, ev.event, ev.compartment, ev.shielded = &eu[0], &et[0], &ee[0], &ec[0], &es[0]
+        ev.unit_id, ev.time_s, ev.event, ev.compartment, ev.shielded = &eu[0], &et[0], &ee[0], &ec[0], &es[0]
         ev.capacity = eu.shape[0]
         ev.n = 0
         evp = &ev
     u = start
     with nogil:
         while u < stop:
-            mark = ev.n if evp != NULL else 0
-            if not simulate_unit(&model.m, &model.m2, model.switch_s, key, u, u - start, &out, evp):
-                ev.n = mark
-                status = STATUS_EVENTS_FULL
+            if evp != NULL:
+                mark = ev.n
+            status = simulate_unit(&model.arm, key, u, u - start, &out, evp)
+            if status != STATUS_DONE:
+                if evp != NULL:
+                    ev.n = mark
                 break
             u += 1
     return u, (ev.n if evp != NULL else 0), status

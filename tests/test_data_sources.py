@@ -1,16 +1,24 @@
 """The shipped physiological data: every number has a source, and every anatomy is a sound circulation.
 
-Reads the TOML files under ctcsim/data/ with plain tomllib (no ctcsim code: only the name of the
-parser, tomli on Python 3.10), so a broken loader cannot hide a broken data file and vice versa.
+Reads the TOML files under ctcsim/data/ with plain tomllib (no ctcsim loader), so a broken loader
+cannot hide a broken data file and vice versa.
 """
+import csv
+import glob
 import math
 import pathlib
+import re
+from importlib import resources
 
 import pytest
 
-from ctcsim.checks import tomllib
+from ctcsim._compat import tomllib
 
-DATA = pathlib.Path(__file__).parents[1] / "ctcsim" / "data"
+# The installed package (CI installs ctcsim before running the tests; PYTHONPATH=. reads the checkout).
+PACKAGE = pathlib.Path(str(resources.files("ctcsim")))
+CHECKOUT = pathlib.Path(__file__).resolve().parents[1]
+DATA = PACKAGE / "data"
+REFERENCE = DATA / "reference"
 ANATOMY_FILES = sorted((DATA / "anatomies").glob("*.toml"))
 HUMAN_FILES = [p for p in ANATOMY_FILES if p.stem.startswith("human")]
 FLOW_TOLERANCE = 1e-9
@@ -171,3 +179,66 @@ def test_transit_times_hold_the_whole_blood_volume(path):
     assert math.isclose(flow["systemic_veins"], 1.0, rel_tol=1e-9)
     volume_l = sum(flow[c["name"]] * co_l_s * c["transit_s"] for c in a["compartments"])
     assert math.isclose(volume_l, a["blood_volume_l"], rel_tol=1e-3), volume_l
+
+
+# ---- citations: every file the package cites is shipped in it ---------------------------------------
+
+CITATION = re.compile(r"[\w./-]*[\w-]\.(?:csv|md|toml)\b")
+OUTSIDE = re.compile(r"[\w./-]*shared/[\w./-]*\w")  # the research notes' folder, which an installed ctcsim does not have
+
+
+def shipped_text_files():
+    """(path relative to the package, text) of every shipped file that can cite: modules, data, documents."""
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.suffix in (".py", ".toml", ".csv", ".md") and "__pycache__" not in path.parts:
+            yield path.relative_to(PACKAGE), path.read_text(encoding="utf-8")
+
+
+def resolves(rel, token):
+    """A cited file exists in the package: ``ctcsim/...`` from the package's parent, anything else
+    from the citing file's folder, as a README's links are read."""
+    base = PACKAGE.parent if token.startswith("ctcsim/") else PACKAGE / rel.parent
+    target = (base / token).resolve()
+    return target.is_relative_to(PACKAGE.resolve()) and target.is_file()
+
+
+def broken_citations(rel, text):
+    """The file names in ``text`` that do not resolve in the installed package, and any mention of
+    the research notes' folder.  A module also names user files (my.toml, SITES.csv): there only
+    package paths and the reference tables' names count, and those must be package paths."""
+    reference = {p.name for p in REFERENCE.iterdir()}
+    for token in CITATION.findall(text):
+        cites_data = token.startswith("ctcsim/") or pathlib.PurePosixPath(token).name in reference
+        if (rel.suffix != ".py" or cites_data) and not resolves(rel, token):
+            yield token
+    yield from OUTSIDE.findall(text)
+
+
+def test_every_file_a_source_or_document_cites_is_in_the_installed_package():
+    """Source strings, docstrings, help texts and the data's READMEs cite the reference tables by
+    their path in the package (ctcsim/data/reference/NAME), and every file they name is there."""
+    broken = {(str(rel), token) for rel, text in shipped_text_files() for token in broken_citations(rel, text)}
+    assert not broken, sorted(broken)
+
+
+def test_the_reference_tables_are_shipped_and_every_row_names_its_source():
+    """SOURCES.md and each table it lists (checked above: its citations resolve) are in the package,
+    and each table is rectangular with a source on every row."""
+    tables = sorted(REFERENCE.glob("*.csv"))
+    assert (REFERENCE / "SOURCES.md").is_file() and len(tables) == 6
+    for path in tables:
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+        assert rows, path.name
+        for i, row in enumerate(rows, start=2):
+            assert None not in row and None not in row.values(), f"{path.name}: line {i} has the wrong width"
+            assert row["source"].strip(), f"{path.name}: line {i} has no source"
+
+
+def test_every_data_file_is_in_the_package_data_a_wheel_ships():
+    """pyproject's package-data globs take every file under ctcsim/data/, so a wheel or an
+    install holds what the checkout holds (setuptools expands them as glob does here)."""
+    patterns = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ctcsim"]
+    root = CHECKOUT / "ctcsim"
+    packaged = {f for pattern in patterns for f in glob.glob(pattern, root_dir=root)}
+    present = {str(p.relative_to(root)) for p in (root / "data").rglob("*") if p.is_file()}
+    assert present - packaged == set()

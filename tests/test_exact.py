@@ -36,13 +36,15 @@ def make_model(edges, *, transit=math.inf, stages=1, beds=(), cap=8.0, shear=0.0
     K = len(cluster)
     return CompiledModel(
         compartment_names=tuple(f"c{c}" for c in range(C)), organ_names=tuple(f"organ{b}" for b in beds),
-        is_bed=is_bed, organ=organ, stage_rate_per_s=n_stages / per_c(transit), n_stages=n_stages,
-        shear_per_s=per_cs(shear), nk_per_s=per_cs(nk), adhesion_per_s=per_cs(adhesion),
-        shield_toggle_per_s=per_cs(toggle), capillary_diameter_um=np.where(is_bed == 1, per_c(cap), np.nan),
+        is_bed=is_bed, organ=organ, n_stages=n_stages,
+        rates={"stage": per_cs((n_stages / per_c(transit))[:, None]), "shear": per_cs(shear), "nk": per_cs(nk),
+               "adhesion": per_cs(adhesion), "platelets": per_cs(toggle),
+               "anoikis": per_cs(np.asarray(anoikis, dtype=float)[None, :])},
+        capillary_diameter_um=np.where(is_bed == 1, per_c(cap), np.nan),
         edge_ptr=np.concatenate([[0], np.cumsum([len(e) for e in edges])]).astype(np.int64),
         edge_to=np.array([t for e in edges for t, _ in e], dtype=np.int32),
         edge_cum=np.array([x for e in edges for x in np.cumsum([f for _, f in e])]),
-        anoikis_eta_s=eta, anoikis_beta=beta, anoikis_scale=np.array(anoikis, dtype=float),
+        anoikis_eta_s=eta, anoikis_beta=beta,
         trap_max=trap[0], trap_ratio50=trap[1], trap_width=trap[2],
         entry_compartment=np.array([c for c, _ in entry], dtype=np.int32),
         entry_cum=np.cumsum([w for _, w in entry]), cluster_cum=np.cumsum(cluster),
@@ -252,15 +254,15 @@ def test_agrees_with_reference_simulator():
                    trap=(0.3, 1.2, 0.25), diameter=(10.0, 0.3), cluster=(0.9, 0.1), trap_scale=(1.0, 1.5), t_max=40.0)
     early = exact.absorption_cdf(m, [15.0])[0]
     expected = np.concatenate([early, exact.outcome_probabilities(m) - early])
-    column = {reference.DIED_SHEAR: 0, reference.DIED_NK: 1, reference.DIED_ANOIKIS: 2,
-              reference.CENSORED: len(early) - 1}
+    F = reference.FATE
+    column = {F["died_shear"]: 0, F["died_nk"]: 1, F["died_anoikis"]: 2, F["censored"]: len(early) - 1}
     counts = np.zeros(len(expected))
     n = 20000
     for unit in range(n):
         row = reference.simulate_unit(m, (2024, 7), unit)[0]
         o = column.get(row["fate"])
         if o is None:  # arrested
-            o = 3 + 2 * row["organ"] + (row["arrest_mode"] == reference.ADHERED)
+            o = 3 + 2 * row["organ"] + (row["arrest_mode"] == reference.MODE["adhered"])
         counts[o + len(early) * (row["fate_time_s"] - row["entry_time_s"] > 15.0)] += 1
     live = expected > 0
     assert counts[~live].sum() == 0

@@ -1,8 +1,8 @@
 """The scenario fuzzer in CI (issue 9): a fixed, seeded set of mutated scenario files from
 bench/fuzz_scenarios.py, each through `ctcsim validate` and a run of a few units, in a worker
-process killed if a file hangs.  Every file must be valid (exit 0 in both, nothing on stderr)
-or refused (exit 2 in both with the same one line naming the file, nothing written): never a
-traceback, a hang, or a file that validates and then fails its run.
+process killed if a file hangs.  Every file must be valid (exit 0 in both, nothing on stderr,
+fates that make sense) or refused (exit 2 in both, one line naming the file, nothing written):
+never a traceback, a hang, or a file that validates and then fails its run.
 
 `python bench/fuzz_scenarios.py -n 2000 --seed 1` runs as many as you like; a failure here
 names the file's index, and `--seed 20260511 --only INDEX --keep DIR` writes it out again.

@@ -78,7 +78,7 @@ def test_outcome_probabilities_chi_square(rich, case):
     kw = {}
     if case != "single cell":
         kw = dict(cluster=(0.0, 0.0, 1.0), phenotype=(0.0, 1.0, 0.0),
-                  cluster_exponents=[0.0, -1.0, -1.0, 0.5, 0.5, -0.3])
+                  cluster_exponent=dict(shear=0.0, nk=-1.0, anoikis=-1.0, adhesion=0.5, extravasation=0.5, proliferation=-0.3))
     if case == "cluster of 3 >= micro_cells":
         kw["micro_cells"] = 3
     s = arrest_at_once(rich, **kw)
@@ -123,7 +123,7 @@ def test_every_organ_shield_cluster_and_phenotype(rich):
     """All arrested units of RICH (3 organs x shield x 3 cluster sizes x 3 phenotypes = 54
     groups), each group against its own exact outcome probabilities: one chi-square over the
     groups, the group sizes taken as given."""
-    b = dataclasses.replace(rich.biology, **FAST, cluster_exponents=[0.0, -1.0, -1.0, 0.5, 0.5, -0.3])
+    b = dataclasses.replace(rich.biology, **FAST, cluster_exponent=dict(shear=0.0, nk=-1.0, anoikis=-1.0, adhesion=0.5, extravasation=0.5, proliferation=-0.3))
     s = dataclasses.replace(rich, t_max_s=math.inf, biology=b,
                             soil={"liver": {"niche": 1.5, "macrophage": 2.0}, "marrow": {"inflammation": 3.0}})
     m = compile_model(s)
@@ -172,7 +172,7 @@ def colony_scenario(rich):
     """Every unit extravasates or dies in the capillary; no dormancy, so the colony starts at
     the extravasation time with k = 2 cells; micro_cells 8."""
     return arrest_at_once(rich, cluster=(0.0, 1.0), p_dormant=0.0, micro_cells=8,
-                          cluster_exponents=[0.0, -1.0, -1.0, 0.5, 0.0, 0.3])
+                          cluster_exponent=dict(shear=0.0, nk=-1.0, anoikis=-1.0, adhesion=0.5, extravasation=0.0, proliferation=0.3))
 
 
 def test_colony_extinction_probability_binomial(rich):
@@ -248,7 +248,7 @@ def test_post_arrest_horizon_limits(rich):
     assert np.all(np.diff(by[:, final], axis=0) >= -1e-12)  # final outcomes only accumulate
     # No regression: a micrometastasis whose 5 founders' lineages all die out in the
     # approximation (W = 0, probability (death/birth)^5) stays one for ever; the rest grow.
-    stuck = dataclasses.replace(m, regression_per_s=np.zeros(m.n_compartments))
+    stuck = m.with_rates(regression=np.zeros((m.n_compartments, 2)))
     p = exact.post_arrest_probabilities(stuck, BED, 0, 1, 0)
     reached = inf[POST_ARREST.index("micrometastasis"):].sum()
     assert p[POST_ARREST.index("regressed")] == 0.0 and p.sum() == pytest.approx(1.0, abs=1e-12)
@@ -281,8 +281,8 @@ def test_stage_integral_equals_quadrature(rich):
 
 def test_edge_cases_and_errors(rich):
     m = compile_model(dataclasses.replace(rich, t_max_s=math.inf))
-    idle = dataclasses.replace(m, cap_death_per_s=np.zeros((m.n_compartments, 2)),
-                               extravasation_per_s=np.zeros(m.n_compartments))
+    idle = m.with_rates(capillary_death=np.zeros((m.n_compartments, 2)),
+                        extravasation=np.zeros((m.n_compartments, 2)))
     for h in (math.inf, 100.0):  # nothing leaves the capillary: the unit stays there
         p = exact.post_arrest_probabilities(idle, "lung", 1, 2, 2, horizon_s=h)
         assert p[POST_ARREST.index("in_capillary")] == 1.0 and p.sum() == 1.0

@@ -7,7 +7,8 @@ def philox(key, counter):
     """numpy's Philox; arrays of uint64, since numpy casts lists of large ints through float."""
     return np.random.Philox(key=np.array(key, np.uint64), counter=np.array(counter, np.uint64))
 
-from ctcsim import _core, reference
+from ctcsim import _core
+from ctcsim.philox import Stream
 
 CASES = [
     (0, 0, 0, 0),
@@ -27,13 +28,13 @@ def test_core_stream_equals_numpy_philox(key0, key1, unit, stream):
 @pytest.mark.parametrize("key0,key1,unit,stream", CASES)
 def test_reference_stream_equals_numpy_philox(key0, key1, unit, stream):
     expected = philox([key0, key1], [0, unit, stream, 0]).random_raw(12)
-    g = reference.Stream((key0, key1), unit, stream)
+    g = Stream((key0, key1), unit, stream)
     assert [g.raw() for _ in range(12)] == [int(x) for x in expected]
 
 
 def test_counter_carry_matches_numpy():
     """The block counter carries into the next word exactly as numpy's does."""
-    g = reference.Stream((3, 4), 7, 0)
+    g = Stream((3, 4), 7, 0)
     g.ctr[0] = 2**64 - 2
     expected = philox([3, 4], [2**64 - 2, 7, 0, 0]).random_raw(12)
     assert [g.raw() for _ in range(12)] == [int(x) for x in expected]
@@ -42,7 +43,7 @@ def test_counter_carry_matches_numpy():
 def test_uniform_and_exponential_from_words():
     """uniform = top 53 bits / 2^53 (numpy's next_double); exponential = -log of (top 53 bits + 1) / 2^53."""
     words = philox([9, 9], [0, 1, 1, 0]).random_raw(2)
-    g = reference.Stream((9, 9), 1, 1)
+    g = Stream((9, 9), 1, 1)
     assert g.uniform() == (int(words[0]) >> 11) / 2.0**53
     assert g.exponential() == -np.log(((int(words[1]) >> 11) + 1) / 2.0**53)
     assert np.random.Generator(philox([9, 9], [0, 1, 1, 0])).random() \

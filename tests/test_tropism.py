@@ -3,6 +3,7 @@ series, the generator remakes them byte for byte, and bad input gives one-line e
 import dataclasses
 import pathlib
 import shlex
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -16,11 +17,10 @@ from ctcsim.checks import ScenarioError
 from ctcsim.cli import main
 from ctcsim.compile import compile_model
 from ctcsim.simulate import simulate
+from ctcsim.site_frequencies import SHIPPED, read_sites
 
-ROOT = pathlib.Path(__file__).parents[1]
-README = ROOT / "ctcsim" / "data" / "tropism" / "README.md"
-SITES = ROOT.parent / "shared" / "data" / "metastatic_site_frequencies.csv"
-needs_sites = pytest.mark.skipif(not SITES.exists(), reason=f"{SITES} (shared data) not present")
+TABLES = pathlib.Path(str(resources.files("ctcsim"))) / "data" / "tropism"  # as installed
+README = TABLES / "README.md"
 
 
 def readme_commands():
@@ -34,10 +34,11 @@ def readme_commands():
 
 
 def fitted_series(primary):
-    """The Series a built-in table was fitted to, read with its README command's options."""
+    """The Series a built-in table was fitted to, read with its README command's options from
+    the shipped site frequencies."""
     argv = dict(readme_commands())[primary]
     opt = {k: argv[argv.index(k) + 1] for k in ("--primary", "--label", "--series") if k in argv}
-    return trf.read_sites(SITES, opt.get("--label", opt["--primary"]), opt.get("--series"))
+    return read_sites(None, opt.get("--label", opt["--primary"]), opt.get("--series"))
 
 
 def model_arrests(scenario, organs, adhesion):
@@ -69,7 +70,6 @@ def test_fit_recovers_the_adhesion_factors_that_generated_the_frequencies():
     assert all(got[o] == 1.0 for o in got if o not in organs)
 
 
-@needs_sites
 @pytest.mark.parametrize("primary", tr.list_tables())
 def test_builtin_table_holds_adhesion_within_range_and_the_rest_in_post_arrest(primary):
     """Exact, no sampling: arrests x post_arrest, normalised over the fitted organs, equal the
@@ -95,7 +95,6 @@ FAMILY_ALPHA, CHI2_ALPHA = 1e-3, 1e-3
 N_UNITS = 400_000
 
 
-@needs_sites
 def test_simulated_builtin_scenarios_reproduce_the_site_frequencies():
     """Simulate each table's scenario as a user runs it (anoikis on, t_max as in the scenario) and
     compare what the table promises with the series it was fitted to.
@@ -137,7 +136,6 @@ def test_simulated_builtin_scenarios_reproduce_the_site_frequencies():
         assert np.abs(z).max() < z_tol, (primary, dict(zip(organs, np.round(z, 2))))
 
 
-@needs_sites
 def test_units_that_survive_arrest_reproduce_the_site_frequencies():
     """The simulator's own output: per fitted organ, the units arrested there that the organ's
     seed-soil compatibility lets live (model.py; compatibility = post_arrest / the table's
@@ -161,20 +159,18 @@ def test_units_that_survive_arrest_reproduce_the_site_frequencies():
         assert np.abs(z).max() < z_tol, (primary, dict(zip(organs, np.round(z, 2))))
 
 
-@needs_sites
-def test_fit_command_regenerates_every_builtin_table_byte_for_byte(tmp_path, monkeypatch):
-    """Each README command, run again, writes exactly the shipped table; and every shipped table
-    has its command."""
+def test_fit_command_regenerates_every_builtin_table_byte_for_byte(tmp_path):
+    """Each README command, run again on the shipped site frequencies (no file given), writes
+    exactly the shipped table; and every shipped table has its command."""
     commands = readme_commands()
     assert sorted(p for p, _ in commands) == tr.list_tables()
-    monkeypatch.chdir(ROOT)
     runner = CliRunner()
     for primary, argv in commands:
         out = tmp_path / f"{primary}.csv"
         argv = argv[:argv.index("-o")] + ["-o", str(out)]
         result = runner.invoke(main, argv)
         assert result.exit_code == 0, result.output
-        assert out.read_bytes() == (ROOT / "ctcsim" / "data" / "tropism" / f"{primary}.csv").read_bytes(), primary
+        assert out.read_bytes() == (TABLES / f"{primary}.csv").read_bytes(), primary
 
 
 # ---- tables in the model -----------------------------------------------------------------------
@@ -239,8 +235,18 @@ def bad(tmp_path, text):
     return str(path)
 
 
-BAD = [  # (what is wrong, sites file (None: missing) -> argv, words the one line must hold)
+def bad_bytes(tmp_path, data):
+    path = tmp_path / "sites.csv"
+    path.write_bytes(data)
+    return str(path)
+
+
+BAD = [  # (what is wrong, scratch folder -> argv, words the one line must hold)
     ("missing file", lambda d: ["nope.csv", "--primary", "breast"], ["nope.csv", "cannot read"]),
+    ("not UTF-8", lambda d: [bad_bytes(d, HEADER.encode() + b"breast,bone,40,pts,S\xe9 2001,10\n"), "--primary", "breast"],
+     ["sites.csv", "not UTF-8"]),
+    ("a label the shipped table lacks", lambda d: ["--primary", "breast", "--label", "braest"],
+     [SHIPPED, "primary", "'breast'"]),
     ("missing column", lambda d: [bad(d, "primary,site,denominator,source\nbreast,bone,x,y\n"), "--primary", "breast"],
      ["sites.csv", "percent", "missing column"]),
     ("unknown primary in the file", lambda d: [bad(d, HEADER + "breast,bone,40,pts,S 2001,10\n"), "--primary", "breast",

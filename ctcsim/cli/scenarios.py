@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import click
 
@@ -9,6 +10,9 @@ from .. import scenario as sc
 from ..checks import ScenarioError
 from ..compile import compile_model
 from . import Failure
+
+# A run directory names each arm's partition `arm=NAME` (DESIGN 6: Spark garbles other characters).
+_RUN_ARM_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @click.command("scenarios")
@@ -45,12 +49,16 @@ def show(name_or_file, resolved):
 def validate(files):
     """Check scenario files (or built-in names) without running them.
 
-    Exit code 0 if all are valid; 2 at the first invalid one, with one line naming the
-    file, the key and what was expected.
+    Exit code 0 if all are valid (`ctcsim run` accepts them); 2 at the first invalid one,
+    with one line naming the file, the key and what was expected.
     """
     for f in files:
         try:
             s = sc.load(f)
+            for i, arm in enumerate(s.arms):
+                if not _RUN_ARM_NAME.fullmatch(arm.name):
+                    raise ScenarioError(sc.origin(s), f"arms[{i}].name", f"an arm names a directory of a run: use "
+                                                                         f"letters, digits, '.', '_' or '-'")
             for arm in s.arm_names():
                 compile_model(s, arm)
         except ScenarioError as e:

@@ -10,6 +10,7 @@ from .. import scenario as sc
 from .. import tropism as tr
 from .. import tropism_fit as trf
 from ..checks import ScenarioError
+from ..site_frequencies import read_sites
 from . import Failure
 
 
@@ -45,7 +46,7 @@ def show(primary, as_csv):
 
 
 @tropism.command("fit")
-@click.argument("sites_csv", metavar="SITES.csv")
+@click.argument("sites_csv", metavar="[SITES.csv]", required=False)
 @click.option("--primary", required=True, help="The primary the table is for (a built-in primary).")
 @click.option("--label", help="The primary as named in the file's primary column [default: --primary].")
 @click.option("--series", help="Which study, when the file has several for the primary (part of its name).")
@@ -58,15 +59,15 @@ def show(primary, as_csv):
 def fit(sites_csv, primary, label, series, scenario_file, adhesion_range, output):
     """Fit a tropism table to the metastatic site frequencies in SITES.csv.
 
-    SITES.csv has columns primary, site, percent, denominator, source (n optional), like
-    ../shared/data/metastatic_site_frequencies.csv.  The built-in tables are made this way;
-    ctcsim/data/tropism/README.md has the commands."""
+    SITES.csv has columns primary, site, percent, denominator, source (n optional).  Without it,
+    the table shipped with ctcsim is read: ctcsim/data/reference/metastatic_site_frequencies.csv,
+    from which the built-in tables are made (ctcsim/data/tropism/README.md has the commands)."""
     if not scenario_file and primary not in sc.builtin_primaries():
         near = difflib.get_close_matches(primary, list(sc.builtin_primaries()), n=1)
         raise Failure(f"--primary: unknown primary {primary!r}{f'; did you mean {near[0]!r}?' if near else ''} "
                       f"built-in: {', '.join(sc.builtin_primaries())}")
     try:
-        freq = trf.read_sites(sites_csv, label or primary, series)
+        freq = read_sites(sites_csv, label or primary, series)
         scenario = sc.load(scenario_file) if scenario_file else trf.default_scenario(primary)
         if scenario.resolved_primary().name != primary:
             raise ScenarioError(scenario_file, "primary",

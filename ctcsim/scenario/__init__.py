@@ -3,7 +3,8 @@
 A scenario names an anatomy (built-in or inline), a primary tumour (built-in or
 inline), the CTC biology, how units enter the blood, tropism factors and arms.
 
-- ``schema``: the dataclasses, every key with its type, default, range and source;
+- ``schema``: the dataclasses, every key with its type, default, range and source (the
+  biology's are in ``ctcsim.biology``);
 - ``validation``: ``validate(scenario)``, for a Scenario however it was built;
 - ``files``: TOML in and out (``load``, ``loads``, ``from_dict``, ``dumps``), built-ins.
 """

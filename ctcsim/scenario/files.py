@@ -13,7 +13,7 @@ import tomli_w
 
 from .. import anatomy as _anatomy
 from ..checks import ScenarioError, build, parse_toml, read_toml
-from .schema import Arm, Biology, Entry, Primary, Scenario
+from .schema import Arm, Entry, Primary, Scenario, build_biology
 from .validation import validate
 
 DEFAULT_SCENARIO = "breast"
@@ -33,7 +33,7 @@ def from_dict(data: dict, where: str = "<scenario>") -> Scenario:
         return [build(Arm, a, w, f"{k}[{i}]") for i, a in enumerate(x)]
 
     s = build(Scenario, data, where, "", anatomy=anatomy, primary=primary, arms=arms,
-              biology=lambda x, w, k: build(Biology, x, w, k),
+              biology=build_biology,
               entry=lambda x, w, k: build(Entry, x, w, k))
     s = dataclasses.replace(s, origin=where)
     validate(s)

@@ -1,6 +1,7 @@
 """The scenario's dataclasses: every TOML key with its type, default, range and meaning.
 
-Every default lives here, next to its source; ``ctcsim scenario show`` prints them all.
+Every default lives here or in ``biology.py``, next to its source; ``ctcsim scenario show``
+prints them all.
 A range stated here is checked wherever a scenario comes from (``validation.py``).
 """
 from __future__ import annotations
@@ -10,11 +11,10 @@ import math
 from importlib import resources
 
 from .. import anatomy as _anatomy
+from ..biology import MULTIPLIABLE, SOIL_FACTORS, Biology, build_biology  # noqa: F401  (re-exported)
 from ..checks import (MAX_MAGNITUDE, NUMBER, ScenarioError, all_of, at_least, between, build, is_number, non_negative,
-                      one_of, positive, probability, read_toml, spec, to_dict)
+                      one_of, positive, read_toml, spec, to_dict)
 
-MAX_EXPONENT = 10.0
-EXPONENT_WHY = "a larger power of the model's ratios (up to 1e24) leaves double precision"
 MAX_CLUSTER_CELLS = 1000  # observed CTC clusters hold 2 to ~100 cells (Aceto 2014)
 _DIAMETER = between(0.0, 1000.0, "um; a millimetre is larger than any cell or cluster")
 _SIGMA_LOG = between(0.0, 3.0, "a factor of 20 per standard deviation; CTC diameters vary by ~0.2")
@@ -39,19 +39,6 @@ def _probs(n=None, most=None):
     return check
 
 
-def _factors(x):
-    if not _numbers(x, 3, 0.0):
-        return f"expected 3 non-negative numbers (epithelial, hybrid, mesenchymal), each a {NUMBER}"
-    return None
-
-
-def _exponents(x):
-    if not _numbers(x, 6, -MAX_EXPONENT, MAX_EXPONENT):
-        return f"expected 6 numbers (shear, nk, anoikis, adhesion, extravasation, proliferation) " \
-               f"in [-{MAX_EXPONENT:g}, {MAX_EXPONENT:g}] ({EXPONENT_WHY})"
-    return None
-
-
 @dataclasses.dataclass(frozen=True)
 class Primary:
     """Where a primary tumour's cells enter the blood, and what they are like."""
@@ -64,62 +51,6 @@ class Primary:
     phenotype_mix: list = spec(list, [1.0, 0.0, 0.0], check=_probs(3), doc="epithelial, hybrid E/M, mesenchymal")
     description: str = spec(str, "")
     source: str = spec(str, "")
-
-
-@dataclasses.dataclass(frozen=True)
-class Biology:
-    """Rates and factors of the circulating phase (DESIGN 2.3).  [U]: order-of-magnitude
-    assumption to calibrate; [D]: derived from the cited number; see ../shared/data/SOURCES.md."""
-    k_shear_per_s: float = spec(float, 1.0e-5, check=non_negative,
-                                doc="shear death hazard at shear_ref [D: ~90% dead in 4 h at 60 dyn/cm2, Regmi 2017]")
-    shear_ref_dyn_cm2: float = spec(float, 15.0, check=positive, doc="reference shear [Regmi 2017 resting arterial]")
-    shear_exponent: float = spec(float, 2.0, check=non_negative, doc="n in (tau/tau_ref)^n [U]")
-    k_nk_per_s: float = spec(float, 2.0e-5, check=non_negative, doc="NK kill hazard in blood [U]")
-    anoikis_eta_s: float = spec(float, 86400.0, check=positive,
-                                doc="Weibull scale [U: CTC anoikis half-life 12-24 h, SOURCES 2.5]")
-    anoikis_beta: float = spec(float, 1.5, check=positive, doc="Weibull shape; > 1 rises with time [U]")
-    anoikis_on: bool = spec(bool, True, doc="false switches anoikis off")
-    k_on_per_s: float = spec(float, 1.0e-3, check=non_negative, doc="platelet binding at platelet_rel 1 [U]")
-    k_off_per_s: float = spec(float, 1.0e-4, check=non_negative, doc="platelet loss [U: cloak lasts hours, Borsig 2001]")
-    p_shear: float = spec(float, 0.5, check=probability, doc="shield's reduction of shear death [U]")
-    p_nk: float = spec(float, 0.8, check=probability, doc="shield's reduction of NK killing [U: 0.5-0.9, SOURCES 2.7]")
-    p_anoikis: float = spec(float, 0.3, check=probability, doc="shield's reduction of anoikis [U]")
-    p_adh: float = spec(float, 1.0, check=non_negative, doc="shield's increase of adhesion [U]")
-    k_adh_per_s: float = spec(float, 0.05, check=non_negative, doc="adhesion hazard in beds at tropism 1 [U]")
-    trap_max: float = spec(float, 0.99, check=probability, doc="trapping probability of a unit far larger than the capillary")
-    trap_ratio50: float = spec(float, 1.5, check=positive, doc="diameter/capillary ratio trapped with trap_max/2 [U]")
-    trap_width: float = spec(float, 0.25, check=positive, doc="logistic width in the ratio [U]")
-    cluster_exponents: list = spec(list, [0.0, -1.0, -1.0, 0.5, 0.0, 0.0], check=_exponents,
-                                   doc="x_h in factor k^x_h for (shear, nk, anoikis, adhesion, "
-                                       "extravasation, proliferation) [U]")
-    cluster_trap_exponent: float = spec(float, 1.0 / 3.0, check=non_negative,
-                                        doc="effective diameter d k^x (1/3: volume-equivalent sphere)")
-    phenotype_shear: list = spec(list, [1.0, 1.0, 1.0], check=_factors)
-    phenotype_nk: list = spec(list, [1.0, 1.0, 1.0], check=_factors)
-    phenotype_anoikis: list = spec(list, [1.0, 0.7, 0.5], check=_factors, doc="EMT resists anoikis [U]")
-    phenotype_adhesion: list = spec(list, [1.0, 1.0, 0.8], check=_factors)
-    phenotype_extravasation: list = spec(list, [1.0, 1.2, 1.5], check=_factors, doc="EMT invades [U]")
-    phenotype_proliferation: list = spec(list, [1.0, 0.9, 0.6], check=_factors,
-                                         doc="MET needed to grow: mesenchymal cells divide less [U]")
-    # After arrest (DESIGN 2.4).  Organ soil factors (see Scenario.soil) scale these.
-    k_cap_nk_per_s: float = spec(float, 1.0e-5, check=non_negative,
-                                 doc="killing of an arrested unit, times the bed's nk_rel and macrophage [U]")
-    k_extravasation_per_s: float = spec(float, 1.16e-5, check=non_negative,
-                                        doc="extravasation, times niche [U: ~1 day, Chambers 2002]")
-    p_dormant: float = spec(float, 0.9, check=probability, doc="P(dormant) after extravasation [U]")
-    k_wake_per_s: float = spec(float, 1.0e-7, check=non_negative, doc="dormant cells wake, times inflammation [U]")
-    k_dormant_death_per_s: float = spec(float, 1.0e-7, check=non_negative,
-                                        doc="dormant cells die, times macrophage [U]")
-    birth_per_s: float = spec(float, 1.16e-5, check=non_negative, doc="division per cell, times niche [U: ~1/day]")
-    death_per_s: float = spec(float, 0.93e-5, check=non_negative, doc="cell death per cell, times macrophage [U]")
-    k_regression_per_s: float = spec(float, 1.0e-6, check=non_negative,
-                                     doc="micrometastasis regression, times macrophage [U]")
-    micro_cells: int = spec(int, 16, check=at_least(1), doc="cells of a micrometastasis (Luzzi 1998: 4-16)")
-    macro_cells: float = spec(float, 1.0e6, check=positive, doc="cells of a macrometastasis (~1 mm^3) [U]")
-
-
-SOIL_FACTORS = ("niche", "inflammation", "macrophage")
-MULTIPLIABLE = tuple(f.name for f in dataclasses.fields(Biology) if f.metadata["kind"] is float)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +74,7 @@ class Entry:
 @dataclasses.dataclass(frozen=True)
 class Arm:
     """A named set of multipliers on biology parameters (DESIGN 2.5), from ``start_s`` on."""
-    name: str = spec(str)
+    name: str = spec(str, check=lambda x: None if x else "expected a name, got an empty string")
     multipliers: dict = spec(dict, {})
     start_s: float = spec(float, 0.0, check=non_negative, doc="absolute time the multipliers start, before t_max_s")
     description: str = spec(str, "")

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 
 from .. import anatomy as _anatomy
 from .. import tropism
-from ..checks import (NUMBER, ScenarioError, between, check_fields, describe, field_value, is_number, join, show,
+from ..checks import (MAX_MAGNITUDE, NUMBER, ScenarioError, between, check_fields, describe, field_value, is_number, join, show,
                       toml_fields, unknown_keys)
-from .schema import (EXPONENT_WHY, MAX_EXPONENT, MULTIPLIABLE, SOIL_FACTORS, Arm, Biology, Entry, Primary, Scenario,
-                     builtin_primary, origin)
+from .schema import MULTIPLIABLE, SOIL_FACTORS, Arm, Biology, Entry, Primary, Scenario, builtin_primary, origin
 
 SECONDS_PER_DAY = 86400.0
 # The colony after arrest grows division by division up to micro_cells, about two steps of
 # the core per cell; micrometastases are 4-16 cells (Luzzi 1998).
 _MICRO_CELLS = between(1, 100_000, "a colony is simulated cell by cell up to this size")
-_EXPONENT = between(-MAX_EXPONENT, MAX_EXPONENT, EXPONENT_WHY)
+# A power of the model's ratios (up to 1e24 between numbers of size 1e12 and 1e-12, see checks)
+# beyond 10 would leave double precision.
+_EXPONENT = between(-10.0, 10.0, "a larger power of the model's ratios (up to 1e24) leaves double precision")
 EXPONENTS = ("shear_exponent", "cluster_trap_exponent", "anoikis_beta")
 # Platelets binding and leaving end nothing, so each is a step of the core like an Erlang stage
 # (anatomy.MIN_STAGE_S): at most one per millisecond.
@@ -30,7 +30,6 @@ MAX_SWITCH_PER_S = 1e3
 # Shedding: the expected number of units over [0, t_max_s] lies between the initial mass's
 # shedding and the plateau's; a Poisson draw of a double holds counts up to 2**53 exactly.
 MIN_SHED, MAX_SHED = 1e-9, 2.0 ** 53
-_PARTITION_NAME = re.compile(r"[A-Za-z0-9._-]+")  # an arm names a directory of the run (DESIGN 6)
 
 
 def validate(s: Scenario) -> None:
@@ -72,6 +71,12 @@ def _biology_problem(b: Biology, platelets: float) -> tuple[str, str] | None:
         problem = _EXPONENT(getattr(b, name))
         if problem:
             return name, problem
+    for group, x in b.cluster_exponent.items():
+        if _EXPONENT(x):
+            return "cluster_exponent", f"{group}: {_EXPONENT(x)}"
+    for group, x in b.phenotype_factor.items():
+        if not all(is_number(v) for v in x):
+            return "phenotype_factor", f"{group}: expected numbers of size at most {MAX_MAGNITUDE:g}, got {show(x)}"
     for name, rate in (("k_on_per_s", b.k_on_per_s * platelets), ("k_off_per_s", b.k_off_per_s)):
         if rate > MAX_SWITCH_PER_S:
             return name, f"platelets would bind or leave {rate:.3g} times per s (k_on_per_s times the highest " \
@@ -187,9 +192,6 @@ def _check_arms(s: Scenario, platelets: float, where: str):
     for i, arm in enumerate(s.arms):
         key = f"arms[{i}]"
         check_fields(arm, Arm, where, key)
-        if not _PARTITION_NAME.fullmatch(arm.name):
-            raise ScenarioError(where, f"{key}.name", f"an arm names a directory of the run: use letters, digits, "
-                                                      f"'.', '_' or '-', got {show(arm.name)}")
         if arm.name in seen:
             raise ScenarioError(where, f"{key}.name", f"duplicate arm {arm.name!r}")
         seen.add(arm.name)

@@ -1,0 +1,124 @@
+"""The CTC biology of a scenario: rates and factors, each default beside its source.
+
+Rates have units in their names.  Factors that scale hazards per unit (cluster size,
+phenotype) are tables keyed by the factor groups of ``hazards.FACTORS``, so a scenario
+stays loadable when a hazard is added.  Arms multiply the number fields (``MULTIPLIABLE``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from . import hazards
+from .checks import ScenarioError, at_least, build, non_negative, positive, probability, spec
+
+# Positional lists of the first scenario format, in their order (still read, as tables).
+_LEGACY_GROUPS = ("shear", "nk", "anoikis", "adhesion", "extravasation", "proliferation")
+
+
+def _number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _three(x):
+    return isinstance(x, list) and len(x) == 3 and all(_number(v) and v >= 0 for v in x)
+
+
+def _per_group(ok, expected):
+    def check(table):
+        for group, x in table.items():
+            if group not in hazards.FACTORS:
+                return f"unknown factor group {group!r}; groups: {', '.join(hazards.FACTORS)}"
+            if not ok(x):
+                return f"{group}: expected {expected}, got {x!r}"
+        return None
+    return check
+
+
+@dataclasses.dataclass(frozen=True)
+class Biology:
+    """Rates and factors of the circulating phase (DESIGN 2.3).  [U]: order-of-magnitude
+    assumption to calibrate; [D]: derived from the cited number; see ctcsim/data/reference/SOURCES.md.
+    Per-hazard factors are tables keyed by factor group (hazards.FACTORS)."""
+    k_shear_per_s: float = spec(float, 1.0e-5, check=non_negative,
+                                doc="shear death hazard at shear_ref [D: ~90% dead in 4 h at 60 dyn/cm2, Regmi 2017]")
+    shear_ref_dyn_cm2: float = spec(float, 15.0, check=positive, doc="reference shear [Regmi 2017 resting arterial]")
+    shear_exponent: float = spec(float, 2.0, check=non_negative, doc="n in (tau/tau_ref)^n [U]")
+    k_nk_per_s: float = spec(float, 2.0e-5, check=non_negative, doc="NK kill hazard in blood [U]")
+    anoikis_eta_s: float = spec(float, 86400.0, check=positive,
+                                doc="Weibull scale [U: CTC anoikis half-life 12-24 h, SOURCES 2.5]")
+    anoikis_beta: float = spec(float, 1.5, check=positive, doc="Weibull shape; > 1 rises with time [U]")
+    anoikis_on: bool = spec(bool, True, doc="false switches anoikis off")
+    k_on_per_s: float = spec(float, 1.0e-3, check=non_negative, doc="platelet binding at platelet_rel 1 [U]")
+    k_off_per_s: float = spec(float, 1.0e-4, check=non_negative, doc="platelet loss [U: cloak lasts hours, Borsig 2001]")
+    p_shear: float = spec(float, 0.5, check=probability, doc="shield's reduction of shear death [U]")
+    p_nk: float = spec(float, 0.8, check=probability, doc="shield's reduction of NK killing [U: 0.5-0.9, SOURCES 2.7]")
+    p_anoikis: float = spec(float, 0.3, check=probability, doc="shield's reduction of anoikis [U]")
+    p_adh: float = spec(float, 1.0, check=non_negative, doc="shield's increase of adhesion [U]")
+    k_adh_per_s: float = spec(float, 0.05, check=non_negative, doc="adhesion hazard in beds at tropism 1 [U]")
+    trap_max: float = spec(float, 0.99, check=probability, doc="trapping probability of a unit far larger than the capillary")
+    trap_ratio50: float = spec(float, 1.5, check=positive, doc="diameter/capillary ratio trapped with trap_max/2 [U]")
+    trap_width: float = spec(float, 0.25, check=positive, doc="logistic width in the ratio [U]")
+    cluster_exponent: dict = spec(dict, {"shear": 0.0, "nk": -1.0, "anoikis": -1.0, "adhesion": 0.5},
+                                  check=_per_group(_number, "a number"),
+                                  doc="factor group -> x in the cluster factor k^x; groups not named: 0 [U]")
+    cluster_trap_exponent: float = spec(float, 1.0 / 3.0, check=non_negative,
+                                        doc="effective diameter d k^x (1/3: volume-equivalent sphere)")
+    phenotype_factor: dict = spec(dict, {"anoikis": [1.0, 0.7, 0.5], "adhesion": [1.0, 1.0, 0.8],
+                                         "extravasation": [1.0, 1.2, 1.5], "proliferation": [1.0, 0.9, 0.6]},
+                                  check=_per_group(_three, "3 non-negative numbers (epithelial, hybrid, mesenchymal)"),
+                                  doc="factor group -> factors of (epithelial, hybrid, mesenchymal); groups not "
+                                      "named: 1.  EMT resists anoikis [U], invades [U]; MET is needed to grow [U]")
+    # After arrest (DESIGN 2.4).  Organ soil factors (see Scenario.soil) scale these.
+    k_cap_nk_per_s: float = spec(float, 1.0e-5, check=non_negative,
+                                 doc="killing of an arrested unit, times the bed's nk_rel and macrophage [U]")
+    k_extravasation_per_s: float = spec(float, 1.16e-5, check=non_negative,
+                                        doc="extravasation, times niche [U: ~1 day, Chambers 2002]")
+    p_dormant: float = spec(float, 0.9, check=probability, doc="P(dormant) after extravasation [U]")
+    k_wake_per_s: float = spec(float, 1.0e-7, check=non_negative, doc="dormant cells wake, times inflammation [U]")
+    k_dormant_death_per_s: float = spec(float, 1.0e-7, check=non_negative,
+                                        doc="dormant cells die, times macrophage [U]")
+    birth_per_s: float = spec(float, 1.16e-5, check=non_negative, doc="division per cell, times niche [U: ~1/day]")
+    death_per_s: float = spec(float, 0.93e-5, check=non_negative, doc="cell death per cell, times macrophage [U]")
+    k_regression_per_s: float = spec(float, 1.0e-6, check=non_negative,
+                                     doc="micrometastasis regression, times macrophage [U]")
+    micro_cells: int = spec(int, 16, check=at_least(1), doc="cells of a micrometastasis (Luzzi 1998: 4-16)")
+    macro_cells: float = spec(float, 1.0e6, check=positive, doc="cells of a macrometastasis (~1 mm^3) [U]")
+
+
+SOIL_FACTORS = ("niche", "inflammation", "macrophage")
+MULTIPLIABLE = tuple(f.name for f in dataclasses.fields(Biology) if f.metadata["kind"] is float)
+
+
+def build_biology(data, where: str, key: str) -> Biology:
+    """A Biology from a TOML table; factor tables merge onto the defaults group by group."""
+    if isinstance(data, dict):
+        data = _upgrade(dict(data), where, key)
+        for name in ("cluster_exponent", "phenotype_factor"):
+            if isinstance(data.get(name), dict):
+                data[name] = {**getattr(Biology(), name), **data[name]}
+    return build(Biology, data, where, key)
+
+
+def _upgrade(data: dict, where: str, key: str) -> dict:
+    """Read the first format's positional factor lists as tables (recorded runs stay replayable)."""
+    if "cluster_exponents" in data:
+        x = data.pop("cluster_exponents")
+        if not isinstance(x, list) or len(x) != len(_LEGACY_GROUPS):
+            raise ScenarioError(where, f"{key}.cluster_exponents", f"expected {len(_LEGACY_GROUPS)} numbers "
+                                f"({', '.join(_LEGACY_GROUPS)}); better: a table cluster_exponent")
+        data.setdefault("cluster_exponent", dict(zip(_LEGACY_GROUPS, x)))
+    for group in _LEGACY_GROUPS:
+        if f"phenotype_{group}" in data:
+            data.setdefault("phenotype_factor", {})[group] = data.pop(f"phenotype_{group}")
+    return data
+
+
+def unit_factor_tables(b: Biology, n_cluster: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cluster_factor [G, K], phenotype_factor [G, 3]) in hazards.FACTORS order."""
+    sizes = np.arange(1, n_cluster + 1, dtype=float)
+    exponents = np.array([float(b.cluster_exponent.get(g, 0.0)) for g in hazards.FACTORS])
+    pheno = np.array([b.phenotype_factor.get(g, [1.0, 1.0, 1.0]) for g in hazards.FACTORS], dtype=float)
+    return sizes[None, :] ** exponents[:, None], pheno

@@ -1,0 +1,109 @@
+"""Checks on a CompiledModel: what the core is given must be finite, in range, and must end.
+
+Every arm's model (before and after its start time) goes through ``check``, so a
+multiplier that pushes a probability out of [0, 1] or a rate to infinity is refused like
+a bad base value, and no model the core is handed lets a unit circulate forever.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import hazards as H
+from .checks import ScenarioError
+from .model import CompiledModel
+
+
+def check(m: CompiledModel, where: str, key: str):
+    """Raise ScenarioError(where, key, ...) for the first thing the core cannot simulate."""
+    def bad(problem):
+        raise ScenarioError(where, key, problem)
+
+    for name, r in m.rates.items():
+        wrong = ~np.isfinite(r) | (r < 0)
+        if wrong.any():
+            c, s = np.argwhere(wrong)[0]
+            bad(f"the {name} rate in {m.compartment_names[c]} ({'shielded' if s else 'unshielded'}) "
+                f"comes out as {r[c, s]!r}: rates must be finite and >= 0 (a probability above 1, or a "
+                f"reference value multiplied to 0?)")
+    for name, lo, hi, strict in (("anoikis_eta_s", 0, math.inf, True), ("anoikis_beta", 0, math.inf, True),
+                                 ("trap_max", 0, 1, False), ("trap_ratio50", 0, math.inf, True),
+                                 ("trap_width", 0, math.inf, True), ("macro_cells", 0, math.inf, True),
+                                 ("diameter_median_um", 0, math.inf, True), ("diameter_sigma_log", 0, math.inf, False)):
+        x = getattr(m, name)
+        if not (math.isfinite(x) and (lo < x if strict else lo <= x) and x <= hi):
+            bad(f"{name} comes out as {x!r}: expected a finite value in {'(' if strict else '['}{lo}, {hi}]")
+    for name in ("dormancy_prob", "compatibility"):
+        x = getattr(m, name)
+        if not (np.isfinite(x) & (x >= 0) & (x <= 1)).all():
+            bad(f"{name} comes out as {x[~((x >= 0) & (x <= 1))][0]!r}: expected a probability in [0, 1]")
+    if not np.isfinite(m.cluster_factor).all() or not np.isfinite(m.phenotype_factor).all():
+        bad("a cluster or phenotype factor is not finite")
+    if not m.t_max_s > 0:
+        bad(f"t_max_s is {m.t_max_s!r}: expected > 0")
+    t = m.entry_time_grid_s
+    if not np.isfinite(t).all() or t.min() >= m.t_max_s or t.max() > m.t_max_s:
+        bad(f"units enter at up to {t.max()!r} s, not before t_max_s = {m.t_max_s!r}: they would have "
+            "fates before they enter")
+    if math.isinf(m.t_max_s):
+        _check_absorbing(m, _absorbing_error(where, key))
+
+
+def _absorbing_error(where, key):
+    def bad(problem):
+        raise ScenarioError(where, "t_max_s", problem if key == "biology" else f"{key}: {problem}")
+    return bad
+
+
+def _check_absorbing(m: CompiledModel, bad):
+    """Without t_max, every reachable state (compartment, shield) of every kind of unit (cluster
+    size, phenotype) must reach one where something ends the circulation: a death or an arrest
+    with a rate > 0 after the unit's factors, anoikis acting, or trapping on entering a bed.
+    A finite chain that can always reach absorption is absorbed with probability 1."""
+    n = m.n_compartments
+    kinds = {h.name: h.kind for h in H.HAZARDS}
+    ending = [h.name for h in H.HAZARDS if h.phase == "circulating" and h.kind in ("fate", "arrest")]
+    pk = np.diff(m.cluster_cum, prepend=0.0)
+    pp = np.diff(m.phenotype_cum, prepend=0.0)
+    for k in np.flatnonzero(pk > 0) + 1:
+        for p in np.flatnonzero(pp > 0):
+            f = dict(zip((h.name for h in H.HAZARDS), m.unit_factors(int(k), int(p))))
+            ends = np.zeros((n, 2), bool)
+            for name in ending:
+                ends |= m.rates[name] * f[name] > 0
+            ends |= ((m.is_bed > 0) & (m.trap_max > 0))[:, None]
+            moves = m.rates["stage"] > 0
+            toggles = m.rates[next(h for h, kind in kinds.items() if kind == "toggle")] > 0
+            stuck = _stuck(m, ends, moves, toggles)
+            if stuck:
+                c, s = stuck
+                bad(f"units in {m.compartment_names[c]}{' (shielded)' if s else ''} of cluster size {k}, "
+                    f"{H.PHENOTYPES[p]}, can circulate forever: no death, arrest or anoikis can reach them "
+                    "there; set t_max_s or a hazard")
+
+
+def _stuck(m: CompiledModel, ends, moves, toggles):
+    """A reachable (c, s) from which no ending state is reachable, or None."""
+    n = m.n_compartments
+
+    def successors(c, s):
+        out = [(int(d), s) for d, _ in m.successors(c)] if moves[c, s] else []
+        return out + ([(c, 1 - s)] if toggles[c, s] else [])
+
+    seen, todo = set(), [(int(c), 0) for c in m.entry_compartment]
+    while todo:
+        x = todo.pop()
+        if x not in seen:
+            seen.add(x)
+            todo.extend(successors(*x))
+    good = {x for x in seen if ends[x]}
+    changed = True
+    while changed:  # backward closure: states that can reach an ending one
+        changed = False
+        for x in seen - good:
+            if any(y in good for y in successors(*x)):
+                good.add(x)
+                changed = True
+    rest = sorted(seen - good)
+    return rest[0] if rest and n else None

@@ -1,0 +1,107 @@
+"""The one table (ctcsim/hazards.py) and everything that derives from it agree.
+
+The core's codes and channel tables are generated from the table at build time; these tests
+check that the build is the table's, that every hazard has a rate, and that the codes the
+core writes mean the labels the Parquet columns carry (each unit's events tell the same
+story as its fate row)."""
+import collections
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import RICH
+
+from ctcsim import _core, compile, hazards
+from ctcsim import scenario as sc
+from ctcsim import simulate
+
+
+def test_the_table_is_consistent():
+    hazards.check_table()
+
+
+def test_the_core_was_built_from_this_table():
+    """A stale build (the table changed, the core did not) would misread every rate table."""
+    expected = dict(n_hazards=len(hazards.HAZARDS), n_factors=len(hazards.FACTORS),
+                    n_circ=len(hazards.in_phase("circulating")),
+                    fate_arrested=hazards.FATES.index("arrested"),
+                    ev_macrometastasis=hazards.EVENTS.index("macrometastasis"),
+                    pa_macrometastasis=hazards.POST_ARREST.index("macrometastasis"),
+                    h_division=hazards.index("division"), cancelled=hazards.STATUSES["cancelled"])
+    assert _core.CODES == expected
+    assert _core.CANCELLED == hazards.STATUSES["cancelled"]
+    assert _core.ERR_STEP_BUDGET == hazards.STATUSES["err_step_budget"]
+
+
+def test_every_hazard_has_exactly_one_rate_function():
+    assert set(compile.RATES) == {h.name for h in hazards.HAZARDS}
+
+
+def test_every_biology_field_a_hazard_names_exists():
+    fields = {f.name for f in dataclasses.fields(sc.Biology)}
+    for h in hazards.HAZARDS:
+        assert h.shield is None or h.shield in fields, h
+    for name in sc.Biology().cluster_exponent:
+        assert name in hazards.FACTORS
+
+
+FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
+            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
+            k_regression_per_s=0.01, macro_cells=50.0)
+
+
+@pytest.fixture(scope="module")
+def story():
+    """RICH with fast post-arrest rates, observed to 400 s and to 40 s: between them every fate
+    and every post-arrest outcome occurs in 3000 units."""
+    s = sc.loads(RICH)
+    s = dataclasses.replace(s, biology=dataclasses.replace(s.biology, **FAST))
+    out = []
+    for t_max in (400.0, 40.0):
+        r = simulate(dataclasses.replace(s, t_max_s=t_max), 3000, seed=77, events=True)
+        out.append((r.fates.to_pandas(), r.events.to_pandas(), t_max))
+    return out
+
+
+def test_fate_labels_agree_with_the_event_that_ended_the_circulation(story):
+    circulating_end = {"died_shear": "died_shear", "died_nk": "died_nk", "died_anoikis": "died_anoikis",
+                       "censored": "censored"}
+    seen = collections.Counter()
+    for fates, events, _ in story:
+        seen.update(_check_fates(fates, events.groupby("unit_id")["event"].apply(list), circulating_end))
+    assert set(seen) == set(hazards.FATES)
+
+
+def _check_fates(fates, by_unit, circulating_end):
+    seen = collections.Counter()
+    for row in fates.itertuples():
+        log = by_unit[row.unit_id]
+        end = next(e for e in log if e in {"died_shear", "died_nk", "died_anoikis", "censored", "trapped",
+                                           "adhered"})
+        if row.fate == "arrested":
+            assert end == row.arrest_mode and isinstance(row.organ, str)
+        else:
+            assert end == circulating_end[row.fate] and row.arrest_mode == "none" and row.post_arrest == "none"
+        seen[row.fate] += 1
+    return seen
+
+
+def test_post_arrest_labels_agree_with_the_events_after_arrest(story):
+    seen = collections.Counter()
+    for fates, events, t_max in story:
+        seen.update(_check_post_arrest(fates, events.groupby("unit_id")["event"].apply(list), t_max))
+    assert set(seen) == set(hazards.POST_ARREST) - {"none"}
+
+
+def _check_post_arrest(fates, by_unit, t_max):
+    seen = collections.Counter()
+    for row in fates[fates.fate == "arrested"].itertuples():
+        log = by_unit[row.unit_id]
+        if row.post_arrest in hazards.FINAL:
+            assert log[-1] == row.post_arrest and row.post_arrest_time_s <= t_max
+        else:
+            assert row.post_arrest_time_s == t_max  # censored at t_max in that state
+        assert ("extravasated" in log) == (not np.isnan(row.extravasation_time_s))
+        assert ("micrometastasis" in log) == (not np.isnan(row.micrometastasis_time_s))
+        seen[row.post_arrest] += 1
+    return seen

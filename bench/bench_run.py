@@ -67,16 +67,17 @@ def writer_alone(units: int, workdir: Path) -> tuple[int, float]:
     """Event rows/s of the run format's Parquet writer by itself (one thread, no simulation
     competing for the cores): the events of ``units`` units simulated in memory first."""
     sys.path.insert(0, str(REPO))
-    from ctcsim import io
+    from ctcsim.rundir.format import ROW_GROUP_ROWS
+    from ctcsim.rundir.writer import parquet_writer
+    from ctcsim.runner import simulate
     from ctcsim.scenario import DEFAULT_SCENARIO, load
-    from ctcsim.simulate import simulate
 
     events = simulate(load(DEFAULT_SCENARIO), units, seed=1, events=True).events.drop_columns(["arm"])
     events = events.combine_chunks()
     schema = events.schema
     t0 = time.perf_counter()
-    writer = io.parquet_writer(workdir / "events.parquet", schema)
-    writer.write_table(events, row_group_size=io.ROW_GROUP_ROWS)
+    writer = parquet_writer(workdir / "events.parquet", schema)
+    writer.write_table(events, row_group_size=ROW_GROUP_ROWS)
     writer.close()
     return events.num_rows, time.perf_counter() - t0
 

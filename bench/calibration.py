@@ -13,7 +13,7 @@ import math
 
 from ctcsim import experiments
 from ctcsim import scenario as sc
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 
 
 def scaled(s, parameter, factor):

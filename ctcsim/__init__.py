@@ -1,20 +1,18 @@
-"""ctcsim: exact stochastic simulation of circulating tumour cells.
-
-Note: ``ctcsim.simulate`` is the function; import the module's other names with
-``from ctcsim.simulate import ...``.
-"""
+"""ctcsim: exact stochastic simulation of circulating tumour cells."""
 from ._version import __version__
-from .checks import ScenarioError
-from .scenario import Scenario
-from .scenario import load as load_scenario
-from .simulate import simulate
 
 __all__ = ["Scenario", "ScenarioError", "__version__", "load_scenario", "read_run", "simulate"]
+_LAZY = {"simulate": ("runner", "simulate"), "Scenario": ("scenario", "Scenario"),
+         "load_scenario": ("scenario", "load"), "ScenarioError": ("checks", "ScenarioError"),
+         "read_run": ("rundir", "read_run")}
 
 
 def __getattr__(name):
-    # read_run pulls in pyarrow.dataset (~0.5 s): only code that reads runs pays for it.
-    if name == "read_run":
-        from .io import read_run
-        return read_run
-    raise AttributeError(f"module 'ctcsim' has no attribute {name!r}")
+    # Loaded when first used: importing ctcsim (which every command does first, before it
+    # can catch a Ctrl-C) stays instant, and only code that reads runs pays for pyarrow.dataset.
+    if name not in _LAZY:
+        raise AttributeError(f"module 'ctcsim' has no attribute {name!r}")
+    import importlib
+
+    module, attr = _LAZY[name]
+    return getattr(importlib.import_module(f".{module}", __name__), attr)

@@ -89,7 +89,7 @@ def paired_vs_independent(scenario, arm: str, outcome: str, n: int, seeds=(1, 2,
     """What common random numbers buy: ``arm`` - ``control`` in ``outcome``, estimated from one
     run of both arms (seed ``seeds[0]``, paired) and from two runs of one arm each with other
     seeds (``seeds[1]``, ``seeds[2]``), each with its 95 % CI half-width."""
-    from .simulate import simulate  # here: the rest of this module only reads fates
+    from .runner import simulate  # here: the rest of this module only reads fates
 
     paired = paired_differences(simulate(scenario, n, seed=seeds[0]).fates, outcome, control)[arm]
     p_control = indicator(simulate(scenario, n, seed=seeds[1], arms=[control]).fates, outcome).mean()

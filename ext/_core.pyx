@@ -117,11 +117,12 @@ cdef inline void unit_factors(const Model *m, int k, int p, double *f) noexcept 
 
 
 cdef inline int budget_check(int64_t steps, int64_t max_steps) noexcept nogil:
+    """Every 4096 steps: over the step budget (exact to 4096 steps), or asked to stop."""
+    if (steps & STOP_CHECK_MASK) != 0:
+        return STATUS_DONE
     if steps > max_steps:
         return STATUS_ERR_STEP_BUDGET
-    if (steps & STOP_CHECK_MASK) == 0 and _stop_requested:
-        return STATUS_CANCELLED
-    return STATUS_DONE
+    return STATUS_CANCELLED if _stop_requested else STATUS_DONE
 
 
 cdef double grow_time(ctcsim_rng *g, int n, double birth, double death, double target) noexcept nogil:

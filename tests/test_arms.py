@@ -3,7 +3,7 @@ import pytest
 
 from ctcsim import compare
 from ctcsim import scenario as sc
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 
 N = 100_000
 

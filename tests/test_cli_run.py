@@ -18,16 +18,17 @@ from conftest import RICH
 from test_run_dir import ARMS, plain
 
 import ctcsim
-from ctcsim import io
+from ctcsim import rundir
 from ctcsim import scenario as sc
 from ctcsim.cli import main
 from ctcsim.cli import run as run_command
+from ctcsim.rundir import format as fmt
 
 SEED = "340282366920938463463374607431768211455"  # 2**128 - 1
 REPO = Path(ctcsim.__file__).resolve().parents[1]
 # A real ctcsim process with parts of 4096 units instead of 2**20, so that a run of a few
 # hundred thousand units has many parts to be interrupted between.
-SMALL_PARTS = "import ctcsim.io as io; io.PART_UNITS = 4096; from ctcsim.cli import main; main()"
+SMALL_PARTS = "import ctcsim.rundir.format as f; f.PART_UNITS = 4096; from ctcsim.cli import main; main()"
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +51,19 @@ def process(*args):
 
 
 def wait_for_first_part(out: Path, proc, timeout_s=60.0):
+    """Until plan.json records a finished part (what a resume keeps)."""
     deadline = time.monotonic() + timeout_s
-    while not list((out / "fates").glob("arm=*/part-*.parquet")):
+    while not _recorded(out):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no part written"
         time.sleep(0.005)
+
+
+def _recorded(out: Path) -> bool:
+    try:
+        return bool(json.loads((out / "plan.json").read_text())["parts"])
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 def test_version_and_help_in_a_real_process():
@@ -80,7 +89,7 @@ def test_run_of_the_default_scenario_prints_a_summary_into_a_fresh_directory(tmp
     assert "arrested" in first.stdout and "arrested in" in first.stdout and "lung" in first.stdout
     assert ctcsim_cli("run", "-n", 2000, "--seed", 1).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ctcsim-run", "ctcsim-run-2"]
-    a, b = (io.read_run(tmp_path / d) for d in ("ctcsim-run", "ctcsim-run-2"))
+    a, b = (rundir.read_run(tmp_path / d) for d in ("ctcsim-run", "ctcsim-run-2"))
     assert a.metadata["scenario_name"] == sc.DEFAULT_SCENARIO
     assert plain(a.fates.to_table()).equals(plain(b.fates.to_table()))
 
@@ -92,7 +101,7 @@ def test_threads_and_chunk_sizes_do_not_change_the_output(tmp_path, scenario_fil
         result = ctcsim_cli("run", scenario_file, "-n", 6000, "--seed", SEED, "--events", "-o", tmp_path / name,
                             "--threads", threads, "--chunk-size", chunk, "-q")
         assert result.exit_code == 0, result.output
-    runs = [io.read_run(tmp_path / name) for name in "abc"]
+    runs = [rundir.read_run(tmp_path / name) for name in "abc"]
     for other in runs[1:]:
         assert plain(other.fates.to_table()).equals(plain(runs[0].fates.to_table()))
         assert plain(other.events.to_table()).equals(plain(runs[0].events.to_table()))
@@ -109,16 +118,16 @@ def test_sigkill_mid_run_leaves_an_incomplete_run_that_resume_completes(tmp_path
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (out / "run.json").exists()
-    with pytest.raises(io.IncompleteRunError):
-        io.read_run(out)
+    with pytest.raises(rundir.IncompleteRunError):
+        rundir.read_run(out)
     summary = ctcsim_cli("summarize", out)
     assert summary.exit_code == 1 and "incomplete" in summary.stderr
 
     resumed = ctcsim_cli("run", "--resume", out, "--threads", 2)
     assert resumed.exit_code == 0, resumed.output
     assert not list(out.rglob("*.tmp")) and not (out / "plan.json").exists()
-    whole = io.write_run(tmp_path / "whole", sc.load(scenario_file), 300_000, int(SEED), events=True)
-    done = io.read_run(out)
+    whole = rundir.write_run(tmp_path / "whole", sc.load(scenario_file), 300_000, int(SEED), events=True)
+    done = rundir.read_run(out)
     assert done.metadata["timings"]["resumed"]
     assert plain(done.fates.to_table()).equals(plain(whole.fates.to_table()))
     assert done.events.count_rows() == whole.events.count_rows()
@@ -139,7 +148,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, scenario_file):
     assert list(out.rglob("part-*.parquet")) and not list(out.rglob("*.tmp"))
     assert not (out / "run.json").exists()
     assert ctcsim_cli("run", "--resume", out, "-q").exit_code == 0
-    assert io.read_run(out).fates.count_rows() == 600_000
+    assert rundir.read_run(out).fates.count_rows() == 600_000
 
 
 def test_trace_prints_exactly_the_units_rows_of_an_events_run(tmp_path, scenario_file):
@@ -147,7 +156,7 @@ def test_trace_prints_exactly_the_units_rows_of_an_events_run(tmp_path, scenario
     seed; its printed history equals the unit's rows in events/, times to the last bit."""
     out = tmp_path / "r"
     assert ctcsim_cli("run", scenario_file, "-n", 800, "--seed", SEED, "--events", "-o", out, "-q").exit_code == 0
-    run = io.read_run(out)
+    run = rundir.read_run(out)
     for arm in ("control", "anti_platelet"):
         for unit in (0, 1, 417, 799):
             result = ctcsim_cli("trace", out, "--unit", unit, "--arm", arm)
@@ -185,7 +194,7 @@ def test_inspect_shows_status_metadata_schema_and_counts(tmp_path, scenario_file
     part = next(out.rglob("*.parquet"))
     assert "Parquet file" in ctcsim_cli("inspect", part).stdout
     toml = ctcsim_cli("inspect", out, "--scenario").stdout
-    assert sc.loads(toml).to_dict() == sc.load(scenario_file).to_dict()
+    assert sc.loads(toml).to_dict() == fmt.replayable(sc.load(scenario_file))[1].to_dict()
 
 
 def test_plain_progress_lines_when_stderr_is_not_a_terminal(tmp_path, scenario_file, monkeypatch):

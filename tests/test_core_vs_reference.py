@@ -7,7 +7,7 @@ from ctcsim import model as M
 from ctcsim import reference
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_arm, compile_model
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 
 N_UNITS = 300  # the reference is slow; 300 units of RICH make ~10^4 events
 

@@ -13,7 +13,7 @@ import pytest
 
 from ctcsim import experiments
 from ctcsim import scenario as sc
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 
 N = 1_000_000
 

@@ -9,7 +9,7 @@ from scipy import stats
 from ctcsim import anatomy, exact
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 
 ALPHA = 1e-3  # false-alarm rate of each chi-square test
 

@@ -19,7 +19,7 @@ from ctcsim import exact
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
 from ctcsim.model import PHENOTYPES, POST_ARREST
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 
 ALPHA = 1e-3
 N = 200_000

@@ -2,7 +2,7 @@
 import pytest
 
 from ctcsim import scenario as sc
-from ctcsim.simulate import seed_key, simulate
+from ctcsim.runner import seed_key, simulate
 from conftest import assert_same_table
 
 

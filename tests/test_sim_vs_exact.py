@@ -14,7 +14,7 @@ from scipy import stats
 from ctcsim import exact
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 from pathlib import Path
 
 ALPHA = 1e-3

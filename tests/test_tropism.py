@@ -16,7 +16,7 @@ from ctcsim import tropism_fit as trf
 from ctcsim.checks import ScenarioError
 from ctcsim.cli import main
 from ctcsim.compile import compile_model
-from ctcsim.simulate import simulate
+from ctcsim.runner import simulate
 from ctcsim.site_frequencies import SHIPPED, read_sites
 
 TABLES = pathlib.Path(str(resources.files("ctcsim"))) / "data" / "tropism"  # as installed

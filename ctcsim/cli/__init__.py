@@ -2,20 +2,36 @@
 
 Commands parse their arguments and call the library, nothing more.  Every
 error is one line on stderr, ``ctcsim: error: ...``; exit codes: 0 ok, 1 the
-run failed (or is incomplete), 2 bad usage or input, 130 interrupted.
+run failed, is incomplete or damaged (or the output could not be written), 2 bad usage or
+input, 130 interrupted.
 
 To add a command: write a module here that defines ``commands`` (a list of
 click commands or groups) and name it in ``COMMAND_MODULES`` below.
 """
-import importlib
-import logging
+import signal
 import sys
 
-import click
 
-from .._version import __version__
+def _interrupted_while_loading(signum, frame):
+    sys.stderr.write("ctcsim: interrupted\n")
+    raise SystemExit(130)
 
-COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "verify", "scenarios", "tropism")
+
+# Ctrl-C while the commands' modules load (numpy, pyarrow, the core: most of start-up) is one
+# line, not a KeyboardInterrupt traceback; the usual handler is back at the end of this module.
+_previous_sigint = signal.signal(signal.SIGINT, _interrupted_while_loading)
+
+import contextlib  # noqa: E402 (after the handler, which is the point)
+import errno  # noqa: E402
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+
+import click  # noqa: E402
+
+from .._version import __version__  # noqa: E402
+
+COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "check", "verify", "scenarios", "tropism")
 
 
 class Failure(click.ClickException):
@@ -26,21 +42,49 @@ class Failure(click.ClickException):
         self.exit_code = exit_code
 
 
+def open_run(path, allow_incomplete: bool = False):
+    """``read_run`` with its errors as one line: exit 1 for a run incomplete or damaged, 2 for
+    a directory that is not a run (or a run document that is not valid)."""
+    from .. import rundir
+
+    try:
+        return rundir.read_run(path, allow_incomplete=allow_incomplete)
+    except (rundir.IncompleteRunError, rundir.DamagedRunError) as e:
+        raise Failure(str(e), exit_code=1) from None
+    except rundir.RunDirError as e:
+        raise Failure(str(e)) from None
+
+
 class _Group(click.Group):
     """The click group, with every error reported on one line instead of click's usage block."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
             code = super().main(args, prog_name or "ctcsim", complete_var, standalone_mode=False, **extra)
+            sys.stdout.flush()  # now, not at exit: a full device or a closed pipe is then one line
         except click.ClickException as e:
             click.echo(f"ctcsim: error: {e.format_message()}", err=True)
             code = e.exit_code
         except click.Abort:
             click.echo("ctcsim: interrupted", err=True)
             code = 130
+        except OSError as e:
+            code = _output_failed(e)
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _output_failed(e: OSError) -> int:
+    """Standard output (or a file) could not be written: say so in one line, exit 1.  A closed
+    pipe (``ctcsim summarize DIR | head``) is not news to whoever closed it: said nothing."""
+    with contextlib.suppress(OSError, ValueError):
+        # What is still buffered goes nowhere, so the interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if e.errno != errno.EPIPE:
+        where = e.filename if e.filename else "standard output"
+        click.echo(f"ctcsim: error: cannot write {where}: {e.strerror or e}", err=True)
+    return 1
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,6 +102,7 @@ def main(verbose):
       ctcsim run my.toml -n 1000000 --seed 7 -o my-run
       ctcsim summarize my-run                 fractions per fate, organ and arm, with 95% CIs
       ctcsim trace my-run --unit 42           one unit's full event history
+      ctcsim check my-run                     every file of the run against its checksum
       ctcsim verify my.toml                   simulated outcomes beside the exact ones
 
     Every command has its own --help.
@@ -69,3 +114,4 @@ def main(verbose):
 for _name in COMMAND_MODULES:
     for _command in importlib.import_module(f".{_name}", __name__).commands:
         main.add_command(_command)
+signal.signal(signal.SIGINT, _previous_sigint)

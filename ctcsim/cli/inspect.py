@@ -5,8 +5,8 @@ import click
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import io
-from . import Failure
+from .. import rundir
+from . import Failure, open_run
 
 
 @click.command("inspect")
@@ -17,22 +17,25 @@ def inspect(path, only_scenario):
     """Show the status, metadata, schema and row counts of a run directory, or of one
     Parquet file written by ctcsim.  Reads file footers only, however large the run."""
     path = Path(path)
-    try:
-        if path.is_dir():
-            run = io.read_run(path, allow_incomplete=True)
-            md, tables = run.metadata, {"fates": run.fates, "events": run.events}
-        else:
-            md, tables = io.file_metadata(path), {}
-    except (ValueError, OSError, pa.ArrowException) as e:
-        raise Failure(str(e)) from None
+    if path.is_dir():
+        run = open_run(path, allow_incomplete=True)
+        md, tables = run.metadata, {"fates": run.fates, "events": run.events}
+    else:
+        try:
+            md, tables = rundir.file_metadata(path), {}
+        except ValueError as e:
+            raise Failure(str(e)) from None
     if only_scenario:
         click.echo(md["scenario"], nl=False)
         return
-    v = md["versions"]
+    versions = ", ".join(f"{k} {v}" for k, v in md["versions"].items())
+    where = md.get("platform", {})  # format 1.0 did not record it
     lines = [f"{path}: " + ("Parquet file" if not path.is_dir() else
                             "complete run" if run.complete else "INCOMPLETE run (no run.json)"),
              f"  format       {md['format']} {md['format_version']}, ctcsim {md['ctcsim_version']} "
-             f"(python {v['python']}, numpy {v['numpy']}, pyarrow {v['pyarrow']}), created {md['created']}",
+             f"({versions}), created {md['created']}",
+             *([f"  platform     {where.get('system')}, {where.get('libc')}, core built by {where.get('compiler')}"]
+               if where else []),
              f"  scenario     {md['scenario_name']} ({md['scenario'].count(chr(10))} lines of TOML: inspect --scenario)",
              f"  seed         {md['seed']}",
              f"  units        {md['n_units']:,} per arm; arms: {', '.join(md['arms'])}",

@@ -1,8 +1,6 @@
 """``ctcsim run``: simulate a scenario into a run directory, or resume an unfinished one."""
-import dataclasses
 import json
 import logging
-import signal
 import sys
 import time
 from pathlib import Path
@@ -10,13 +8,12 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .. import io
-from ..scenario import DEFAULT_SCENARIO, from_dict, load
-from ..simulate import DEFAULT_CHUNK, new_seed, shed_units
+from .. import rundir, runner
+from ..runner import DEFAULT_CHUNK, DEFAULT_UNITS
+from ..scenario import DEFAULT_SCENARIO, load
 from . import Failure
 from .summarize import format_summary
 
-DEFAULT_UNITS = 100_000
 DEFAULT_OUT = "ctcsim-run"
 PLAIN_EVERY_S = 10.0  # progress line interval when stderr is not a terminal
 # What a resumed run takes from its directory, so it must not be given again.
@@ -63,43 +60,40 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
     """
     if threads is not None and threads < 1:
         raise Failure(f"--threads: expected a positive integer, got {threads}")
+    for name, value in (("SCENARIO", scenario), ("--out", out), ("--resume", resume)):
+        if value == "":
+            raise Failure(f"{name}: expected a {'file or built-in name' if name == 'SCENARIO' else 'directory'}, "
+                          "got an empty string")
     try:
-        if resume:
+        if resume is not None:
             given = [p.opts[-1] if isinstance(p, click.Option) else p.human_readable_name
                      for p in ctx.command.params
                      if p.name in RUN_SETTINGS and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
             if given:
                 raise Failure(f"--resume takes every setting from {resume}; do not also give {', '.join(given)}")
-            if io.is_complete(resume):
-                click.echo(f"ctcsim: {resume}: the run is already complete", err=True)
-                return report(io.read_run(resume).metadata, Path(resume), quiet, as_json)
-            plan = io.prepare_resume(resume)
+            try:
+                plan = rundir.prepare_resume(resume)
+            except rundir.CompleteRunError as e:
+                click.echo(f"ctcsim: {e}", err=True)
+                return report(rundir.read_run(resume).metadata, Path(resume), quiet, as_json)
         else:
-            s = load(scenario or DEFAULT_SCENARIO)
-            if primary is not None:
-                s = from_dict({**s.to_dict(), "primary": primary}, f"{s.name} with --primary {primary}")
-            if t_max is not None:
-                if not t_max > 0:
-                    raise Failure(f"--t-max: expected a positive number of seconds, got {t_max}")
-                s = dataclasses.replace(s, t_max_s=t_max)
-            if units is None and s.entry.mode == "shedding":
-                seed = new_seed() if seed is None else seed
-                units = shed_units(s, seed)
-            elif units is None:
-                units = DEFAULT_UNITS
-            plan = io.prepare_run(out or _fresh_dir(), s, units, seed, arms=list(arms), events=events,
-                                  chunk_size=chunk_size, overwrite=overwrite)
+            s = runner.with_settings(load(scenario or DEFAULT_SCENARIO), primary=primary, t_max_s=t_max)
+            plan = rundir.prepare_run(out or _fresh_dir(), s, units, seed, arms=list(arms), events=events,
+                                      chunk_size=chunk_size, overwrite=overwrite)
+    except rundir.DamagedRunError as e:
+        raise Failure(str(e), exit_code=1) from None
     except ValueError as e:
         raise Failure(str(e)) from None
+    if plan.repairs and not quiet:
+        shown = "; ".join(map(str, plan.repairs[:3])) + (f"; and {len(plan.repairs) - 3} more" if len(plan.repairs) > 3 else "")
+        click.echo(f"ctcsim: {plan.path}: re-creating {len(plan.repairs)} part file(s): {shown}", err=True)
     md = plan.metadata
     if not quiet:
-        click.echo(f"ctcsim: {'resuming' if resume else 'running'} {md['scenario_name']}: {md['n_units']:,} units x "
+        click.echo(f"ctcsim: {'resuming' if resume is not None else 'running'} {md['scenario_name']}: {md['n_units']:,} units x "
                    f"{len(md['arms'])} arm(s) ({', '.join(md['arms'])}), seed {md['seed']} -> {plan.path}", err=True)
     progress = None if quiet else _Progress()
-    # A scheduler's SIGTERM stops cleanly, like Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        result = io.execute(plan, threads=threads, progress=progress)
+    try:  # SIGTERM (a scheduler's) stops cleanly, like Ctrl-C: the driver turns both into KeyboardInterrupt
+        result = rundir.execute(plan, threads=threads, progress=progress)
     except KeyboardInterrupt:
         if progress:
             progress.close()
@@ -109,8 +103,6 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
     except Exception as e:
         log.info("run failed", exc_info=True)
         raise Failure(f"run failed: {e}; finished parts are kept in {plan.path}", exit_code=1) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     if progress:
         progress.close()
     report(result.metadata, result.path, quiet, as_json)
@@ -160,10 +152,6 @@ class _Progress:
         if self.bar:
             self.bar.__exit__(None, None, None)
             self.bar = None
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _fresh_dir() -> Path:

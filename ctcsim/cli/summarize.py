@@ -3,9 +3,9 @@ import json
 
 import click
 
-from .. import compare, experiments, io
+from .. import compare, experiments, rundir
 from ..analysis import summarize as summarize_fates
-from . import Failure
+from . import Failure, open_run
 
 
 @click.command("summarize")
@@ -17,13 +17,14 @@ def summarize(run_dir, as_json):
     time to each fate; with several arms, each arm's paired difference from the control
     (common random numbers) with its 95% CI; for the built-in experiments (luzzi1998,
     fidler1970), the published figures beside the simulated ones.
-    An incomplete run (no run.json) is reported as such, with exit code 1."""
+    The fates files are checked first, checksums included: an incomplete or damaged run
+    (a part missing, truncated, changed, from another run or extra) is reported as
+    such, with exit code 1, never summarised."""
+    run = open_run(run_dir)
     try:
-        run = io.read_run(run_dir)
-    except io.IncompleteRunError as e:
+        run.verify(["fates"])  # what is summarised is read whole anyway: its checksums cost little more
+    except rundir.DamagedRunError as e:
         raise Failure(str(e), exit_code=1) from None
-    except io.RunDirError as e:
-        raise Failure(str(e)) from None
     summary = summarize_fates(run.fates)
     paired = compare.run_paired_differences(run)
     targets = experiments.measure_run(run)

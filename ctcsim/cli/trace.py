@@ -1,8 +1,7 @@
 """``ctcsim trace``: replay one unit of a run and print its event history."""
 import click
 
-from .. import io
-from . import Failure
+from . import Failure, open_run
 
 
 @click.command("trace")
@@ -13,8 +12,8 @@ def trace(run_dir, unit_id, arm):
     """Replay unit ID of the run in DIR from the run's scenario and seed, and print every
     event of its history: the same rows an --events run writes for it, with times in
     full precision.  Works on incomplete runs and runs written without events."""
+    run = open_run(run_dir, allow_incomplete=True)
     try:
-        run = io.read_run(run_dir, allow_incomplete=True)
         events = run.trace(unit_id, arm)
     except ValueError as e:
         raise Failure(str(e)) from None

@@ -5,7 +5,7 @@ import numpy as np
 from ..checks import ScenarioError
 from ..compile import compile_model
 from ..scenario import DEFAULT_SCENARIO, load
-from ..simulate import simulate
+from ..runner import simulate
 from . import Failure
 
 ALPHA = 1e-3

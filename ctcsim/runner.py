@@ -6,23 +6,33 @@ order so that files written from them are identical too.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
 
 from . import _core
-from .errors import raise_for_status
 from .compile import compile_arm, expected_units
+from .errors import raise_for_status
 from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
-from .scenario import Scenario
+from .scenario import Scenario, from_dict
 
-DEFAULT_CHUNK = 1 << 16          # units per chunk: ~3.5 MB of fate columns; the pipeline fills early
-EVENT_BUFFER_ROWS = 1 << 20      # event rows buffered per chunk before a copy-out
+DEFAULT_CHUNK = 1 << 16          # units per chunk: ~6 MB of fate columns; the pipeline fills early
+# Largest chunk: a chunk's fate buffers (~90 bytes a unit) are held twice per thread, so this
+# bounds memory (~0.2 GB a thread) whatever a caller asks; larger chunks gain nothing.
+MAX_CHUNK = 1 << 20
+MAX_UNITS = (1 << 63) - 1        # unit ids are int64
+# Event buffers: sized by the chunk (the built-in scenarios make 5-10 events a unit), so small
+# chunks do not each hold a large buffer, and copied out when mostly empty, so that what is
+# held downstream (row groups, writer queues) is the events, not the buffers they came in.
+EVENT_ROWS_PER_UNIT = 16
+EVENT_BUFFER_ROWS = (1 << 10, 1 << 20)  # (smallest, largest) event rows per core call
+DEFAULT_UNITS = 100_000          # units per arm of a run that does not say (unless it sheds)
 
 
 def new_seed() -> int:
@@ -43,6 +53,23 @@ def shed_units(scenario: Scenario, seed: int) -> int:
     bits = np.random.Philox(key=np.array(seed_key(seed), np.uint64),
                             counter=np.array([0, unit, stream, 0], np.uint64))
     return int(np.random.Generator(bits).poisson(lam))
+
+
+def default_units(scenario: Scenario, seed: int) -> int:
+    """Units per arm when a run does not say: a shedding scenario's own number (``shed_units``,
+    drawn from the seed), else ``DEFAULT_UNITS``."""
+    return shed_units(scenario, seed) if scenario.entry.mode == "shedding" else DEFAULT_UNITS
+
+
+def with_settings(scenario: Scenario, *, primary: str | None = None, t_max_s: float | None = None) -> Scenario:
+    """The scenario with another primary tumour (a built-in name) or end of observation,
+    validated as a whole: errors name the setting (``ctcsim run --primary``, ``--t-max``)."""
+    given = {k: v for k, v in (("primary", primary), ("t_max_s", t_max_s)) if v is not None}
+    if not given:
+        return scenario
+    where = f"{scenario.name} with " + ", ".join(
+        f"{'--primary' if k == 'primary' else '--t-max'} {v}" for k, v in given.items())
+    return from_dict({**scenario.to_dict(), **given}, where)
 
 
 def seed_key(seed: int) -> tuple[int, int]:
@@ -119,7 +146,8 @@ def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: boo
         raise_for_status(status, nxt)
         return fates, []
     parts = []
-    rows = EVENT_BUFFER_ROWS
+    smallest, largest = EVENT_BUFFER_ROWS
+    rows = min(max(EVENT_ROWS_PER_UNIT * (stop - start), smallest), largest)
     u = start
     while u < stop:
         buf = _core.new_event_buffers(rows)
@@ -127,41 +155,57 @@ def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: boo
         nxt, n, status = _core.run_chunk(arm.core, key[0], key[1], u, stop, sub, buf)
         raise_for_status(status, nxt)
         if n:
-            parts.append({k: v[:n] for k, v in buf.items()})  # a fresh buffer each call: no copy
+            # A fresh buffer each call: a view of it when mostly full, else a copy, so the
+            # buffer is not kept alive for a few rows.
+            parts.append({k: v[:n] if 2 * n >= rows else v[:n].copy() for k, v in buf.items()})
         if status == _core.EVENTS_FULL and nxt == u:
             rows *= 2  # one unit's events outgrow the buffer: make room
         u = nxt
     return fates, parts
 
 
-def chunks(n_units: int, chunk: int):
-    return [(s, min(s + chunk, n_units)) for s in range(0, n_units, chunk)]
+def check_sizes(n_units, chunk_size, units_name: str = "units", chunk_name: str = "chunk size",
+                least_units: int = 0):
+    """Refuse a number of units or a chunk size that is not an integer in range."""
+    def integer(x):
+        return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+    if not integer(n_units) or not least_units <= n_units <= MAX_UNITS:
+        raise ValueError(f"{units_name}: expected an integer from {least_units} to 2**63 - 1 (unit ids are int64), "
+                         f"got {n_units!r}")
+    if not integer(chunk_size) or not 1 <= chunk_size <= MAX_CHUNK:
+        raise ValueError(f"{chunk_name}: expected an integer from 1 to {MAX_CHUNK:,}, got {chunk_size!r}")
 
 
 def iter_batches(scenario: Scenario, n_units: int, seed: int, *, arms=None, events=False,
                  threads: int | None = None, chunk_size: int = DEFAULT_CHUNK,
-                 skip=frozenset()) -> Iterator[tuple[str, int, pa.RecordBatch, list[pa.RecordBatch]]]:
+                 skip: Callable[[str, int], bool] | None = None
+                 ) -> Iterator[tuple[str, int, pa.RecordBatch, list[pa.RecordBatch]]]:
     """Yield (arm, chunk index, fates, event batches) for every chunk, in order.
 
-    ``skip`` holds (arm, chunk index) pairs already done (resuming a run).
-    Memory stays bounded: at most ``2 * threads`` chunks are in flight.
+    ``skip(arm, chunk index)`` is true for chunks already done (resuming a run).
+    Memory stays bounded whatever ``n_units``: chunks are made as they are submitted,
+    and at most ``2 * threads`` are in flight.
     """
     key = seed_key(seed)
     all_arms = scenario.arm_names()
     ready = [Arm.of(scenario, a) for a in (arms or all_arms)]
-    jobs = [(arm, i, s, e) for arm in ready for i, (s, e) in enumerate(chunks(n_units, chunk_size))
-            if (arm.name, i) not in skip]
+    jobs = ((arm, i, s, min(s + chunk_size, n_units)) for arm in ready
+            for i, s in enumerate(range(0, n_units, chunk_size)) if skip is None or not skip(arm.name, i))
     threads = threads or os.cpu_count() or 1
-    with ThreadPoolExecutor(threads) as pool:
-        pending = []
+    pool = ThreadPoolExecutor(threads)
+    try:
+        pending = collections.deque()
         for arm, i, start, stop in jobs:
             pending.append((arm.name, i, pool.submit(_batches, arm, all_arms, key, start, stop, events)))
             if len(pending) >= 2 * threads:
-                name, i, future = pending.pop(0)
+                name, i, future = pending.popleft()
                 yield (name, i, *future.result())
         while pending:
-            name, i, future = pending.pop(0)
+            name, i, future = pending.popleft()
             yield (name, i, *future.result())
+    finally:
+        # Closed early (an interrupt, an error): chunks not started are dropped, not run.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _batches(arm: Arm, all_arms: list[str], key, start: int, stop: int, events: bool):
@@ -184,8 +228,7 @@ def simulate(scenario: Scenario, n_units: int, seed: int | None = None, *, event
 
     For runs too large for memory, ``ctcsim run`` streams the same batches to Parquet.
     """
-    if n_units < 0:
-        raise ValueError(f"n_units must be >= 0, got {n_units}")
+    check_sizes(n_units, chunk_size, "n_units", "chunk_size")
     seed = new_seed() if seed is None else seed
     fate_batches, event_batches = [], []
     for _, _, fb, ebs in iter_batches(scenario, n_units, seed, arms=arms, events=events,

@@ -121,9 +121,10 @@ def validate(a: Anatomy, where: str, path: str = "anatomy"):
         if c.name in idx:
             raise ScenarioError(where, f"{key}.name", f"duplicate compartment name {show(c.name)}")
         idx[c.name] = i
-        if c.transit_s / c.stages < MIN_STAGE_S:
-            raise ScenarioError(where, f"{key}.stages", f"stages of transit_s / stages = {c.transit_s / c.stages:.3g} s: "
-                                                        f"expected at least {MIN_STAGE_S:g} ({_WHY_STAGE})")
+        stage_s = c.transit_s / c.stages
+        if stage_s < MIN_STAGE_S:
+            raise ScenarioError(where, f"{key}.stages", f"stages of transit_s / stages = {stage_s:.3g} s: expected "
+                                                        f"at least {MIN_STAGE_S:g} ({_WHY_STAGE})")
         if c.kind == "bed" and c.capillary_diameter_um is None:
             raise ScenarioError(where, f"{key}.capillary_diameter_um", f"bed {show(c.name)} needs a capillary diameter")
         if c.kind == "pool" and (c.organ is not None or c.capillary_diameter_um is not None):

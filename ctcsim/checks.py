@@ -100,10 +100,16 @@ def unknown_keys(data: dict, allowed, where: str, path: str):
 
 
 def value(x, kind, where: str, key: str, infinite=False):
-    """Check one value's type (ints are accepted where numbers are) and that a number is finite."""
+    """Check one value's type (ints are accepted where numbers are) and that a number is of size
+    at most MAX_MAGNITUDE (or, where ``infinite``, any number but nan, inf included)."""
     if kind is float and not isinstance(x, bool) and isinstance(x, (int, float)):
-        if is_number(x) or (infinite and not math.isnan(x)):
+        if is_number(x):
             return float(x)
+        if infinite and not (isinstance(x, float) and math.isnan(x)):
+            try:
+                return float(x)
+            except OverflowError:  # an int beyond a double
+                pass
         raise ScenarioError(where, key, f"expected {'a number (or inf)' if infinite else 'a ' + NUMBER}, got {show(x)}")
     if isinstance(x, kind) and not (kind is int and isinstance(x, bool)):
         return x

@@ -113,6 +113,7 @@ CASES = [
      "at most 1e+12"),
     ("infinite entry time", lambda d: d.update(entry={"time_s": math.inf}), "entry.time_s", "at most 1e+12"),
     ("nan t_max", lambda d: d.update(t_max_s=math.nan), "t_max_s", "(or inf), got nan"),
+    ("t_max beyond a double", lambda d: d.update(t_max_s=10**400), "t_max_s", "(or inf), got 1000"),
     # Sizes beyond any quantity in ctcsim's units, which would overflow the model's products.
     ("a shear far beyond any vessel", lambda d: comps(d)[1].update(shear_dyn_cm2=1e300), "anatomy.compartments[1]"
      ".shear_dyn_cm2", "at most 1e+12"),
@@ -234,10 +235,12 @@ def test_validate_and_run_exit_2_with_one_line_and_write_nothing(tmp_path, what,
 
 def test_byte_order_mark_and_infinite_t_max_are_accepted(tmp_path):
     """Some editors start UTF-8 files with a byte-order mark; t_max_s may be inf (anoikis ends
-    every unit)."""
+    every unit), or any size (a long unit then meets the core's step budget)."""
     path = tmp_path / "bom.toml"
     path.write_bytes(b"\xef\xbb\xbf" + tomli_w.dumps(edit(lambda d: d.update(t_max_s=math.inf))).encode())
     assert sc.load(path).t_max_s == math.inf
+    for t_max in (10**13, 1e300):
+        assert sc.from_dict(edit(lambda d: d.update(t_max_s=t_max)), "long.toml").t_max_s == t_max
 
 
 def test_missing_file_is_one_line(tmp_path):

@@ -1,6 +1,7 @@
 """Check a Scenario object however it was built: read from TOML, made in Python, or changed
-with ``dataclasses.replace`` (which checks nothing).  Compiling calls ``validate`` first, so
-whatever is simulated has passed it; every error names the scenario's origin and the key.
+with ``dataclasses.replace`` (which checks nothing).  It is meant to run before anything is
+compiled, so that whatever is simulated has passed it (issue 9); every error names the
+scenario's origin (``schema.origin``) and the key.
 
 Each arm's biology (the base one times its multipliers) is checked exactly like the base
 one, and an error names the multiplier that made the value wrong.
@@ -12,8 +13,8 @@ import math
 
 from .. import anatomy as _anatomy
 from .. import tropism
-from ..checks import (MAX_MAGNITUDE, NUMBER, ScenarioError, between, check_fields, describe, field_value, is_number, join, show,
-                      toml_fields, unknown_keys)
+from ..checks import (MAX_MAGNITUDE, NUMBER, ScenarioError, between, check_fields, describe, field_value, is_number,
+                      join, show, toml_fields, unknown_keys)
 from .schema import MULTIPLIABLE, SOIL_FACTORS, Arm, Biology, Entry, Primary, Scenario, builtin_primary, origin
 
 SECONDS_PER_DAY = 86400.0

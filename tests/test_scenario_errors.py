@@ -329,17 +329,17 @@ def test_accepted_files_validate_and_run_without_a_warning(tmp_path):
     assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
-def test_an_organ_missing_from_the_tropism_table_names_the_scenario_file(tmp_path):
+def test_validate_names_the_scenario_file_before_a_tropism_table_that_lacks_an_organ(tmp_path):
     """A bed whose organ the primary's tropism table lacks (here the breast primary's, after
-    the bronchial bed lost its `organ = "lung"`): the error names the scenario file and the
-    compartment, and says which table lacks the row."""
+    the bronchial bed lost its `organ = "lung"`): compiling blames the table and the organ;
+    `ctcsim validate` names the scenario file first."""
     s = sc.builtin_scenario("breast")
     d = tomllib.loads(sc.dumps(dataclasses.replace(s, anatomy=s.resolved_anatomy(), primary=s.resolved_primary())))
     i = next(i for i, c in enumerate(d["anatomy"]["compartments"]) if c["name"] == "bronchial")
     del d["anatomy"]["compartments"][i]["organ"]
     path = write(tmp_path, d)
     said = one_line(CliRunner().invoke(main, ["validate", path]))
-    assert said.startswith(f"{path}: anatomy.compartments[{i}]: ") and "tropism/breast.csv: bronchial" in said, said
+    assert said.startswith(f"{path}: ctcsim/data/tropism/breast.csv: bronchial: no tropism entry"), said
 
 
 def test_validate_refuses_an_arm_a_run_directory_cannot_name(tmp_path):

@@ -55,14 +55,18 @@ def validate(files):
     for f in files:
         try:
             s = sc.load(f)
-            for i, arm in enumerate(s.arms):
-                if not _RUN_ARM_NAME.fullmatch(arm.name):
-                    raise ScenarioError(sc.origin(s), f"arms[{i}].name", f"an arm names a directory of a run: use "
-                                                                         f"letters, digits, '.', '_' or '-'")
-            for arm in s.arm_names():
-                compile_model(s, arm)
         except ScenarioError as e:
             raise Failure(str(e)) from None
+        where = sc.origin(s)
+        try:
+            for i, arm in enumerate(s.arms):
+                if not _RUN_ARM_NAME.fullmatch(arm.name):
+                    raise ScenarioError(where, f"arms[{i}].name", "an arm names a directory of a run: use letters, "
+                                                                  "digits, '.', '_' or '-'")
+            for arm in s.arm_names():
+                compile_model(s, arm)
+        except ScenarioError as e:  # compiling may blame another file (a tropism table): name this one first
+            raise Failure(str(e) if e.where == where else f"{where}: {e}") from None
         click.echo(f"{f}: ok ({s.name}: {len(s.resolved_anatomy().compartments)} compartments, "
                    f"arms {', '.join(s.arm_names())})")
 

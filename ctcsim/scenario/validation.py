@@ -12,7 +12,6 @@ import dataclasses
 import math
 
 from .. import anatomy as _anatomy
-from .. import tropism
 from ..checks import (MAX_MAGNITUDE, NUMBER, ScenarioError, between, check_fields, describe, field_value, is_number,
                       join, show, toml_fields, unknown_keys)
 from .schema import MULTIPLIABLE, SOIL_FACTORS, Arm, Biology, Entry, Primary, Scenario, builtin_primary, origin
@@ -47,7 +46,6 @@ def validate(s: Scenario) -> None:
     starts = _entry_compartments(s, anat, prim, where)
     _check_timing(s, where)
     _check_organ_tables(s, anat, where)
-    _check_tropism(s, anat, where)
     reach = _anatomy.reachable(anat, starts)
     unreachable = [c.name for c in anat.compartments if c.name not in reach]
     if unreachable:
@@ -175,17 +173,6 @@ def _check_organ_tables(s: Scenario, anat, where: str):
     for organ, f in s.adhesion.items():
         if not is_number(f) or f < 0:
             raise ScenarioError(where, f"adhesion.{organ}", f"expected a non-negative {NUMBER}, got {show(f)}")
-
-
-def _check_tropism(s: Scenario, anat, where: str):
-    """Every organ of the anatomy has its factors: inline, or in the primary's tropism table."""
-    try:
-        tropism.adhesion_factors(s, anat)
-        tropism.compatibility(s, anat)
-    except ScenarioError as e:
-        beds = [i for i, c in enumerate(anat.compartments) if anat.organ_of(c) == e.key]
-        key = f"anatomy.compartments[{beds[0]}]" if beds and isinstance(s.anatomy, _anatomy.Anatomy) else "anatomy"
-        raise ScenarioError(where, key, str(e)) from None
 
 
 def _check_arms(s: Scenario, platelets: float, where: str):

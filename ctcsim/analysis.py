@@ -33,8 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .model import FATES, POST_ARREST
+from .stats import wilson
 
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
 T_MIN_S = 1e-6
 BINS_PER_DECADE = 1000
 DECADES = 16  # 1 us .. 1e10 s (three centuries)
@@ -44,17 +44,6 @@ COLUMNS = ["arm", "fate", "organ", "entry_time_s", "fate_time_s", "post_arrest"]
 _ARRESTED = FATES.index("arrested")
 # Post-arrest outcomes of a unit that is no longer alive.
 _GONE = [POST_ARREST.index(o) for o in ("died_in_capillary", "died_dormant", "colony_extinct", "regressed")]
-
-
-def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial fraction k/n (nan, nan when n = 0)."""
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    d = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / d
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 class Tally:

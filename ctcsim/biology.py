@@ -76,6 +76,9 @@ class Biology:
                                  doc="killing of an arrested unit, times the bed's nk_rel and macrophage [U]")
     k_extravasation_per_s: float = spec(float, 1.16e-5, check=non_negative,
                                         doc="extravasation, times niche [U: ~1 day, Chambers 2002]")
+    k_on_capillary_per_s: float = spec(float, 0.0, check=non_negative,
+                                       doc="platelet binding of an arrested unit at platelet_rel 1 (stasis and "
+                                           "activated endothelium: Labelle 2011, Palumbo 2005) [U: off until calibrated]")
     p_dormant: float = spec(float, 0.9, check=probability, doc="P(dormant) after extravasation [U]")
     k_wake_per_s: float = spec(float, 1.0e-7, check=non_negative, doc="dormant cells wake, times inflammation [U]")
     k_dormant_death_per_s: float = spec(float, 1.0e-7, check=non_negative,

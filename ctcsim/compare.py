@@ -11,16 +11,15 @@ DataFrame; nothing here needs pandas.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import stats
 from .model import FATES, POST_ARREST
-
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+from .stats import Z95  # noqa: F401 (callers scale the intervals below by it)
 
 DEAD = ("died_shear", "died_nk", "died_anoikis")
 GONE = ("died_in_capillary", "died_dormant", "colony_extinct", "regressed")
@@ -56,7 +55,7 @@ def paired_differences(fates, outcome: str, control: str = "control") -> dict[st
     difference from ``control`` with its 95 % CI (normal approximation to the mean of
     per-unit differences)."""
     arm, unit, y = column(fates, "arm").astype(str), column(fates, "unit_id"), indicator(fates, outcome)
-    arms = list(dict.fromkeys(arm))
+    arms = [str(a) for a in dict.fromkeys(arm)]  # plain str keys, not numpy's str_
     if control not in arms:
         raise ValueError(f"no arm {control!r} to compare with; arms: {', '.join(arms)}")
 
@@ -72,16 +71,10 @@ def paired_differences(fates, outcome: str, control: str = "control") -> dict[st
         if not np.array_equal(units, base_units):
             raise ValueError(f"arm {a!r} does not hold the same unit ids as {control!r}")
         d = ya - base
-        n = len(d)
-        se = d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
-        out[a] = {"n": n, "fraction": float(ya.mean()), "difference": float(d.mean()),
-                  "ci95": [float(d.mean() - Z95 * se), float(d.mean() + Z95 * se)]}
+        mean, lo, hi = stats.paired_difference(d.sum(), (d * d).sum(), len(d))
+        out[a] = {"n": len(d), "fraction": float(ya.mean()), "difference": float(mean),
+                  "ci95": [float(lo), float(hi)]}
     return out
-
-
-def independent_ci_halfwidth(p1: float, p2: float, n1: int, n2: int) -> float:
-    """Half-width of the 95 % CI of p1 - p2 from two independent runs (Wald)."""
-    return Z95 * math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
 
 
 def paired_vs_independent(scenario, arm: str, outcome: str, n: int, seeds=(1, 2, 3),
@@ -96,7 +89,7 @@ def paired_vs_independent(scenario, arm: str, outcome: str, n: int, seeds=(1, 2,
     p_arm = indicator(simulate(scenario, n, seed=seeds[2], arms=[arm]).fates, outcome).mean()
     return {"paired": paired["difference"], "paired_halfwidth": (paired["ci95"][1] - paired["ci95"][0]) / 2,
             "independent": p_arm - p_control,
-            "independent_halfwidth": independent_ci_halfwidth(p_arm, p_control, n, n)}
+            "independent_halfwidth": stats.independent_halfwidth(p_arm, p_control, n, n)}
 
 
 OUTCOMES = tuple(FATES) + tuple(o for o in POST_ARREST if o != "none") + ("alive",)
@@ -125,10 +118,9 @@ def run_paired_differences(run, control: str | None = None) -> dict:
             sums[a] += [d.sum(axis=0), (d * d).sum(axis=0)]
     out = {}
     for a, (s1, s2) in sums.items():
-        mean = s1 / n
-        se = np.sqrt(np.maximum(s2 / n - mean**2, 0.0) * n / max(n - 1, 1) / n)
-        out[a] = {o: {"difference": float(m), "ci95": [float(m - Z95 * e), float(m + Z95 * e)]}
-                  for o, m, e in zip(OUTCOMES, mean, se)}
+        mean, lo, hi = stats.paired_difference(s1, s2, n)
+        out[a] = {o: {"difference": float(m), "ci95": [float(x), float(y)]}
+                  for o, m, x, y in zip(OUTCOMES, mean, lo, hi)}
     return {"control": control, "arms": out}
 
 

@@ -69,6 +69,9 @@ HAZARDS: tuple[Hazard, ...] = (
            doc="k_cap_nk NK_c: NK cells and resident macrophages kill the arrested unit"),
     Hazard("extravasation", "capillary", "extravasate", None, "extravasated", factor="extravasation",
            soil="niche", doc="k_extravasation; then dormant with probability p_dormant"),
+    Hazard("capillary_platelets", "capillary", "toggle", None, "shield_on",
+           doc="k_on_capillary platelets_c: platelets bind the arrested unit (stasis, activated endothelium); "
+               "the shield is not lost in the capillary"),
     Hazard("dormant_death", "dormant", "state", "died_dormant", "died_dormant", soil="macrophage",
            doc="k_dormant_death"),
     Hazard("wake", "dormant", "state", "proliferating", "woke", soil="inflammation", doc="k_wake"),

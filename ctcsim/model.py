@@ -2,7 +2,7 @@
 
 A ``CompiledModel`` is everything the circulating phase needs, resolved to
 numbers: no names are looked up while simulating.  ``compile.py`` builds it
-from a Scenario; ``_core.run_chunk``, ``reference.py`` and ``exact.py`` read
+from a Scenario; ``_core.run_chunk``, ``reference.py`` and ``ctcsim.exact`` read
 it, and all three must agree on the semantics written here.
 
 Semantics of one unit (DESIGN 2.2, 2.3)
@@ -68,8 +68,6 @@ import numpy as np
 
 from . import hazards as H
 from .hazards import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST  # noqa: F401  (the codes' home is hazards)
-
-HAZARDS = H.FACTORS  # transitional: the factor groups, under the name exact.py still imports
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -158,18 +156,3 @@ class CompiledModel:
         lo, hi = int(self.edge_ptr[c]), int(self.edge_ptr[c + 1])
         cum = np.concatenate([[0.0], self.edge_cum[lo:hi]])
         return [(int(self.edge_to[e]), float(cum[e - lo + 1] - cum[e - lo])) for e in range(lo, hi)]
-
-    # Transitional views under the old names, for the exact solver until it reads ``rates``.
-    stage_rate_per_s = property(lambda m: m.rates["stage"][:, 0])
-    shear_per_s = property(lambda m: m.rates["shear"])
-    nk_per_s = property(lambda m: m.rates["nk"])
-    adhesion_per_s = property(lambda m: m.rates["adhesion"])
-    shield_toggle_per_s = property(lambda m: m.rates["platelets"])
-    anoikis_scale = property(lambda m: m.rates["anoikis"].max(axis=0))
-    cap_death_per_s = property(lambda m: m.rates["capillary_death"])
-    extravasation_per_s = property(lambda m: m.rates["extravasation"][:, 0])
-    wake_per_s = property(lambda m: m.rates["wake"][:, 0])
-    dormant_death_per_s = property(lambda m: m.rates["dormant_death"][:, 0])
-    birth_per_s = property(lambda m: m.rates["division"][:, 0])
-    death_per_s = property(lambda m: m.rates["cell_death"][:, 0])
-    regression_per_s = property(lambda m: m.rates["regression"][:, 0])

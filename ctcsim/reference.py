@@ -11,7 +11,7 @@ Stream 0 (entry attributes), counter (block, unit, 0, 0):
   5. entry time: one uniform if ``len(entry_time_grid_s) > 1``.
 Stream 1 (circulation), counter (block, unit, 1, 0):
   1. if the entry compartment is a bed with 0 < p_trap < 1: one uniform (trapping);
-  2. if anoikis is on (any ``anoikis_scale`` > 0): one exponential, the unit's
+  2. if anoikis is on (any ``rates["anoikis"]`` > 0): one exponential, the unit's
      anoikis threshold on the integrated anoikis hazard;
   3. each step: one exponential if the total constant hazard is > 0; if a
      constant event wins, one uniform to choose it; on leaving a compartment

@@ -221,6 +221,11 @@ class Result:
     events: pa.Table | None
     seed: int
 
+    def __repr__(self) -> str:
+        arms = self.fates.column("arm").unique().to_pylist() if self.fates.num_rows else []
+        events = f"{self.events.num_rows:,} event rows" if self.events is not None else "no events"
+        return f"Result({self.fates.num_rows:,} fates in arm(s) {', '.join(arms) or '-'}, {events}, seed {self.seed})"
+
 
 def simulate(scenario: Scenario, n_units: int, seed: int | None = None, *, events: bool = False,
              arms=None, threads: int | None = None, chunk_size: int = DEFAULT_CHUNK) -> Result:

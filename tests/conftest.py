@@ -1,7 +1,13 @@
 """Shared scenarios for the tests: small inline anatomies that exercise every mechanism."""
-import pytest
+import os
 
-from ctcsim import scenario as sc
+# The exact solver's dense solves are small; BLAS threads on a shared 2-core machine cost
+# about a third of their CPU time (measured on tests/test_sim_vs_exact.py).  Set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+
+from ctcsim import scenario as sc  # noqa: E402
 
 # A small circulation with every mechanism: Erlang stages, a branching arterial pool,
 # beds with trapping and adhesion, shielding, shear, NK and Weibull anoikis, clusters,
@@ -97,6 +103,14 @@ trap_max = 0.8
 [adhesion]
 liver = 2.0
 """
+
+
+# Post-arrest rates on the scale of RICH's t_max (400 s), so that every post-arrest
+# outcome happens: capillary death, extravasation, dormancy, waking, colonies that die
+# out or reach micrometastasis, regression and growth to macrometastasis.
+FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
+            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
+            k_regression_per_s=0.01, macro_cells=50.0)
 
 
 @pytest.fixture

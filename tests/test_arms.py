@@ -84,3 +84,10 @@ def test_summary_counts_the_units_alive_in_each_organ():
     alive = compare.indicator(fates, "alive").astype(bool) & (compare.column(fates, "fate") == "arrested")
     organs = compare.column(fates, "organ")[alive]
     assert {o: x["count"] for o, x in alive_in.items()} == {o: int((organs == o).sum()) for o in set(organs)}
+
+
+def test_paired_differences_are_keyed_by_plain_strings():
+    """Issue 12, friction 10: np.str_ keys print as np.str_('control') in a notebook."""
+    s = sc.load("breast_antiplatelet")
+    d = compare.paired_differences(simulate(s, 500, seed=4).fates, "alive")
+    assert all(type(k) is str for k in d)

@@ -3,6 +3,8 @@ import dataclasses
 
 import pytest
 
+from conftest import FAST as FAST_AFTER_ARREST
+
 from ctcsim import model as M
 from ctcsim import reference
 from ctcsim import scenario as sc
@@ -22,14 +24,6 @@ def reference_tables(scenario, seed, n):
     return rows, events
 
 
-# Post-arrest rates on the scale of RICH's t_max (400 s), so that every post-arrest
-# outcome happens: capillary death, extravasation, dormancy, waking, colonies that die
-# out or reach micrometastasis, regression and growth to macrometastasis.
-FAST_AFTER_ARREST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
-                         k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
-                         k_regression_per_s=0.01, macro_cells=50.0)
-
-
 def variants(rich):
     """RICH, and RICH changed so that each mechanism is on its own or at an edge case."""
     b = rich.biology
@@ -44,6 +38,8 @@ def variants(rich):
     yield "no anoikis", dataclasses.replace(rich, biology=dataclasses.replace(b, anoikis_on=False))
     yield "short t_max censors", dataclasses.replace(rich, t_max_s=20.0)
     yield "after arrest, censored mid-way", dataclasses.replace(fast, t_max_s=60.0)
+    yield "platelets in the capillary", dataclasses.replace(fast, biology=dataclasses.replace(
+        fast.biology, k_on_capillary_per_s=0.05))
     yield "seed and soil", dataclasses.replace(fast, soil={"liver": {"compatibility": 0.4},
                                                            "lung": {"compatibility": 0.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))

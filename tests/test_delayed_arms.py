@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from conftest import RICH
+from conftest import FAST, RICH
 
 from ctcsim import scenario as sc
 from ctcsim import simulate
@@ -66,11 +66,6 @@ def test_a_delayed_anoikis_shape_acts_from_its_start():
     p = 1 - math.exp(-(50 / 1000 + (200 / 1000) ** 2 - (50 / 1000) ** 2))
     got = (f[f.arm == "faster anoikis"].fate == "died_anoikis").mean()
     assert abs(got - p) < 3.29 * math.sqrt(p * (1 - p) / n), (got, p)
-
-
-FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
-            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
-            k_regression_per_s=0.01, macro_cells=50.0)
 
 
 def test_every_multipliable_parameter_changes_a_delayed_arm():

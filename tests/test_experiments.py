@@ -35,3 +35,28 @@ def test_every_target_is_the_figure_of_its_row_in_the_shipped_reference_table():
     for t in experiments.TARGETS:
         assert t.stage in rows, (t.name, t.stage)
         assert float(rows[t.stage]["cumulative_fraction_of_injected"].lstrip("~")) == t.published, t.name
+
+
+def test_a_run_of_the_default_size_is_judged_with_its_monte_carlo_error(tmp_path):
+    """Issue 12, friction 9: luzzi1998 at ctcsim run's default size (1e5 units) was reported
+    OUTSIDE for 2 of 3 seeds by its point estimate alone; judged with its Monte Carlo interval
+    (family false-alarm rate experiments.FAMILY_ALPHA = 1 %), every seed agrees."""
+    from click.testing import CliRunner
+
+    import ctcsim
+    from ctcsim.cli import main
+    from ctcsim.cli.run import DEFAULT_UNITS
+
+    for seed in (1, 2, 3):
+        out = tmp_path / f"luzzi-{seed}"
+        assert CliRunner().invoke(main, ["run", "luzzi1998", "--seed", str(seed), "-o", str(out), "-q"]).exit_code == 0
+        targets = experiments.measure_run(ctcsim.read_run(out))
+        assert all(t["n"] == DEFAULT_UNITS for t in targets.values())
+        assert {k: t["verdict"] for k, t in targets.items() if t["verdict"] != "ok"} == {}, seed
+
+
+@pytest.mark.parametrize("count, verdict", [(36_000, "ok"), (35_400, "ok"), (34_500, "OUTSIDE"), (37_500, "OUTSIDE")])
+def test_judge_accepts_what_the_monte_carlo_error_cannot_tell_from_the_interval(count, verdict):
+    """35.4 % of 1e5 is 0.1 % below 35.5 %, within its 99 % Wilson interval (+-0.39 %): ok.
+    34.5 % is 2.6 standard errors further: OUTSIDE; and so is 37.5 % above."""
+    assert experiments.judge(count, 100_000, 0.355, 0.365)["verdict"] == verdict

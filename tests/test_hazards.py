@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import RICH
+from conftest import FAST, RICH
 
 from ctcsim import _core, compile, hazards
 from ctcsim import scenario as sc
@@ -43,11 +43,6 @@ def test_every_biology_field_a_hazard_names_exists():
         assert h.shield is None or h.shield in fields, h
     for name in sc.Biology().cluster_exponent:
         assert name in hazards.FACTORS
-
-
-FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
-            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
-            k_regression_per_s=0.01, macro_cells=50.0)
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,11 @@ import sys
 
 import numpy as np
 import pyarrow as pa
-from conftest import RICH
+from conftest import FAST, RICH
 
 from ctcsim import scenario as sc
 from ctcsim import simulate
 
-FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
-            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
-            k_regression_per_s=0.01, macro_cells=50.0)
 
 # (fates, events) digests; see CHANGELOG.md for when and why each was last changed.
 PINNED = {

@@ -1,8 +1,8 @@
 """Simulated post-arrest outcomes agree with the exact post-arrest chain (ctcsim.exact).
 
 Each statistical test has a false-alarm rate of ALPHA = 1e-3 under a correct simulator and
-a correct exact solution (Pearson chi-square, binomial or KS p-value > ALPHA); the seeds are
-fixed, so a given build passes or fails for ever.  The exact side is accurate to ~1e-10
+a correct exact solution (Pearson chi-square by ctcsim.stats.pearson, binomial or KS p-value
+> ALPHA); the seeds are fixed, so a given build passes or fails for ever.  The exact side is accurate to ~1e-10
 (linear solves, matrix exponentials, quadrature at 1e-13 absolute), far below what 200 000
 units resolve.  To isolate the post-arrest chain, most scenarios inject every unit into the
 liver bed with sure trapping (trap_max 1, a step at a tiny diameter ratio): every unit
@@ -13,9 +13,11 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import stats as sps
 
-from ctcsim import exact
+from conftest import FAST
+
+from ctcsim import exact, hazards, stats
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
 from ctcsim.model import PHENOTYPES, POST_ARREST
@@ -24,12 +26,7 @@ from ctcsim.runner import simulate
 ALPHA = 1e-3
 N = 200_000
 BED = "liver"
-# Post-arrest rates on a seconds scale (as FAST_AFTER_ARREST in test_core_vs_reference.py):
-# every outcome happens within a few hundred seconds.
-FAST = dict(k_cap_nk_per_s=0.01, k_extravasation_per_s=0.03, p_dormant=0.4, k_wake_per_s=0.01,
-            k_dormant_death_per_s=0.005, birth_per_s=0.2, death_per_s=0.12, micro_cells=5,
-            k_regression_per_s=0.01, macro_cells=50.0)
-FINAL = ("died_in_capillary", "died_dormant", "colony_extinct", "regressed", "macrometastasis")
+FINAL = hazards.FINAL
 
 
 def arrest_at_once(rich, *, cluster=(1.0,), phenotype=(1.0, 0.0, 0.0), t_max=math.inf, **biology):
@@ -48,28 +45,6 @@ def post_counts(fates):
     return np.array([codes.count(x) for x in POST_ARREST])
 
 
-def chi_square_p(counts, probs, ddof=0):
-    """Pearson chi-square p-value of counts [G, cells] against probabilities [G, cells], one
-    multinomial per row (group sizes fixed: df = sum over rows of (cells - 1)).  Per row,
-    cells expected fewer than 5 times are pooled into one cell."""
-    counts, probs = np.atleast_2d(counts), np.atleast_2d(probs)
-    obs, exp, groups = [], [], 0
-    for c, p in zip(counts, probs):
-        if c.sum() == 0:
-            continue
-        e = p / p.sum() * c.sum()
-        small = e < 5
-        o_row, e_row = np.append(c[~small], c[small].sum()), np.append(e[~small], e[small].sum())
-        if e_row[-1] == 0:
-            assert c[small].sum() == 0, "an outcome of probability 0 happened"
-            o_row, e_row = o_row[:-1], e_row[:-1]
-        obs.append(o_row)
-        exp.append(e_row)
-        groups += 1
-    obs, exp = np.concatenate(obs), np.concatenate(exp)
-    return stats.chisquare(obs, exp, ddof=groups - 1 + ddof).pvalue
-
-
 @pytest.mark.parametrize("case", ["single cell", "cluster of 3, hybrid", "cluster of 3 >= micro_cells"])
 def test_outcome_probabilities_chi_square(rich, case):
     """Outcome of the whole chain (no censoring) for a single cell and a cluster; the cluster
@@ -86,7 +61,7 @@ def test_outcome_probabilities_chi_square(rich, case):
     probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, k, p)
     fates = simulate(s, N, seed=101).fates
     assert set(fates.column("cluster_size").to_pylist()) == {k}
-    pv = chi_square_p(post_counts(fates), probs)
+    pv = stats.pearson(post_counts(fates), probs).pvalue
     assert pv > ALPHA, f"{case}: chi-square p = {pv:.2e}"
 
 
@@ -96,13 +71,13 @@ def test_seed_and_soil_compatibility(rich):
     s = dataclasses.replace(arrest_at_once(rich), soil={BED: {"compatibility": 0.3}})
     probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, 1, 0)
     fates = simulate(s, N, seed=102).fates
-    assert chi_square_p(post_counts(fates), probs) > ALPHA
+    assert stats.pearson(post_counts(fates), probs).pvalue > ALPHA
     f = fates.to_pandas()
     at_once = int(((f.post_arrest == "died_in_capillary") & (f.post_arrest_time_s == f.fate_time_s)).sum())
-    assert stats.binomtest(at_once, N, 0.7).pvalue > ALPHA
+    assert sps.binomtest(at_once, N, 0.7).pvalue > ALPHA
 
 
-@pytest.mark.parametrize("shield", [0, 1])
+@pytest.mark.parametrize("shield", [0, 1], ids=["unshielded", "shielded"])
 def test_shielded_and_unshielded_arrival(rich, shield):
     """Units that circulate (RICH, t_max inf) and arrive in the lung shielded or not: the shield
     cuts capillary death by p_nk = 0.8, and each group follows its own exact chain."""
@@ -115,7 +90,7 @@ def test_shielded_and_unshielded_arrival(rich, shield):
     other = exact.post_arrest_probabilities(m, "lung", 1 - shield, 1, 0)
     assert abs(probs - other).max() > 0.1  # the shield matters, so the test tells them apart
     counts = pick.post_arrest.astype(str).value_counts().reindex(POST_ARREST, fill_value=0).to_numpy()
-    pv = chi_square_p(counts, probs)
+    pv = stats.pearson(counts, probs).pvalue
     assert pv > ALPHA, f"shield {shield}: {len(pick)} units, chi-square p = {pv:.2e}"
 
 
@@ -135,7 +110,7 @@ def test_every_organ_shield_cluster_and_phenotype(rich):
         counts.append(g.post_arrest.astype(str).value_counts().reindex(POST_ARREST, fill_value=0).to_numpy())
         probs.append(exact.post_arrest_probabilities(m, str(organ), int(shield), int(k), PHENOTYPES.index(p)))
     assert len(counts) == 54
-    pv = chi_square_p(np.array(counts), np.array(probs))
+    pv = stats.pearson(np.array(counts), np.array(probs)).pvalue
     assert pv > ALPHA, f"chi-square over 54 groups: p = {pv:.2e}"
 
 
@@ -147,7 +122,7 @@ def test_finite_horizon_with_censored_states(rich):
     probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, 1, 0, horizon_s=60.0)
     for state in ("in_capillary", "dormant", "proliferating", "micrometastasis", "regressed", "macrometastasis"):
         assert probs[POST_ARREST.index(state)] > 0.005, state  # each cell of the test is well filled
-    pv = chi_square_p(post_counts(simulate(s, N, seed=404).fates), probs)
+    pv = stats.pearson(post_counts(simulate(s, N, seed=404).fates), probs).pvalue
     assert pv > ALPHA, f"chi-square p = {pv:.2e}"
 
 
@@ -164,7 +139,7 @@ def test_outcome_times_chi_square(rich):
     outcome = np.array([FINAL.index(x) for x in f.post_arrest.astype(str)])
     time_bin = np.searchsorted(edges, f.post_arrest_time_s.to_numpy(), side="right") - 1  # by h: time < h
     counts = np.bincount(outcome * (len(edges) - 1) + time_bin, minlength=len(probs))
-    pv = chi_square_p(counts, probs)
+    pv = stats.pearson(counts, probs).pvalue
     assert pv > ALPHA, f"chi-square p = {pv:.2e}"
 
 
@@ -175,17 +150,23 @@ def colony_scenario(rich):
                           cluster_exponent=dict(shear=0.0, nk=-1.0, anoikis=-1.0, adhesion=0.5, extravasation=0.0, proliferation=0.3))
 
 
+def colony_rates(m, c, k=2, p=0):
+    """(birth, death) per cell of a colony of cluster size k, phenotype p in compartment c (shield 0)."""
+    f = m.unit_factors(k, p)
+    return tuple(m.rates[h][c, 0] * f[hazards.index(h)] for h in ("division", "cell_death"))
+
+
 def test_colony_extinction_probability_binomial(rich):
     s = colony_scenario(rich)
     m = compile_model(s)
     c = m.compartment_names.index(BED)
-    birth = m.birth_per_s[c] * m.cluster_factor[5, 1] * m.phenotype_factor[5, 0]
-    q = exact.colony_extinction_probability(birth, m.death_per_s[c], 2, 8)
+    birth, death = colony_rates(m, c)
+    q = exact.colony_extinction_probability(birth, death, 2, 8)
     f = simulate(s, N, seed=606).fates.to_pandas()
     grew = f[f.extravasation_time_s.notna()]
     extinct = int((grew.post_arrest == "colony_extinct").sum())
     assert extinct + int(grew.micrometastasis_time_s.notna().sum()) == len(grew)
-    pv = stats.binomtest(extinct, len(grew), q).pvalue
+    pv = sps.binomtest(extinct, len(grew), q).pvalue
     assert pv > ALPHA, f"{extinct}/{len(grew)} extinct vs {q:.5f}: p = {pv:.2e}"
 
 
@@ -193,12 +174,12 @@ def test_time_to_micrometastasis_ks(rich):
     s = colony_scenario(rich)
     m = compile_model(s)
     c = m.compartment_names.index(BED)
-    birth = m.birth_per_s[c] * m.cluster_factor[5, 1] * m.phenotype_factor[5, 0]
+    birth, death = colony_rates(m, c)
     f = simulate(s, 50_000, seed=707).fates.to_pandas()
     dt = (f.micrometastasis_time_s - f.extravasation_time_s).dropna().to_numpy()
     grid = np.linspace(0.0, dt.max() * 1.0001, 2001)
-    cdf = exact.time_to_micrometastasis_cdf(birth, m.death_per_s[c], 2, 8, grid)
-    pv = stats.kstest(dt, lambda t: np.interp(t, grid, cdf)).pvalue
+    cdf = exact.time_to_micrometastasis_cdf(birth, death, 2, 8, grid)
+    pv = sps.kstest(dt, lambda t: np.interp(t, grid, cdf)).pvalue
     assert pv > ALPHA, f"{len(dt)} colonies: KS p = {pv:.2e}"
 
 
@@ -263,14 +244,13 @@ def test_stage_integral_equals_quadrature(rich):
     from scipy.integrate import quad
     from scipy.linalg import expm
 
-    from ctcsim import exact_post
+    from ctcsim.exact.chain import Chain
 
     m = compile_model(arrest_at_once(rich, cluster=(0.0, 1.0), micro_cells=6))
-    r = exact_post._rates(m, m.compartment_names.index(BED), 0, 2, 0)
-    Q, _, start = exact_post._chain(r)
-    growth = exact_post._Growth(r["birth"], r["death"], 6, r["macro"], r["regression"])
+    chain = Chain(m, m.compartment_names.index(BED), 0, 2, 0)
+    Q, start, micro, growth = chain.Q, chain.start, chain.micro[0], chain.growth[0][0]  # shield 0 throughout
     for horizon in (15.0, 300.0):
-        def f(tau): return expm(Q * tau)[start] @ Q[:, -1] if tau > 0 else 0.0
+        def f(tau): return expm(Q * tau)[start] @ Q[:, micro] if tau > 0 else 0.0
         points = horizon * np.concatenate([4.0 ** -np.arange(1, 8), 1 - 4.0 ** -np.arange(1, 8)])
         macro, regressed = (quad(lambda tau: f(tau) * g(horizon - tau), 0.0, horizon, points=points, limit=2000,
                                  epsabs=1e-13, epsrel=1e-11)[0] for g in (growth.macro_by, growth.regressed_by))
@@ -294,3 +274,74 @@ def test_edge_cases_and_errors(rich):
         exact.post_arrest_probabilities(m, "lung", horizon_s=-1.0)
     with pytest.raises(ValueError, match="never reaches"):
         exact.time_to_micrometastasis_cdf(0.0, 1.0, 1, 5, [1.0])
+
+
+# -- delayed arms after arrest (ctcsim.exact.arms) ---------------------------------------------
+
+
+def test_delayed_arm_after_arrest_closed_form(rich):
+    """In the capillary, death c and extravasation e (then dormant for ever) switch from
+    (c1, e1) to (c2, e2) at 30 s after an arrest at t = 10 s (switch_s 40): with L = c + e,
+    P(died by h) = c1/L1 (1 - exp(-L1 30)) + exp(-L1 30) c2/L2 (1 - exp(-L2 (h - 30)))."""
+    m = compile_model(arrest_at_once(rich, p_dormant=1.0, k_wake_per_s=0.0, k_dormant_death_per_s=0.0))
+    c = m.compartment_names.index(BED)
+    def scaled(cap, ext):
+        return m.with_rates(capillary_death=m.rates["capillary_death"] * cap, extravasation=m.rates["extravasation"] * ext)
+    before, after = scaled(1.0, 1.0), scaled(4.0, 0.5)
+    (c1, e1), (c2, e2) = ((x.rates["capillary_death"][c, 0], x.rates["extravasation"][c, 0]) for x in (before, after))
+    L1, L2 = c1 + e1, c2 + e2
+    for h in (20.0, 30.0, 100.0, math.inf):
+        u = max(h - 30.0, 0.0)
+        died = c1 / L1 * (1 - math.exp(-L1 * min(h, 30.0))) + (
+            math.exp(-L1 * 30) * c2 / L2 * (1 - math.exp(-L2 * u)) if h > 30 else 0.0)
+        stay = math.exp(-L1 * min(h, 30.0) - L2 * u)
+        p = exact.post_arrest_probabilities(before, BED, horizon_s=h, after=after, switch_s=40.0, arrest_time_s=10.0)
+        assert p[POST_ARREST.index("died_in_capillary")] == pytest.approx(died, abs=1e-9), h
+        assert p[POST_ARREST.index("in_capillary")] == pytest.approx(stay, abs=1e-9), h
+        assert p[POST_ARREST.index("dormant")] == pytest.approx(1 - died - stay, abs=1e-9), h
+    # A switch at or before the arrest: the arm's chain throughout.
+    np.testing.assert_allclose(exact.post_arrest_probabilities(before, BED, after=after, switch_s=10.0, arrest_time_s=10.0),
+                               exact.post_arrest_probabilities(after, BED), rtol=0, atol=1e-12)
+
+
+def test_delayed_arm_after_arrest_chi_square(rich):
+    """Every unit arrests at t = 0; an arm from t = 20 s changes capillary death, extravasation,
+    growth, regression and the macrometastasis size: simulated outcomes against the chain
+    solved in two pieces, each micrometastasis growing as the model it started under."""
+    from ctcsim.compile import compile_arm
+
+    s = arrest_at_once(rich)
+    s = sc.from_dict({**s.to_dict(), "arms": [{"name": "control"}, {"name": "late", "start_s": 20.0, "multipliers": {
+        "k_cap_nk_per_s": 0.3, "k_extravasation_per_s": 3.0, "birth_per_s": 1.5, "k_regression_per_s": 2.0,
+        "macro_cells": 2.0}}]})
+    before, after, switch_s = compile_arm(s, "late")
+    probs = exact.post_arrest_probabilities(before, BED, after=after, switch_s=switch_s)
+    for other in (before, after):  # the switch matters beyond what N resolves
+        assert np.abs(probs - exact.post_arrest_probabilities(other, BED)).max() > 0.01
+    pv = stats.pearson(post_counts(simulate(s, N, seed=808, arms=["late"]).fates), probs).pvalue
+    assert pv > ALPHA, f"chi-square p = {pv:.2e}"
+
+
+def test_platelets_bind_in_the_capillary(rich):
+    """Platelets bind an arrested unit at k_on_capillary (the shield then cuts capillary death by
+    p_nk and is not lost there).  With extravasation e, death d0 unshielded and d1 = d0 (1 - p_nk)
+    shielded: P(died in capillary) = (d0 + k d1 / (d1 + e)) / (d0 + k + e).  The exact solver
+    (built from the hazard table) must give that, and 20,000 simulated units must agree with it
+    within 3.29 standard errors (two-sided false-alarm rate 1e-3)."""
+    k_on = 0.02
+    s = arrest_at_once(rich, k_on_capillary_per_s=k_on)
+    m = compile_model(s)
+    bed = m.compartment_names.index(BED)
+    plt = s.resolved_anatomy().compartments[bed].platelet_rel
+    d0 = FAST["k_cap_nk_per_s"] * s.resolved_anatomy().compartments[bed].nk_rel
+    d1, e, k = d0 * (1 - s.biology.p_nk), FAST["k_extravasation_per_s"], k_on * plt
+    assert k > 0
+    closed = (d0 + k * d1 / (d1 + e)) / (d0 + k + e)
+    probs = exact.post_arrest_probabilities(m, BED, 0, 1, 0)
+    assert probs[POST_ARREST.index("died_in_capillary")] == pytest.approx(closed, rel=1e-9)
+    n = 20_000
+    f = simulate(s, n, seed=5).fates.to_pandas()
+    got = (f.post_arrest == "died_in_capillary").mean()
+    assert abs(got - closed) < 3.29 * math.sqrt(closed * (1 - closed) / n), (got, closed)
+    without = exact.post_arrest_probabilities(compile_model(arrest_at_once(rich)), BED, 0, 1, 0)
+    assert without[POST_ARREST.index("died_in_capillary")] == pytest.approx(d0 / (d0 + e), rel=1e-9)

@@ -18,7 +18,7 @@ import scipy
 from conftest import RICH
 
 import ctcsim
-from ctcsim import _core, analysis, rundir, tropism
+from ctcsim import _core, analysis, rundir, stats, tropism
 from ctcsim.rundir import format as fmt
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
@@ -257,9 +257,9 @@ def test_summary_counts_intervals_and_medians(two_arms):
         arrested = g[g.fate == "arrested"].organ.astype(str).value_counts()
         assert {o: x["count"] for o, x in got["organs"].items()} == arrested.to_dict()
         assert list(got["organs"]) == list(arrested.index)  # most frequent first
-    lo, hi = analysis.wilson(5, 10)  # textbook value: 0.2366, 0.7634
+    lo, hi = stats.wilson(5, 10)  # textbook value: 0.2366, 0.7634
     assert (round(lo, 4), round(hi, 4)) == (0.2366, 0.7634)
-    assert analysis.wilson(0, 10)[0] == 0.0 and math.isnan(analysis.wilson(0, 0)[0])
+    assert stats.wilson(0, 10)[0] == 0.0 and math.isnan(stats.wilson(0, 0)[0])
     assert analysis.summarize(pa.Table.from_batches(fates.to_batches(max_chunksize=777))) == s
 
 

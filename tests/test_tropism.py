@@ -185,7 +185,7 @@ def test_compiled_adhesion_comes_from_inline_then_table_then_one():
     def factors(scenario):
         m = compile_model(scenario)
         bed = m.organ >= 0
-        f = m.adhesion_per_s[bed, 0] / b.k_adh_per_s
+        f = m.rates["adhesion"][bed, 0] / b.k_adh_per_s
         return {m.organ_names[o]: x for o, x in zip(m.organ[bed], f)}
 
     assert factors(s) == pytest.approx({o: table[o] for o in factors(s)}, rel=1e-12)

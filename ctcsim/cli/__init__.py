@@ -6,7 +6,11 @@ run failed, is incomplete or damaged (or the output could not be written), 2 bad
 input, 130 interrupted.
 
 To add a command: write a module here that defines ``commands`` (a list of
-click commands or groups) and name it in ``COMMAND_MODULES`` below.
+click commands or groups) and name each command in ``COMMANDS`` below, with its module
+and the line ``ctcsim --help`` shows for it.  A command's module is imported only when
+the command runs: importing every command's dependencies (scipy above all) cost ~2 s, so
+``ctcsim --version`` and ``ctcsim --help`` import none of them
+(tests/test_cli_lazy.py checks the lines against the commands' own help).
 """
 import signal
 import sys
@@ -31,7 +35,20 @@ import click  # noqa: E402
 
 from .._version import __version__  # noqa: E402
 
-COMMAND_MODULES = ("run", "summarize", "inspect", "trace", "check", "verify", "scenarios", "tropism")
+COMMANDS = {  # name: (module, line in ctcsim --help)
+    "check": ("check", "Check every file of a run against its recorded checksum."),
+    "compare": ("compare", "Two runs outcome by outcome, paired when they can be."),
+    "inspect": ("inspect", "Status, metadata, schema and row counts of a run or file."),
+    "report": ("report", "A run's report: one self-contained HTML file."),
+    "run": ("run", "Simulate a scenario into a run directory, or resume one."),
+    "scenario": ("scenarios", "Inspect scenarios (show one as editable TOML)."),
+    "scenarios": ("scenarios", "List the built-in scenarios."),
+    "summarize": ("summarize", "Fractions per fate, organ and outcome, with 95% intervals."),
+    "trace": ("trace", "Replay one unit of a run and print its event history."),
+    "tropism": ("tropism", "Organ tropism tables: list, show and fit them."),
+    "validate": ("scenarios", "Check scenario files or built-in names without running them."),
+    "verify": ("verify", "Simulated outcomes beside the exact ones (master equation)."),
+}
 
 
 class Failure(click.ClickException):
@@ -56,7 +73,21 @@ def open_run(path, allow_incomplete: bool = False):
 
 
 class _Group(click.Group):
-    """The click group, with every error reported on one line instead of click's usage block."""
+    """The click group: commands imported when used (``COMMANDS``), and every error reported on
+    one line instead of click's usage block."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f".{COMMANDS[name][0]}", __name__)
+        return next(c for c in module.commands if c.name == name)
+
+    def format_commands(self, ctx, formatter):
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -72,6 +103,15 @@ class _Group(click.Group):
             code = _output_failed(e)
         if not standalone_mode:
             return code
+        # The command is over: a Ctrl-C now would only land in the interpreter's shutdown (joining
+        # threads, flushing), where it kills the process with no message; the exit is a moment away.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if code == 130:
+            # Interrupted: what was written is closed and said; leave without the interpreter's
+            # finalization, during which a second Ctrl-C or SIGTERM would end the process silently.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -110,8 +150,4 @@ def main(verbose):
     logging.basicConfig(level=max(logging.DEBUG, logging.WARNING - 10 * verbose),
                         format="ctcsim: %(message)s", stream=sys.stderr)
 
-
-for _name in COMMAND_MODULES:
-    for _command in importlib.import_module(f".{_name}", __name__).commands:
-        main.add_command(_command)
 signal.signal(signal.SIGINT, _previous_sigint)

@@ -9,16 +9,28 @@ import click
 from click.core import ParameterSource
 
 from .. import rundir, runner
+from ..units import duration_s, parse_duration
 from ..runner import DEFAULT_CHUNK, DEFAULT_UNITS
 from ..scenario import DEFAULT_SCENARIO, load
 from . import Failure
-from .summarize import format_summary
+from .summarize import collect, summary_text
 
 DEFAULT_OUT = "ctcsim-run"
 PLAIN_EVERY_S = 10.0  # progress line interval when stderr is not a terminal
 # What a resumed run takes from its directory, so it must not be given again.
 RUN_SETTINGS = ("scenario", "units", "primary", "seed", "out", "events", "arms", "t_max", "chunk_size", "overwrite")
 log = logging.getLogger("ctcsim")
+
+
+class Duration(click.ParamType):
+    """A duration with a unit (ctcsim.units.parse_duration), as seconds."""
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
 
 
 @click.command("run")
@@ -33,7 +45,8 @@ log = logging.getLogger("ctcsim")
 @click.option("--events", is_flag=True, help="Also write every event (events/).")
 @click.option("-t", "--threads", type=int, help="Worker threads [default: all cores]; output does not depend on it.")
 @click.option("--arm", "arms", multiple=True, metavar="NAME", help="Run only this arm (repeatable) [default: all].")
-@click.option("--t-max", type=float, metavar="SECONDS", help="End of observation, overriding the scenario's.")
+@click.option("--t-max", type=Duration(), metavar="DURATION",
+              help="End of observation, overriding the scenario's: 6h, 365d, 10y, 90min, or seconds.")
 @click.option("--chunk-size", type=int, default=DEFAULT_CHUNK, show_default=True,
               help="Units per work item; output does not depend on it.")
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
@@ -89,8 +102,10 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
         click.echo(f"ctcsim: {plan.path}: re-creating {len(plan.repairs)} part file(s): {shown}", err=True)
     md = plan.metadata
     if not quiet:
-        click.echo(f"ctcsim: {'resuming' if resume is not None else 'running'} {md['scenario_name']}: {md['n_units']:,} units x "
-                   f"{len(md['arms'])} arm(s) ({', '.join(md['arms'])}), seed {md['seed']} -> {plan.path}", err=True)
+        click.echo(f"ctcsim: {'resuming' if resume is not None else 'running'} {md['scenario_name']} (primary "
+                   f"{plan.scenario.resolved_primary().name}, horizon {duration_s(plan.scenario.t_max_s)}): "
+                   f"{md['n_units']:,} units x {len(md['arms'])} arm(s) ({', '.join(md['arms'])}), seed {md['seed']} "
+                   f"-> {plan.path}", err=True)
     progress = None if quiet else _Progress()
     try:  # SIGTERM (a scheduler's) stops cleanly, like Ctrl-C: the driver turns both into KeyboardInterrupt
         result = rundir.execute(plan, threads=threads, progress=progress)
@@ -109,14 +124,14 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
 
 
 def report(record: dict, path: Path, quiet: bool, as_json: bool):
-    """The result on stdout: a summary table, or JSON."""
+    """The result on stdout: the summary of ``ctcsim summarize`` (paired differences included), or JSON."""
     if as_json:
         click.echo(json.dumps({"path": str(path), "seed": record["seed"], "n_units": record["n_units"],
                                "arms": record["arms"], "counts": record["counts"], "timings": record["timings"],
                                "summary": record["summary"]}, indent=1))
     elif not quiet:
         t = record["timings"]
-        click.echo(format_summary(record["summary"]))
+        click.echo(summary_text(collect(rundir.read_run(path))))
         click.echo(f"\n{path}: {sum(record['counts']['units'].values()):,} units; "
                    f"{t['units_simulated']:,} simulated in {t['wall_s']:.1f} s on {t['threads']} thread(s)")
 
@@ -131,19 +146,22 @@ class _Progress:
         self.first = None
 
     def __call__(self, done: int, total: int):
-        if self.first is None:  # resumed runs start part-way; rate and ETA count this session only
-            self.first, self.done = done, done
+        if self.first is None:  # a resumed run starts part-way: the bar too; rate and ETA count this session
+            self.first, self.done, self.total = done, done, total
             if sys.stderr.isatty():
-                self.bar = click.progressbar(length=total - done, file=sys.stderr, show_eta=True, show_percent=True,
-                                             item_show_func=lambda rate: rate)
+                self.bar = click.progressbar(length=total, file=sys.stderr, show_eta=False, show_percent=True,
+                                             item_show_func=lambda text: text)
                 self.bar.__enter__()
+                self.bar.update(done, "resumed" if done else "")
+            elif done:
+                click.echo(f"ctcsim: {done:,} of {total:,} units ({100 * done / total:.1f}%) done before", err=True)
             return
         rate = (done - self.first) / max(time.monotonic() - self.start, 1e-9)
+        eta = (total - done) / rate if rate else float("inf")
         if self.bar:
-            self.bar.update(done - self.done, f"{rate:,.0f} units/s")
+            self.bar.update(done - self.done, f"{rate:,.0f} units/s, {eta:,.0f} s to go")
         elif time.monotonic() - self.last_line >= PLAIN_EVERY_S:
             self.last_line = time.monotonic()
-            eta = (total - done) / rate if rate else float("inf")
             click.echo(f"ctcsim: {done:,} of {total:,} units ({100 * done / total:.1f}%), "
                        f"{rate:,.0f} units/s, about {eta:,.0f} s to go", err=True)
         self.done = done
@@ -152,6 +170,9 @@ class _Progress:
         if self.bar:
             self.bar.__exit__(None, None, None)
             self.bar = None
+        elif self.first is not None and not sys.stderr.isatty():  # a log's last line: how long it took
+            click.echo(f"ctcsim: {self.done:,} of {self.total:,} units after "
+                       f"{time.monotonic() - self.start:,.1f} s", err=True)
 
 
 def _fresh_dir() -> Path:

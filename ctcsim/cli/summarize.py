@@ -1,22 +1,25 @@
-"""``ctcsim summarize``: fractions per fate and per organ of arrest, per arm, with 95% CIs."""
+"""``ctcsim summarize``: what a run says, per arm, with its horizon, counts and 95% intervals."""
 import json
+import math
 
 import click
 
-from .. import compare, experiments, rundir
-from ..analysis import summarize as summarize_fates
+from .. import rundir, units
 from . import Failure, open_run
+from .compare import difference_lines
 
 
 @click.command("summarize")
 @click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--by-organ", is_flag=True, help="Also each arm's paired differences per organ of arrest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def summarize(run_dir, as_json):
-    """Summarize the fates of the run in DIR: per arm, the fraction of units per fate, per
-    organ of arrest and per outcome after arrest, with 95% Wilson intervals, and the median
-    time to each fate; with several arms, each arm's paired difference from the control
-    (common random numbers) with its 95% CI; for the built-in experiments (luzzi1998,
-    fidler1970), the published figures beside the simulated ones.
+def summarize(run_dir, by_organ, as_json):
+    """Summarize the run in DIR, stating its horizon first: per arm, the units per fate (with
+    the median time to it) and per outcome after arrest, and a table of organ of arrest x
+    outcome, all as counts and fractions with 95% Wilson intervals; with several arms, each
+    arm's paired difference from the control (same units, same random numbers) and relative
+    risk, with 95% intervals, for every outcome (--by-organ: and per organ); for the built-in
+    experiments (luzzi1998, fidler1970), the published figures beside the simulated ones.
     The fates files are checked first, checksums included: an incomplete or damaged run
     (a part missing, truncated, changed, from another run or extra) is reported as
     such, with exit code 1, never summarised."""
@@ -25,86 +28,95 @@ def summarize(run_dir, as_json):
         run.verify(["fates"])  # what is summarised is read whole anyway: its checksums cost little more
     except rundir.DamagedRunError as e:
         raise Failure(str(e), exit_code=1) from None
-    summary = summarize_fates(run.fates)
-    paired = compare.run_paired_differences(run)
-    targets = experiments.measure_run(run)
+    doc = collect(run)
     if as_json:
-        click.echo(json.dumps({"path": str(run.path), "complete": run.complete, "summary": summary,
-                               "paired_differences": paired, "experiment": targets}, indent=1))
+        click.echo(json.dumps(_finite({"path": str(run.path), "complete": run.complete, **doc}), indent=1))
         return
-    click.echo(format_summary(summary))
-    if paired:
-        click.echo(format_paired(paired, summary))
-    if targets:
-        click.echo(format_targets(targets))
+    click.echo(summary_text(doc, by_organ))
 
 
-def format_paired(paired: dict, summary: dict) -> str:
-    """Each arm's paired difference from the control, for the outcomes either arm has."""
-    lines = []
-    for arm, diffs in paired["arms"].items():
-        lines += ["", f"{arm} - {paired['control']} (paired: same units, same random numbers)",
-                  f"  {'outcome':<20}{'difference':>11}  95% CI"]
-        for outcome, d in diffs.items():
-            here = [summary["arms"][a] for a in (arm, paired["control"])]
-            if d["difference"] == 0 and all(_fraction(x, outcome) == 0 for x in here):
-                continue
-            lo, hi = d["ci95"]
-            lines.append(f"  {outcome:<20}{d['difference']:>+11.5f}  [{lo:+.5f}, {hi:+.5f}]")
-    return "\n".join(lines)
+def collect(run) -> dict:
+    """Everything summarize reports, as plain data (the JSON document)."""
+    from .. import experiments
+    from ..analysis import summarize as summarize_fates
+    from ..report import content, tables
+
+    tab = tables.tabulate(run)
+    scenario = run.scenario
+    return {"scenario": run.metadata["scenario_name"], "seed": run.metadata["seed"],
+            "horizon_s": scenario.t_max_s, "horizon": units.duration_s(scenario.t_max_s), "primary": scenario.resolved_primary().name,
+            "notes": content.notes(scenario, tab["arms"]), "summary": summarize_fates(run.fates),
+            "organ_table": {a: t.organ_table() for a, t in tab["arms"].items()},
+            "control": tab["control"], "paired": {a: p.differences() for a, p in tab["paired"].items()},
+            "experiment": experiments.measure_run(run)}
 
 
-def format_targets(targets: dict) -> str:
-    lines = ["", "published experiment", f"  {'target':<36}{'published':>10}{'simulated':>11}  interval"]
-    for name, t in targets.items():
-        lo, hi = t["interval"]
-        ok = "ok" if lo <= t["measured"] <= hi else "OUTSIDE"
-        lines.append(f"  {name:<36}{t['published']:>10.4g}{t['measured']:>11.4g}  [{lo:g}, {hi:g}] {ok}")
-    return "\n".join(lines)
-
-
-def _fraction(arm_summary: dict, outcome: str) -> float:
-    for table in ("fates", "after_arrest"):
-        if outcome in arm_summary[table]:
-            return arm_summary[table][outcome]["fraction"]
-    return 1.0  # "alive": always shown
-
-
-def format_summary(summary: dict) -> str:
-    """The summary as a plain-text table, one block per arm."""
-    lines = []
-    for arm, s in summary["arms"].items():
-        lines += [f"{arm}: {s['n']:,} units",
-                  f"  {'fate':<20}{'fraction':>9}  {'95% CI':<18}{'median time':>12}"]
+def summary_text(doc: dict, by_organ: bool = False) -> str:
+    lines = [f"{doc['scenario']} (primary {doc['primary']}), seed {doc['seed']}: every outcome below is "
+             f"as of the horizon, {units.duration_s(doc['horizon_s'])} after the start"]
+    lines += [f"note: {n}" for n in doc["notes"]]
+    for arm, s in doc["summary"]["arms"].items():
+        lines += ["", f"{arm}: {s['n']:,} units",
+                  f"  {'fate':<22}{'units':>11}{'fraction':>10}  {'95% interval':<22}median time to it"]
         for fate, x in s["fates"].items():
-            lines.append(f"  {fate:<20}{_share(x)}{_time(x['median_time_s']):>12}")
-        lines.append("  arrested in")
-        for organ, x in s["organs"].items():
-            lines.append(f"    {organ:<18}{_share(x)}")
+            lines.append(f"  {fate:<22}{_share(x)}  {units.duration_s(x['median_time_s'])}")
         after = {k: x for k, x in s.get("after_arrest", {}).items() if x["count"]}
         if after:
-            lines.append("  after arrest")
-            for outcome, x in after.items():
-                lines.append(f"    {outcome:<18}{_share(x)}")
-        if s.get("alive_in"):
-            lines.append("  alive at the end, arrested in")
-            for organ, x in s["alive_in"].items():
-                lines.append(f"    {organ:<18}{_share(x)}")
+            lines.append("  after arrest, at the horizon")
+            lines += [f"    {outcome:<20}{_share(x)}".rstrip() for outcome, x in after.items()]
+        lines += _organ_lines(doc["organ_table"].get(arm, []))
+    for arm, rows in doc["paired"].items():
+        n = rows[0]["n"] if rows else 0
+        lines += ["", f"{arm} - {doc['control']} (paired: same units, same random numbers; {n:,} pairs)"]
+        lines += difference_lines([r for r in rows if r["organ"] is None], doc["control"], arm)
+        if by_organ:
+            lines += ["  per organ of arrest"]
+            lines += difference_lines([r for r in rows if r["organ"] is not None], doc["control"], arm)
+        else:
+            lines.append("  (per organ of arrest: ctcsim summarize --by-organ, or ctcsim report)")
+    if doc["experiment"]:
+        lines += format_targets(doc["experiment"])
     return "\n".join(lines)
+
+
+def _organ_lines(rows: list[dict]) -> list[str]:
+    from ..report.tables import ORGAN_OUTCOMES
+
+    if not rows:
+        return []
+    names = ["arrested", "extravasated (ever)", "micrometastasis (ever)", "macrometastasis", "alive at the end"]
+    out = ["  arrested in (units per organ of arrest and outcome)",
+           "    " + f"{'organ':<18}" + "".join(f"{n:>{max(len(n), 9) + 2}}" for n in names)]
+    for r in rows:
+        out.append("    " + f"{r['organ']:<18}" + "".join(f"{r[o]:>{max(len(n), 9) + 2},}"
+                                                           for o, n in zip(ORGAN_OUTCOMES, names)))
+    return out
+
+
+def format_targets(targets: dict) -> list[str]:
+    t0 = next(iter(targets.values()))
+    lines = ["", f"published experiment (ok: the Monte Carlo interval, at confidence {t0['confidence']:.4g}, "
+                 "meets the published one)",
+             f"  {'target':<36}{'published':>10}  {'interval':<20}{'simulated':>10}  {'Monte Carlo interval':<22}"]
+    for name, t in targets.items():
+        lines.append(f"  {name:<36}{units.fraction(t['published']):>10}  {units.interval(*t['interval']):<20}"
+                     f"{units.fraction(t['measured']):>10}  {units.interval(*t['mc_interval']):<22}{t['verdict']}")
+    return lines
 
 
 def _share(x: dict) -> str:
-    lo, hi = x["ci95"]
-    return f"{x['fraction']:>9.4f}  [{lo:.4f}, {hi:.4f}]"
+    return f"{x['count']:>11,}{units.fraction(x['fraction']):>10}  {units.interval(*x['ci95']):<22}"
 
 
-def _time(t) -> str:
-    if t is None:
-        return "-"
-    for unit, s in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if t >= 2 * s:
-            return f"{t / s:.3g} {unit}"
-    return f"{t:.3g} s"
+def _finite(x):
+    """NaN and infinities as null: JSON has no such numbers (a ratio without a control unit)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
 
 
 commands = [summarize]

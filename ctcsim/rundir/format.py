@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from .. import _core, tropism
+from .. import _core, dictionary, tropism
 from .. import scenario as _scenario
 from .._version import __version__
 from ..biology import SOIL_FACTORS
@@ -95,7 +95,10 @@ def schemas(scenario, metadata) -> dict[str, pa.Schema]:
     if metadata["events"]:
         tables["events"] = event_batch(arm, arms, _core.new_event_buffers(0))
     doc = json.dumps(metadata).encode()
-    return {t: b.drop_columns(["arm"]).schema.with_metadata({METADATA_KEY: doc}) for t, b in tables.items()}
+    # Each field says what it means (ctcsim.dictionary), so a file explains itself in any reader.
+    return {t: pa.schema([f.with_metadata({"description": dictionary.TABLES[t][f.name]})
+                          for f in b.drop_columns(["arm"]).schema], metadata={METADATA_KEY: doc})
+            for t, b in tables.items()}
 
 
 def replayable(s: _scenario.Scenario) -> tuple[str, _scenario.Scenario]:

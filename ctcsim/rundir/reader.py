@@ -13,7 +13,7 @@ from . import parts
 from .format import PLAN, RUN, TABLES, DamagedRunError, IncompleteRunError, RunDirError, read_json, validate
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class Run:
     """A run directory read back: its metadata, and its tables as lazy pyarrow datasets.
 
@@ -26,6 +26,18 @@ class Run:
     path: Path
     metadata: dict
     complete: bool
+
+    def __repr__(self) -> str:
+        # One line: the dataclass's own repr printed all of run.json (50 kB for the default scenario).
+        md = self.metadata
+        return (f"Run({str(self.path)!r}: {md['scenario_name']}, {md['n_units']:,} units x {len(md['arms'])} arm(s) "
+                f"({', '.join(md['arms'])}), seed {md['seed']}{'' if self.complete else ', INCOMPLETE'})")
+
+    def summary(self):
+        """The run's answers as tables, with figures on demand (``ctcsim.report.notebook.Summary``)."""
+        from ..report.notebook import Summary
+
+        return Summary(self)
 
     def verify(self, tables=TABLES):
         """Check every byte of the recorded files of ``tables`` against its sha256 checksum

@@ -1,0 +1,28 @@
+"""``ctcsim report``: a run as one self-contained HTML file."""
+import click
+
+from . import Failure
+
+
+@click.command("report")
+@click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="HTML file to write [default: DIR/report.html].")
+@click.option("--exact", is_flag=True, help="Also set the simulated outcomes of circulation beside the master "
+                                           "equation's (as ctcsim verify; slow for scenarios with anoikis).")
+def report(run_dir, out, exact):
+    """Write the report of the run in DIR: one HTML file that opens without network, with the
+    cascade from entry to macrometastasis, outcomes by organ against the clinical site
+    frequencies of the primary's tropism table, time courses, paired arm differences per
+    organ, where units spend their time, checks, the scenario and its provenance."""
+    from ..report import MissingDependency, write_report
+
+    try:
+        path = write_report(run_dir, out, exact=exact)
+    except MissingDependency as e:
+        raise Failure(str(e), exit_code=1) from None
+    except (ValueError, OSError) as e:
+        raise Failure(str(e)) from None
+    click.echo(path)
+
+
+commands = [report]

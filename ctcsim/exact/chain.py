@@ -1,0 +1,115 @@
+"""The post-arrest chain of one arrested unit, built from the hazard table (DESIGN 2.4).
+
+From arrest in bed ``c`` (cluster size k, phenotype p, shield s as it arrived) the unit is a
+finite continuous-time Markov chain up to the micrometastasis.  Its transient states are
+(post-arrest state, cells n, shield s): the state of each post-arrest phase but the
+micrometastasis (``hazards.PHASE_STATE``: in_capillary and dormant with n = k, proliferating
+with n = 1..micro_cells - 1), for s = 0, 1; its absorbing states are the final outcomes and
+the micrometastasis, one per shield (its growth depends on the shield).  Every hazard of a
+phase acts by its kind (``hazards.KINDS``):
+
+    toggle       the shield flips                      state  the chain moves to ``to``
+    extravasate  dormant with dormancy_prob, else a colony of the unit's cells
+    cells        a colony gains or loses a cell (rate times n); at 0 it is colony_extinct
+
+A colony of micro_cells or more cells is a micrometastasis at once (k >= micro_cells skips
+the colony).  Rates are ``rates[name][c, s]`` times the hazard's unit factor, as in the core.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import hazards as H
+from ..model import CompiledModel
+from .colony import Growth
+
+PHASES = tuple(p for p in H.PHASES if p != "circulating")
+STAGE = "micrometastasis"             # the phase solved in closed form (colony.Growth), not as states
+START = H.PHASE_STATE["capillary"]    # the state of a unit at arrest
+COLONY = H.PHASE_STATE["colony"]
+DORMANT = H.PHASE_STATE["dormant"]
+MICRO = H.PHASE_STATE[STAGE]
+PHASE_OF = {state: phase for phase, state in H.PHASE_STATE.items()}
+GROWN = "macrometastasis"             # what the micrometastasis grows into (colony.Growth)
+STAGE_OUTCOMES = (GROWN,) + tuple(dict.fromkeys(h.to for h in H.in_phase(STAGE)))  # the stage's ends
+
+
+def unit_factor(model: CompiledModel, h: H.Hazard, k: int, p: int) -> float:
+    g = model.cluster_factor[:, k - 1] * model.phenotype_factor[:, p]
+    return float(g[H.FACTORS.index(h.factor)]) if h.factor else 1.0
+
+
+def bed_index(model: CompiledModel, bed, shield, k, p) -> int:
+    """The compartment index of ``bed``, after checking the unit's description."""
+    c = model.compartment_names.index(bed) if isinstance(bed, str) and bed in model.compartment_names else bed
+    if not isinstance(c, (int, np.integer)) or not 0 <= c < model.n_compartments or not model.is_bed[c]:
+        raise ValueError(f"bed must be a bed compartment of the model, got {bed!r}")
+    if shield not in (0, 1):
+        raise ValueError(f"shield must be 0 or 1, got {shield!r}")
+    if not 1 <= k <= model.cluster_factor.shape[1] or not 0 <= p < model.phenotype_factor.shape[1]:
+        raise ValueError(f"cluster_size must be in 1..{model.cluster_factor.shape[1]} and phenotype in "
+                         f"0..{model.phenotype_factor.shape[1] - 1}, got {k!r}, {p!r}")
+    return int(c)
+
+
+class Chain:
+    """``Q`` (dense generator over ``keys``), ``labels`` (POST_ARREST code of each state),
+    ``start`` (arrest with ``shield``), ``micro`` (the micrometastasis state of each shield) and
+    ``growth`` (the stage's closed forms per shield, with the share of each of its hazards)."""
+
+    def __init__(self, model: CompiledModel, c: int, shield: int, k: int, p: int):
+        M = int(model.micro_cells)
+        transient = [(st, n, s) for s in (0, 1) for st in [H.PHASE_STATE[ph] for ph in PHASES if ph != STAGE]
+                     for n in (range(1, M) if st == COLONY else [k])]
+        self.keys = transient + [(MICRO, s) for s in (0, 1)] + [(f,) for f in H.FINAL]
+        index = {key: i for i, key in enumerate(self.keys)}
+        self.Q = np.zeros((len(self.keys), len(self.keys)))
+        q = min(max(float(model.dormancy_prob[c]), 0.0), 1.0)
+
+        def to(state, n, s):  # the state key a unit enters as ``state`` with n cells and shield s
+            if state in H.FINAL:
+                return (state,)
+            if state == MICRO or (state == COLONY and n >= M):
+                return (MICRO, s)
+            return (state, n, s)
+
+        for st, n, s in transient:
+            i = index[(st, n, s)]
+            for h in H.in_phase(PHASE_OF[st]):
+                r = model.rates[h.name][c, s] * unit_factor(model, h, k, p)
+                if h.kind == "toggle":
+                    targets = [(to(st, n, 1 - s), r)]
+                elif h.kind == "cells":
+                    m = n + int(h.to)
+                    targets = [(("colony_extinct",) if m == 0 else to(COLONY, m, s), r * n)]
+                elif h.kind == "extravasate":
+                    targets = [(to(DORMANT, n, s), r * q), (to(COLONY, n, s), r * (1 - q))]
+                elif h.kind == "state":
+                    targets = [(to(h.to, n, s), r)]
+                else:
+                    raise ValueError(f"exact: a {h.kind!r} hazard after arrest ({h.name}) is not solved")
+                for key, x in targets:
+                    self.Q[i, index[key]] += x
+        self.Q[np.diag_indices_from(self.Q)] -= self.Q.sum(axis=1)
+        self.labels = np.array([H.POST_ARREST.index(key[0]) for key in self.keys])
+        self.start = index[to(START, k, shield)]
+        self.micro = [index[(MICRO, s)] for s in (0, 1)]
+        self.growth = [self._stage(model, c, s, max(k, M), k, p) for s in (0, 1)]
+
+    @staticmethod
+    def _stage(model, c, s, n0, k, p) -> tuple[Growth, np.ndarray]:
+        """The micrometastasis stage under shield s: its Growth against the phase's hazards (their
+        total rate), and the share of each of STAGE_OUTCOMES[1:] among those hazards."""
+        def rate(h): return model.rates[h.name][c, s] * unit_factor(model, h, k, p)
+        cells = [h for h in H.HAZARDS if h.kind == "cells"]
+        birth = sum(rate(h) for h in cells if int(h.to) > 0)
+        death = sum(rate(h) for h in cells if int(h.to) < 0)
+        rates = {o: sum(rate(h) for h in H.in_phase(STAGE) if h.to == o) for o in STAGE_OUTCOMES[1:]}
+        total = sum(rates.values())
+        shares = np.array([x / total if total > 0 else 0.0 for x in rates.values()])
+        return Growth(birth, death, n0, float(model.macro_cells), total), shares
+
+    def stage_weights(self, s: int, u: float) -> np.ndarray:
+        """P(each of STAGE_OUTCOMES within u of the stage's start) for a stage started under shield s."""
+        growth, shares = self.growth[s]
+        return np.concatenate([[growth.macro_by(u)], growth.regressed_by(u) * shares])

@@ -1,0 +1,101 @@
+"""The report in a real browser: headless Chromium (Debian's package, installed by .ci/run)
+opens it with every network name unresolvable, and every figure must have rendered.
+
+Two looks per report: ``--dump-dom`` gives the page after its load event, where the report's
+own script has written each figure's box and whether its SVG laid out with drawn content
+(``data-rendered``); ``--screenshot`` at the page's full height gives the pixels, and each
+figure's box must hold ink (not a blank panel): at least ``MIN_INK`` of its pixels away from
+white and several distinct colours.  Set CTCSIM_SCREENSHOTS=DIR to keep the screenshots.
+
+Reports: the default scenario (one arm) and breast_antiplatelet with events (two arms).
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from ctcsim.cli import main
+from ctcsim.report.html import CHECK
+
+WIDTH = 1200
+MIN_INK = 0.01      # a figure's share of non-white pixels; drawn axes alone give more than 2%
+MIN_COLOURS = 4     # text, axes, and at least two colours of data
+NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND"
+CASES = {"default": ([], {"cascade", "organs", "times", "spent"}),
+         "two_arms": (["breast_antiplatelet", "--events"], {"cascade", "organs", "times", "forest", "spent"})}
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert path, "headless Chromium is needed: apt-get install chromium (as .ci/run does)"
+    return path
+
+
+def browse(html: Path, *args, height: int = 2000) -> subprocess.CompletedProcess:
+    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", NO_NETWORK,
+           "--disable-background-networking", f"--window-size={WIDTH},{height}", *args, html.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def report(request, tmp_path_factory):
+    args, figures = CASES[request.param]
+    out = tmp_path_factory.mktemp(request.param) / "run"
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", *args, "-n", "2000", "--seed", "3", "-o", str(out), "-q"]).exit_code == 0
+    result = runner.invoke(main, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    return request.param, Path(result.output.strip()), figures
+
+
+def test_every_figure_renders_in_chromium_without_network(report):
+    name, html, expected = report
+    dom = browse(html, "--dump-dom").stdout
+    found = dict(re.findall(r'<figure class="plot" id="fig-(\w+)"[^>]*?data-box="([\d,.-]+)"', dom))
+    states = dict(re.findall(r'<figure class="plot" id="fig-(\w+)"[^>]*?data-rendered="(\w+)"', dom))
+    assert set(found) == expected and set(states) == expected, (found, states)
+    assert all(s == "yes" for s in states.values()), states
+    height = int(re.search(r'data-height="(\d+)"', dom).group(1))
+    shot = html.with_name(f"{name}.png")
+    browse(html, f"--screenshot={shot}", height=height)
+    image = np.asarray(Image.open(shot).convert("RGB"))
+    assert image.shape[0] >= height - 1 and image.shape[1] == WIDTH
+    for fig, box in found.items():
+        x, y, w, h = (int(v) for v in box.split(","))
+        assert w > 300 and h > 100, (fig, box)
+        panel = image[y:y + h, x:x + w]
+        ink = (panel < 230).any(axis=2).mean()
+        colours = len(np.unique(panel.reshape(-1, 3) // 32, axis=0))
+        assert ink > MIN_INK and colours >= MIN_COLOURS, (fig, ink, colours)
+    keep = os.environ.get("CTCSIM_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / shot.name)
+
+
+def test_a_figure_that_does_not_lay_out_is_reported(tmp_path):
+    """The check itself: an empty SVG in a figure is marked data-rendered="no" (and the page says
+    "this figure did not render"), so the test above can fail."""
+    page = tmp_path / "blank.html"
+    page.write_text('<!DOCTYPE html><html><body><figure class="plot" id="fig-blank"><svg width="400" '
+                    f'height="200"></svg></figure><script>{CHECK}</script></body></html>')
+    dom = browse(page, "--dump-dom").stdout
+    assert re.search(r'id="fig-blank"[^>]*data-rendered="no"', dom), dom
+
+
+def test_metadata_in_the_page_is_json(report):
+    _, html, _ = report
+    text = html.read_text()
+    md = json.loads(re.search(r'<script type="application/json" id="ctcsim-metadata">(.*?)</script>', text,
+                              re.S).group(1))
+    assert md["format"] == "ctcsim-run" and "seed" in md

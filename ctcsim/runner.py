@@ -6,11 +6,8 @@ order so that files written from them are identical too.
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
-import os
 import secrets
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
 import numpy as np
@@ -20,7 +17,7 @@ from . import _core
 from .compile import compile_arm, expected_units
 from .errors import raise_for_status
 from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
-from .scenario import Scenario, from_dict
+from .scenario import Scenario, dumps, from_dict
 
 DEFAULT_CHUNK = 1 << 16          # units per chunk: ~6 MB of fate columns; the pipeline fills early
 # Largest chunk: a chunk's fate buffers (~90 bytes a unit) are held twice per thread, so this
@@ -178,40 +175,33 @@ def check_sizes(n_units, chunk_size, units_name: str = "units", chunk_name: str 
 
 def iter_batches(scenario: Scenario, n_units: int, seed: int, *, arms=None, events=False,
                  threads: int | None = None, chunk_size: int = DEFAULT_CHUNK,
-                 skip: Callable[[str, int], bool] | None = None
+                 skip: Callable[[str, int], bool] | None = None, executor=None
                  ) -> Iterator[tuple[str, int, pa.RecordBatch, list[pa.RecordBatch]]]:
     """Yield (arm, chunk index, fates, event batches) for every chunk, in order.
 
-    ``skip(arm, chunk index)`` is true for chunks already done (resuming a run).
-    Memory stays bounded whatever ``n_units``: chunks are made as they are submitted,
-    and at most ``2 * threads`` are in flight.
+    Chunks run on ``executor`` (``ctcsim.studies.executor``: local threads or a Dask
+    cluster), by default on ``threads`` local threads; results come in chunk order either
+    way, so what is written from them is the same.  ``skip(arm, chunk index)`` is true for
+    chunks already done (resuming a run).  Memory stays bounded whatever ``n_units``:
+    chunks are made as they are submitted, and at most 2 per worker thread are in flight.
     """
-    key = seed_key(seed)
-    all_arms = scenario.arm_names()
-    ready = [Arm.of(scenario, a) for a in (arms or all_arms)]
-    jobs = ((arm, i, s, min(s + chunk_size, n_units)) for arm in ready
-            for i, s in enumerate(range(0, n_units, chunk_size)) if skip is None or not skip(arm.name, i))
-    threads = threads or os.cpu_count() or 1
-    pool = ThreadPoolExecutor(threads)
+    from .studies.executor import ChunkJob, fate_chunk, local  # here: that module imports this one
+
+    seed_key(seed)
+    names = list(arms or scenario.arm_names())
+    for name in names:
+        Arm.of(scenario, name)  # a scenario that does not compile fails here, not in a worker
+    text = dumps(scenario)  # a task names its scenario by text: it pickles small, to any worker
+    jobs = (ChunkJob(text, name, seed, s, min(s + chunk_size, n_units), events) for name in names
+            for i, s in enumerate(range(0, n_units, chunk_size)) if skip is None or not skip(name, i))
+    own = executor is None
+    executor = executor or local(threads)
     try:
-        pending = collections.deque()
-        for arm, i, start, stop in jobs:
-            pending.append((arm.name, i, pool.submit(_batches, arm, all_arms, key, start, stop, events)))
-            if len(pending) >= 2 * threads:
-                name, i, future = pending.popleft()
-                yield (name, i, *future.result())
-        while pending:
-            name, i, future = pending.popleft()
-            yield (name, i, *future.result())
+        for job, (fates, event_batches) in executor.ordered(fate_chunk, jobs):
+            yield job.arm, job.start // chunk_size, fates, event_batches
     finally:
-        # Closed early (an interrupt, an error): chunks not started are dropped, not run.
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _batches(arm: Arm, all_arms: list[str], key, start: int, stop: int, events: bool):
-    """A worker's whole job: simulate, and build the Arrow batches (off the consumer's thread)."""
-    fates, parts = run_units(arm, key, start, stop, events)
-    return fate_batch(arm, all_arms, fates), [event_batch(arm, all_arms, p) for p in parts]
+        if own:  # closed early (an interrupt, an error): chunks not started are dropped, not run
+            executor.close()
 
 
 @dataclasses.dataclass

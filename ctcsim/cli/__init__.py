@@ -48,6 +48,9 @@ COMMANDS = {  # name: (module, line in ctcsim --help)
     "tropism": ("tropism", "Organ tropism tables: list, show and fit them."),
     "validate": ("scenarios", "Check scenario files or built-in names without running them."),
     "verify": ("verify", "Simulated outcomes beside the exact ones (master equation)."),
+    "sweep": ("sweep", "A scenario at every point of a design, paired, into one table."),
+    "sensitivity": ("sensitivity", "Sobol' indices or Morris screening of a study's outputs."),
+    "calibrate": ("calibrate", "Fit parameters to targets; profile-likelihood intervals."),
 }
 
 

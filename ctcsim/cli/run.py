@@ -14,6 +14,7 @@ from ..runner import DEFAULT_CHUNK, DEFAULT_UNITS
 from ..scenario import DEFAULT_SCENARIO, load
 from . import Failure
 from .summarize import collect, summary_text
+from .sweep import check_executor, open_executor
 
 DEFAULT_OUT = "ctcsim-run"
 PLAIN_EVERY_S = 10.0  # progress line interval when stderr is not a terminal
@@ -44,6 +45,9 @@ class Duration(click.ParamType):
               help=f"Run directory to create [default: ./{DEFAULT_OUT}, or ./{DEFAULT_OUT}-2, ... if taken].")
 @click.option("--events", is_flag=True, help="Also write every event (events/).")
 @click.option("-t", "--threads", type=int, help="Worker threads [default: all cores]; output does not depend on it.")
+@click.option("--workers", type=int, metavar="N",
+              help="Run the chunks on a local Dask cluster of N processes (loopback; needs ctcsim[dask]).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run the chunks on an existing Dask cluster (docs/STUDIES.md).")
 @click.option("--arm", "arms", multiple=True, metavar="NAME", help="Run only this arm (repeatable) [default: all].")
 @click.option("--t-max", type=Duration(), metavar="DURATION",
               help="End of observation, overriding the scenario's: 6h, 365d, 10y, 90min, or seconds.")
@@ -55,8 +59,8 @@ class Duration(click.ParamType):
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; errors only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @click.pass_context
-def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, chunk_size, overwrite, resume, quiet,
-        as_json):
+def run(ctx, scenario, units, primary, seed, out, events, threads, workers, scheduler, arms, t_max, chunk_size,
+        overwrite, resume, quiet, as_json):
     """Simulate SCENARIO (a TOML file or a built-in name; default: the built-in default) and
     write its fates (and events) as Parquet into a run directory.
 
@@ -71,8 +75,7 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
     Interrupted (Ctrl-C, SIGTERM, a crash), a run keeps its finished parts:
     `ctcsim run --resume DIR` completes it to the same output as an uninterrupted run.
     """
-    if threads is not None and threads < 1:
-        raise Failure(f"--threads: expected a positive integer, got {threads}")
+    check_executor(threads, workers, scheduler)
     for name, value in (("SCENARIO", scenario), ("--out", out), ("--resume", resume)):
         if value == "":
             raise Failure(f"{name}: expected a {'file or built-in name' if name == 'SCENARIO' else 'directory'}, "
@@ -107,8 +110,9 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
                    f"{md['n_units']:,} units x {len(md['arms'])} arm(s) ({', '.join(md['arms'])}), seed {md['seed']} "
                    f"-> {plan.path}", err=True)
     progress = None if quiet else _Progress()
+    executor = open_executor(threads, workers, scheduler)
     try:  # SIGTERM (a scheduler's) stops cleanly, like Ctrl-C: the driver turns both into KeyboardInterrupt
-        result = rundir.execute(plan, threads=threads, progress=progress)
+        result = rundir.execute(plan, threads=threads, progress=progress, executor=executor)
     except KeyboardInterrupt:
         if progress:
             progress.close()
@@ -118,6 +122,8 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, arms, t_max, 
     except Exception as e:
         log.info("run failed", exc_info=True)
         raise Failure(f"run failed: {e}; finished parts are kept in {plan.path}", exit_code=1) from None
+    finally:
+        executor.close()
     if progress:
         progress.close()
     report(result.metadata, result.path, quiet, as_json)

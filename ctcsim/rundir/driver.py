@@ -139,7 +139,7 @@ def is_complete(path) -> bool:
     return (Path(path) / RUN).is_file()
 
 
-def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None = None) -> Run:
+def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None = None, executor=None) -> Run:
     """Simulate the parts of ``plan`` not yet done, write run.json, and return the run.
 
     On any exception (KeyboardInterrupt included) the part being written is
@@ -171,6 +171,7 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     part = None
     writers = Writers(schemas)
     batches = iter_batches(plan.scenario, n, int(md["seed"]), arms=arms, events=md["events"], threads=threads,
+                           executor=executor,
                            chunk_size=md["chunk_size"], skip=lambda arm, c: (arm, c // per_part) in done)
     with _stopped_by_signals():
         try:
@@ -204,7 +205,7 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
         **md,
         "parts": dict(sorted(plan.parts.items())),
         "counts": {"units": tally.n(), "event_rows": event_rows if md["events"] else None, "bytes": size},
-        "timings": {"started": started, "finished": now(), "wall_s": wall_s, "threads": threads or os.cpu_count(),
+        "timings": {"started": started, "finished": now(), "wall_s": wall_s, "threads": executor.slots if executor else threads or os.cpu_count(),
                     "units_simulated": simulated, "units_per_s": simulated / wall_s if wall_s > 0 else None,
                     "resumed": plan.resumed},
         "summary": tally.summary(),
@@ -214,12 +215,12 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     return read_run(plan.path)
 
 
-def write_run(path, scenario, n_units=None, seed=None, *, arms=None, events=False, threads=None,
+def write_run(path, scenario, n_units=None, seed=None, *, arms=None, events=False, threads=None, executor=None,
               chunk_size=DEFAULT_CHUNK, overwrite=False, progress: Progress | None = None) -> Run:
     """Simulate a run into the directory ``path`` and return it (``prepare_run`` + ``execute``)."""
     plan = prepare_run(path, scenario, n_units, seed, arms=arms, events=events, chunk_size=chunk_size,
                        overwrite=overwrite)
-    return execute(plan, threads=threads, progress=progress)
+    return execute(plan, threads=threads, progress=progress, executor=executor)
 
 
 def _count_done(plan: Plan, done) -> tuple[Tally, dict[str, int]]:

@@ -98,14 +98,21 @@ def _labels(values) -> pa.Array:
     return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
 
 
-def _dict(name: str, codes: np.ndarray, values: pa.Array, valid: np.ndarray | None = None) -> pa.DictionaryArray:
-    """Codes (int8 or int32, as the core writes them: no copy) against a fixed dictionary.
+def _dict(name: str, codes: np.ndarray, values: pa.Array, nullable: bool = False) -> pa.DictionaryArray:
+    """Codes (int8 or int32, as the core writes them: no copy) against a fixed dictionary;
+    ``nullable``: -1 means none (a null).
 
-    The codes are checked here, in one pass (negative codes wrap around to large unsigned
-    ones), rather than by Arrow's ``safe`` check, which costs ten times as much."""
-    if len(codes) and int(codes.view(f"u{codes.itemsize}").max()) >= len(values):
+    The codes are checked here, in one pass or two, rather than by Arrow's ``safe`` check,
+    which costs ten times as much (without nulls, negative codes wrap around to large
+    unsigned ones)."""
+    bitmap = None
+    if nullable and len(codes) and codes.min() < 0:
+        if codes.min() < -1 or codes.max() >= len(values):
+            raise ValueError(f"the core wrote a {name} code outside -1..{len(values) - 1}")
+        bitmap = pa.py_buffer(np.packbits(codes >= 0, bitorder="little"))  # numpy's: pa.array(mask=) takes 10x longer
+        codes = np.maximum(codes, 0)
+    elif len(codes) and int(codes.view(f"u{codes.itemsize}").max()) >= len(values):
         raise ValueError(f"the core wrote a {name} code outside 0..{len(values) - 1}")
-    bitmap = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
     indices = pa.Array.from_buffers(pa.from_numpy_dtype(codes.dtype), len(codes), [bitmap, pa.py_buffer(codes)])
     return pa.DictionaryArray.from_arrays(indices, values, safe=False)
 
@@ -148,9 +155,6 @@ def fate_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
     """Core fate columns -> a record batch with dictionary-encoded categories (and the arm,
     unless ``arms`` is None)."""
     n = len(cols["unit_id"])
-    organ = cols["organ"]
-    missing = organ < 0
-    organ_valid = ~missing if missing.any() else None
     return _batch({
         **_arm_column(arm, arms, n),
         "unit_id": cols["unit_id"],
@@ -161,7 +165,7 @@ def fate_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
         "entry_compartment": _dict("compartment", cols["entry_compartment"], arm.compartments),
         "fate": _dict("fate", cols["fate"], _LABELS["fate"]),
         "fate_time_s": cols["fate_time_s"],
-        "organ": _dict("organ", np.maximum(organ, 0) if organ_valid is not None else organ, arm.organs, organ_valid),
+        "organ": _dict("organ", cols["organ"], arm.organs, nullable=True),
         "arrest_mode": _dict("arrest mode", cols["arrest_mode"], _LABELS["arrest_mode"]),
         "beds_visited": cols["beds_visited"],
         "shielded_at_fate": _bools(cols["shielded_at_fate"]),

@@ -191,7 +191,8 @@ def test_parts_run_off_the_main_thread_and_timings_record_their_cpu_per_stage(tm
     assert set(cpu) == set(jobs.STAGES) and all(s >= 0 for s in cpu.values()) and cpu["simulate"] > 0
 
 
-@pytest.mark.parametrize("column,code", [("fate", 99), ("fate", -1), ("post_arrest", 120), ("organ", 10**6)])
+@pytest.mark.parametrize("column,code", [("fate", 99), ("fate", -1), ("post_arrest", 120), ("organ", 10**6),
+                                         ("organ", -2)])
 def test_a_code_the_core_should_never_write_is_refused_when_batches_are_made(column, code):
     """Batches skip Arrow's own index check (10x its cost): one max per column catches a code
     beyond the dictionary, negative ones included, naming the column."""

@@ -51,17 +51,18 @@ def load() -> str:
 
 
 def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: str | None = None,
-        keep: bool = False) -> dict:
-    """One `ctcsim run` process (``units`` None: the scenario's own number); its figures, with
-    its run.json as ``record``, and its run directory deleted afterwards unless ``keep``."""
+        keep: bool = False, repo: Path = REPO) -> dict:
+    """One `ctcsim run` process of the checkout ``repo`` (``units`` None: the scenario's own
+    number); its figures, with its run.json as ``record``, and its run directory deleted
+    afterwards unless ``keep``."""
     out = workdir / f"run-{scenario or 'default'}-{units}-{threads}"
     cmd = [sys.executable, "-m", "ctcsim.cli", "run", *([scenario] if scenario else []), "--seed", "1", "-o", str(out),
            "-q", "--json", "--threads", str(threads)] + (["-n", str(units)] if units else []) \
         + (["--events"] if events else [])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stdout:
-        proc = subprocess.Popen(cmd, stdout=stdout, env=env, cwd=REPO)  # cwd: `-m` imports from it first
+        proc = subprocess.Popen(cmd, stdout=stdout, env=env, cwd=repo)  # cwd: `-m` imports from it first
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU time and peak RSS (KiB on Linux)
         wall = time.perf_counter() - t0
         if os.waitstatus_to_exitcode(status):
@@ -72,12 +73,14 @@ def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: 
         shutil.rmtree(out)
     units = record["n_units"] * len(record["arms"])
     cpu = usage.ru_utime + usage.ru_stime
-    stages = record["timings"]["cpu_s"]
-    split = {"simulate": stages["simulate"], "parquet": stages["parquet"],
-             "tally + batches": stages["tally"] + stages["batches"], "checksums": stages["checksums"]}
-    split["start-up, main, exit"] = cpu - sum(split.values())
+    stages = record["timings"].get("cpu_s")  # a baseline from before issue 13 records none
+    split = dict.fromkeys(("simulate", "parquet", "tally + batches", "checksums", "start-up, main, exit"), 0.0)
+    if stages:
+        split = {"simulate": stages["simulate"], "parquet": stages["parquet"],
+                 "tally + batches": stages["tally"] + stages["batches"], "checksums": stages["checksums"]}
+        split["start-up, main, exit"] = cpu - sum(split.values())
     return {"units": units, "threads": threads, "wall_s": wall, "cpu_s": cpu, "rss_mib": usage.ru_maxrss / 1024,
-            "path": out, "record": record,
+            "path": out, "record": record, "repo": repo,
             "split": {k: 100 * v / cpu for k, v in split.items()},
             "fates_bytes_per_unit": record["counts"]["bytes"]["fates"] / units,
             "event_rows": sum((record["counts"]["event_rows"] or {}).values()),
@@ -85,7 +88,7 @@ def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: 
 
 
 def row(r: dict) -> str:
-    split = " | ".join(f"{v:.1f}" for v in r["split"].values())
+    split = " | ".join(f"{v:.1f}" for v in r["split"].values()) if r["repo"] == REPO else " | ".join("-" * 5)
     return (f"| {r['units']:.0e} | {r['threads']} | {r['wall_s']:.1f} | {r['units'] / r['wall_s']:,.0f} | "
             f"{r['cpu_s']:.1f} | {r['cpu_s'] / r['wall_s']:.2f} | {r['rss_mib']:,.0f} | {split} |")
 
@@ -120,6 +123,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="rounds of 1- and 2-thread runs (0: none)")
     parser.add_argument("--events-units", type=float, default=1e7, help="units of the --events run (0: skip)")
     parser.add_argument("--dir", type=Path, help="where run directories go while measured [default: system temp]")
+    parser.add_argument("--baseline", type=Path, help="another checkout (core built): its 2-thread run joins each "
+                                                        "round, for the ratios of this one to it")
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
@@ -131,9 +136,11 @@ def main():
         rounds = []
         for r in range(args.rounds):
             pair = {}
-            for threads in (1, 2) if r % 2 == 0 else (2, 1):
-                pair[threads] = run(scaling_units, tmp, False, threads)
-                print(row(pair[threads]), flush=True)
+            order = [1, 2] + (["baseline"] if args.baseline else [])
+            for which in order if r % 2 == 0 else order[::-1]:
+                pair[which] = run(scaling_units, tmp, False, 2 if which == "baseline" else which,
+                                  repo=args.baseline.resolve() if which == "baseline" else REPO)
+                print(row(pair[which]) + (f" ({args.baseline})" if which == "baseline" else ""), flush=True)
             rounds.append(pair)
         sizes = list(dict.fromkeys(map(int, args.sizes)))
         sized = [p[args.threads] for p in rounds if args.threads in p][:1] if scaling_units in sizes else []
@@ -165,6 +172,10 @@ def main():
               f"{statistics.median(ratios):.2f}x (goal >= {GOALS['speed-up 1 -> 2 threads']}x); CPU time on 2 "
               f"threads / on 1: {', '.join(f'{x:.2f}' for x in cpu)}; cores used on 2 threads: "
               f"{', '.join(f'{x:.2f}' for x in cores)}")
+    if rounds and args.baseline:
+        ratios = {k: ", ".join(f"{p[2][k] / p['baseline'][k]:.2f}" for p in rounds) for k in ("wall_s", "cpu_s", "rss_mib")}
+        print(f"this checkout / {args.baseline}, 2 threads, per round: wall {ratios['wall_s']}; CPU {ratios['cpu_s']}; "
+              f"peak RSS {ratios['rss_mib']}")
     if ev:
         rate = ev["event_rows"] / ev["wall_s"]
         rows, seconds = alone

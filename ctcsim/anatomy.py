@@ -8,25 +8,33 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from importlib import resources
 
-from .checks import ScenarioError, at_least, build, join, non_negative, one_of, positive, spec, unknown_keys
+from .checks import (ScenarioError, at_least, between, build, check_fields, join, non_negative, one_of,
+                     positive, read_toml, show, spec, unknown_keys)
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 FLOW_TOLERANCE = 1e-9  # flows out of a compartment must sum to 1 within this
+# A unit takes one step of the core per Erlang stage: a stage lasts at least MIN_STAGE_S on
+# average, so that a unit takes at most ~1,000 steps per second of blood time.
+MIN_STAGE_S = 1e-3
+_WHY_STAGE = "s; the shortest blood transit is ~0.1 s, and a shorter one only makes a unit take more steps than a " \
+             "run can finish"
+_TRANSIT = at_least(MIN_STAGE_S, why=_WHY_STAGE)
+MAX_STAGES = 1000
+_STAGES = between(1, MAX_STAGES, "a transit time with a coefficient of variation of 3 %, as regular as any in blood")
 
 
 def _name_check(x):
-    return None if _NAME.match(x) else f"expected letters, digits, '_', '.' or '-', got {x!r}"
+    return None if _NAME.fullmatch(x) else f"expected letters, digits, '_', '.' or '-', got {show(x)}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Compartment:
     name: str = spec(str, check=_name_check)
     kind: str = spec(str, check=one_of("pool", "bed"), doc="pool (large vessels) or bed (capillaries)")
-    transit_s: float = spec(float, check=positive, doc="mean residence time")
-    stages: int = spec(int, 1, check=at_least(1), doc="Erlang stages of the residence time")
+    transit_s: float = spec(float, check=_TRANSIT, doc="mean residence time")
+    stages: int = spec(int, 1, check=_STAGES, doc="Erlang stages of the residence time")
     shear_dyn_cm2: float = spec(float, 0.0, check=non_negative, doc="wall shear stress")
     nk_rel: float = spec(float, 1.0, check=non_negative, doc="NK activity relative to blood")
     platelet_rel: float = spec(float, 1.0, check=non_negative, doc="platelet level relative to blood")
@@ -95,38 +103,47 @@ def from_dict(data, where: str, path: str = "anatomy") -> Anatomy:
     a = build(Anatomy, data, where, path,
               compartments=_items(lambda d, w, k: build(Compartment, d, w, k)),
               edges=_items(_edge))
-    _validate(a, where, path)
+    validate(a, where, path)
     return a
 
 
-def _validate(a: Anatomy, where, path):
+def validate(a: Anatomy, where: str, path: str = "anatomy"):
+    """Check an anatomy however it was made: every field, names, edges and flows."""
+    check_fields(a, Anatomy, where, path, skip=("compartments", "edges"))
+    for name, cls in (("compartments", Compartment), ("edges", Edge)):
+        for i, part in enumerate(getattr(a, name)):
+            check_fields(part, cls, where, join(path, f"{name}[{i}]"))
     if not a.compartments:
         raise ScenarioError(where, join(path, "compartments"), "expected at least one compartment")
     idx = {}
     for i, c in enumerate(a.compartments):
         key = join(path, f"compartments[{i}]")
         if c.name in idx:
-            raise ScenarioError(where, f"{key}.name", f"duplicate compartment name {c.name!r}")
+            raise ScenarioError(where, f"{key}.name", f"duplicate compartment name {show(c.name)}")
         idx[c.name] = i
+        stage_s = c.transit_s / c.stages
+        if stage_s < MIN_STAGE_S:
+            raise ScenarioError(where, f"{key}.stages", f"stages of transit_s / stages = {stage_s:.3g} s: expected "
+                                                        f"at least {MIN_STAGE_S:g} ({_WHY_STAGE})")
         if c.kind == "bed" and c.capillary_diameter_um is None:
-            raise ScenarioError(where, f"{key}.capillary_diameter_um", f"bed {c.name!r} needs a capillary diameter")
+            raise ScenarioError(where, f"{key}.capillary_diameter_um", f"bed {show(c.name)} needs a capillary diameter")
         if c.kind == "pool" and (c.organ is not None or c.capillary_diameter_um is not None):
-            raise ScenarioError(where, key, f"pool {c.name!r} cannot have an organ or a capillary diameter")
+            raise ScenarioError(where, key, f"pool {show(c.name)} cannot have an organ or a capillary diameter")
     out = {name: 0.0 for name in idx}
     for i, e in enumerate(a.edges):
         for end, name in (("from", e.src), ("to", e.dst)):
             if name not in idx:
                 near = [n for n in idx if n.startswith(name[:3])][:1]
-                hint = f"; did you mean {near[0]!r}?" if near else ""
-                raise ScenarioError(where, join(path, f"edges[{i}].{end}"), f"unknown compartment {name!r}{hint}")
+                hint = f"; did you mean {show(near[0])}?" if near else ""
+                raise ScenarioError(where, join(path, f"edges[{i}].{end}"), f"unknown compartment {show(name)}{hint}")
         out[e.src] += e.fraction
     for name, total in out.items():
         if abs(total - 1.0) > FLOW_TOLERANCE:
             raise ScenarioError(where, join(path, "edges"),
-                                f"flows out of {name!r} sum to {total:.12g}, expected 1")
+                                f"flows out of {show(name)} sum to {total:.12g}, expected 1")
     for site, comp in a.injection_sites.items():
         if not isinstance(comp, str) or comp not in idx:
-            raise ScenarioError(where, join(path, f"injection_sites.{site}"), f"unknown compartment {comp!r}")
+            raise ScenarioError(where, join(path, f"injection_sites.{site}"), f"unknown compartment {show(comp)}")
 
 
 def reachable(a: Anatomy, starts) -> set[str]:
@@ -151,6 +168,8 @@ def builtin_names() -> list[str]:
 def builtin(name: str) -> Anatomy:
     """A built-in anatomy by name (``ctcsim.anatomy.builtin_names()`` lists them)."""
     if name not in builtin_names():
-        raise ScenarioError("anatomy", "builtin", f"unknown anatomy {name!r}; built-in: {', '.join(builtin_names())}")
+        raise ScenarioError("anatomy", "builtin",
+                            f"unknown anatomy {show(name)}; built-in: {', '.join(builtin_names())}")
     path = resources.files("ctcsim") / "data" / "anatomies" / f"{name}.toml"
-    return from_dict(tomllib.loads(path.read_text()), f"<built-in anatomy {name}>", "")
+    where = f"<built-in anatomy {name}>"
+    return from_dict(read_toml(path, where), where, "")

@@ -10,7 +10,7 @@ from . import hazards, model_checks, tropism
 from .biology import SOIL_FACTORS, Biology, unit_factor_tables
 from .checks import ScenarioError
 from .model import CompiledModel
-from .scenario import Scenario
+from .scenario import Scenario, origin, validate
 
 SECONDS_PER_DAY = 86400.0
 ENTRY_GRID_POINTS = 4097  # inverse-CDF points of the shedding entry time: error << 1e-6 of the span
@@ -27,9 +27,9 @@ def _shedding_curve(scenario: Scenario):
     """Times over [0, t_max] and the expected number of units shed by each of them."""
     e = scenario.entry
     if not math.isfinite(scenario.t_max_s):
-        raise ScenarioError(scenario.name, "t_max_s", "shedding needs a finite t_max_s (the duration)")
+        raise ScenarioError(origin(scenario), "t_max_s", "shedding needs a finite t_max_s (the duration)")
     if e.carrying_capacity_g <= e.tumour_mass_g:
-        raise ScenarioError(scenario.name, "entry.carrying_capacity_g", "must exceed entry.tumour_mass_g")
+        raise ScenarioError(origin(scenario), "entry.carrying_capacity_g", "must exceed entry.tumour_mass_g")
     t = np.linspace(0.0, scenario.t_max_s, 20001)
     rate = e.cells_per_g_per_day / SECONDS_PER_DAY * gompertz_mass_g(e, t)
     cum = np.concatenate([[0.0], np.cumsum((rate[1:] + rate[:-1]) / 2 * np.diff(t))])  # trapezoid
@@ -52,7 +52,7 @@ def entry_time_grid(scenario: Scenario) -> np.ndarray:
 def arm_biology(scenario: Scenario, arm: str) -> Biology:
     """The biology of one arm: the scenario's, times the arm's multipliers."""
     if arm not in scenario.arm_names():
-        raise ScenarioError(scenario.name, "arm", f"unknown arm {arm!r}; arms: {', '.join(scenario.arm_names())}")
+        raise ScenarioError(origin(scenario), "arm", f"unknown arm {arm!r}; arms: {', '.join(scenario.arm_names())}")
     mult = next((a.multipliers for a in scenario.arms if a.name == arm), {})
     b = scenario.biology
     return dataclasses.replace(b, **{k: getattr(b, k) * v for k, v in mult.items()})
@@ -65,17 +65,18 @@ def compile_arm(scenario: Scenario, arm: str) -> tuple[CompiledModel, CompiledMo
     if spec is None or spec.start_s == 0.0 or not spec.multipliers:
         return treated, None, math.inf
     before = _compile(scenario, scenario.biology)
-    model_checks.check(before, scenario.name, "biology")
+    model_checks.check(before, origin(scenario), "biology")
     return before, treated, spec.start_s
 
 
 def compile_model(scenario: Scenario, arm: str | None = None) -> CompiledModel:
     """The compiled model of ``arm`` (default: the first arm), its multipliers applied from t = 0,
     checked (model_checks) as the core will receive it."""
+    validate(scenario)  # however it was built: what is simulated is validated
     arm = arm or scenario.arm_names()[0]
     model = _compile(scenario, arm_biology(scenario, arm))
     names = [a.name for a in scenario.arms]
-    model_checks.check(model, scenario.name, f"arms[{names.index(arm)}]" if arm in names else "biology")
+    model_checks.check(model, origin(scenario), f"arms[{names.index(arm)}]" if arm in names else "biology")
     return model
 
 

@@ -1,12 +1,18 @@
 """`ctcsim scenarios`, `ctcsim scenario show`, `ctcsim validate`: look at scenarios without running them."""
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import click
 
 from .. import scenario as sc
 from ..checks import ScenarioError
 from ..compile import compile_model
 from . import Failure
+
+# A run directory names each arm's partition `arm=NAME` (DESIGN 6: Spark garbles other characters).
+_RUN_ARM_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @click.command("scenarios")
@@ -32,7 +38,7 @@ def show(name_or_file, resolved):
     try:
         s = sc.load(name_or_file)
         if resolved:
-            s = sc.Scenario(**{**s.__dict__, "anatomy": s.resolved_anatomy(), "primary": s.resolved_primary()})
+            s = dataclasses.replace(s, anatomy=s.resolved_anatomy(), primary=s.resolved_primary())
     except ScenarioError as e:
         raise Failure(str(e)) from None
     click.echo(sc.dumps(s), nl=False)
@@ -43,16 +49,24 @@ def show(name_or_file, resolved):
 def validate(files):
     """Check scenario files (or built-in names) without running them.
 
-    Exit code 0 if all are valid; 2 at the first invalid one, with one line naming the
-    file, the key and what was expected.
+    Exit code 0 if all are valid (`ctcsim run` accepts them); 2 at the first invalid one,
+    with one line naming the file, the key and what was expected.
     """
     for f in files:
         try:
             s = sc.load(f)
-            for arm in s.arm_names():
-                compile_model(s, arm)
         except ScenarioError as e:
             raise Failure(str(e)) from None
+        where = sc.origin(s)
+        try:
+            for i, arm in enumerate(s.arms):
+                if not _RUN_ARM_NAME.fullmatch(arm.name):
+                    raise ScenarioError(where, f"arms[{i}].name", "an arm names a directory of a run: use letters, "
+                                                                  "digits, '.', '_' or '-'")
+            for arm in s.arm_names():
+                compile_model(s, arm)
+        except ScenarioError as e:  # compiling may blame another file (a tropism table): name this one first
+            raise Failure(str(e) if e.where == where else f"{where}: {e}") from None
         click.echo(f"{f}: ok ({s.name}: {len(s.resolved_anatomy().compartments)} compartments, "
                    f"arms {', '.join(s.arm_names())})")
 

@@ -114,7 +114,7 @@ def replayable(s: _scenario.Scenario) -> tuple[str, _scenario.Scenario]:
             for o in anatomy.organs()}
     inline = dataclasses.replace(s, anatomy=anatomy, primary=s.resolved_primary(), adhesion=adhesion, soil=soil)
     text = _scenario.dumps(inline)
-    return text, _scenario.loads(text, f"<resolved scenario {s.name}>")
+    return text, _scenario.loads(text, _scenario.origin(s))
 
 
 def provenance() -> dict:

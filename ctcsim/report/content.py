@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import experiments, tropism
+from ..scenario.notes import no_tropism_note
 from ..stats import wilson
 from ..hazards import ARREST_MODES, FATES
 from . import tables
@@ -79,23 +80,12 @@ def notes(scenario, tallies: dict) -> list[str]:
     organ factor 1), and no macrometastasis by the horizon."""
     from .. import units
 
-    notes = [n for n in [no_tropism_note(scenario)] if n]
+    notes = [n for n in [no_tropism_note(scenario)] if n]  # a changed primary is said at validate and run
     horizon = units.duration_s(scenario.t_max_s)
     if all(t.stages[tables.STAGES.index("macrometastasis")] == 0 for t in tallies.values()):
         notes.append(f"No unit reached a macrometastasis by the horizon, {horizon}. Metastases take months "
                      "to years: rerun with a longer horizon (ctcsim run ... --t-max 10y) to follow them.")
     return notes
-
-
-def no_tropism_note(scenario) -> str | None:
-    """The note for a primary without a tropism table and no factors of its own (all 1)."""
-    primary = scenario.resolved_primary().name
-    # A run records the factors it used inline (rundir provenance), so "none given" is "all 1".
-    given = [*scenario.adhesion.values(), *(f.get("compatibility", 1.0) for f in scenario.soil.values())]
-    if primary in tropism.list_tables() or any(float(x) != 1.0 for x in given):
-        return None
-    return (f"The primary {primary!r} has no tropism table: every organ's adhesion factor and "
-            "seed-soil compatibility is 1 (flow and trapping alone decide where units arrest).")
 
 
 def _phases(tally: tables.ArmTally) -> dict:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from ..scenario.notes import no_tropism_note
 from ..studies import outputs, sensitivity, sweep
-from . import content
 
 TOP_ORGANS = 8  # organs drawn per outcome, those with the most units; table.parquet has all
 # The cascade first, then the other ends of circulation, then the other states after arrest.
@@ -84,7 +84,7 @@ def collect(path) -> StudyContent:
     x = np.array(md["points"], float).reshape(len(md["points"]), len(md["parameters"]))
     slices = _slices(md, x)
     table = pq.read_table(path / sweep.TABLE) if (path / sweep.TABLE).is_file() else None
-    notes = [n for n in [content.no_tropism_note(scenario)] if n]
+    notes = [n for n in [no_tropism_note(scenario)] if n]
     if md["kind"] == "sweep":
         keys, cols = _cube(path, md, table)
         responses = _responses(md, keys, cols, x, slices)

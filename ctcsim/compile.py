@@ -10,7 +10,7 @@ from . import hazards, model_checks, tropism
 from .biology import SOIL_FACTORS, Biology, unit_factor_tables
 from .checks import ScenarioError
 from .model import CompiledModel
-from .scenario import Scenario, origin
+from .scenario import Scenario, origin, validate
 
 SECONDS_PER_DAY = 86400.0
 ENTRY_GRID_POINTS = 4097  # inverse-CDF points of the shedding entry time: error << 1e-6 of the span
@@ -72,6 +72,7 @@ def compile_arm(scenario: Scenario, arm: str) -> tuple[CompiledModel, CompiledMo
 def compile_model(scenario: Scenario, arm: str | None = None) -> CompiledModel:
     """The compiled model of ``arm`` (default: the first arm), its multipliers applied from t = 0,
     checked (model_checks) as the core will receive it."""
+    validate(scenario)  # however it was built: what is simulated is validated
     arm = arm or scenario.arm_names()[0]
     model = _compile(scenario, arm_biology(scenario, arm))
     names = [a.name for a in scenario.arms]

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from . import _core
 from . import hazards as H
 from .checks import ScenarioError
 from .model import CompiledModel
@@ -46,8 +47,7 @@ def check(m: CompiledModel, where: str, key: str):
     if not np.isfinite(t).all() or t.min() >= m.t_max_s or t.max() > m.t_max_s:
         bad(f"units enter at up to {t.max()!r} s, not before t_max_s = {m.t_max_s!r}: they would have "
             "fates before they enter")
-    if math.isinf(m.t_max_s):
-        _check_absorbing(m, _absorbing_error(where, key))
+    _check_absorbing(m, _absorbing_error(where, key))
 
 
 def _absorbing_error(where, key):
@@ -57,13 +57,21 @@ def _absorbing_error(where, key):
 
 
 def _check_absorbing(m: CompiledModel, bad):
-    """Without t_max, every reachable state (compartment, shield) of every kind of unit (cluster
+    """Every reachable state (compartment, shield) of every kind of unit (cluster
     size, phenotype) must reach one where something ends the circulation: a death or an arrest
     with a rate > 0 after the unit's factors, anoikis acting, or trapping on entering a bed.
-    A finite chain that can always reach absorption is absorbed with probability 1."""
+    A finite chain that can always reach absorption is absorbed with probability 1.  Without
+    t_max that is required; with it, only when units that nothing ends could exhaust the
+    step budget before t_max."""
     n = m.n_compartments
-    kinds = {h.name: h.kind for h in H.HAZARDS}
-    ending = [h.name for h in H.HAZARDS if h.phase == "circulating" and h.kind in ("fate", "arrest")]
+    circulating = [h for h in H.HAZARDS if h.phase == "circulating"]
+    ending = [h.name for h in circulating if h.kind in ("fate", "arrest")]
+    # With t_max, a unit that nothing can end takes up to t_max x its fastest rate of steps:
+    # refused when that is beyond the core's step budget (it would fail there, after minutes).
+    fastest = sum(m.rates[h.name].max() for h in circulating if h.kind in ("stage", "toggle"))
+    steps = (m.t_max_s - float(m.entry_time_grid_s.min())) * fastest
+    if steps <= _core.DEFAULT_MAX_STEPS:
+        return
     pk = np.diff(m.cluster_cum, prepend=0.0)
     pp = np.diff(m.phenotype_cum, prepend=0.0)
     for k in np.flatnonzero(pk > 0) + 1:
@@ -73,14 +81,19 @@ def _check_absorbing(m: CompiledModel, bad):
             for name in ending:
                 ends |= m.rates[name] * f[name] > 0
             ends |= ((m.is_bed > 0) & (m.trap_max > 0))[:, None]
-            moves = m.rates["stage"] > 0
-            toggles = m.rates[next(h for h, kind in kinds.items() if kind == "toggle")] > 0
+            moves = sum(m.rates[h.name] for h in circulating if h.kind == "stage") > 0
+            toggles = sum(m.rates[h.name] for h in circulating if h.kind == "toggle") > 0
             stuck = _stuck(m, ends, moves, toggles)
             if stuck:
                 c, s = stuck
-                bad(f"units in {m.compartment_names[c]}{' (shielded)' if s else ''} of cluster size {k}, "
-                    f"{H.PHENOTYPES[p]}, can circulate forever: no death, arrest or anoikis can reach them "
-                    "there; set t_max_s or a hazard")
+                unit = (f"units in {m.compartment_names[c]}{' (shielded)' if s else ''} of cluster size {k}, "
+                        f"{H.PHENOTYPES[p]}")
+                if math.isinf(m.t_max_s):
+                    bad(f"{unit}, can circulate forever: no death, arrest or anoikis can reach them there; "
+                        "set t_max_s or a hazard")
+                bad(f"{unit}, circulate until t_max_s with nothing to end them there, up to {steps:.2g} steps "
+                    f"each, beyond the core's budget of {_core.DEFAULT_MAX_STEPS:.0e} steps per unit: lower "
+                    "t_max_s or add a hazard")
 
 
 def _stuck(m: CompiledModel, ends, moves, toggles):

@@ -18,7 +18,7 @@ from . import _core
 from .compile import compile_arm, expected_units
 from .errors import raise_for_status
 from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
-from .scenario import Scenario, dumps, from_dict
+from .scenario import Scenario, dumps, from_dict, origin
 
 DEFAULT_CHUNK = 1 << 16          # units per chunk: ~6 MB of fate columns; the pipeline fills early
 # Largest chunk: a chunk's fate buffers (~90 bytes a unit) are held twice per thread, so this
@@ -65,7 +65,7 @@ def with_settings(scenario: Scenario, *, primary: str | None = None, t_max_s: fl
     given = {k: v for k, v in (("primary", primary), ("t_max_s", t_max_s)) if v is not None}
     if not given:
         return scenario
-    where = f"{scenario.name} with " + ", ".join(
+    where = f"{origin(scenario)} with " + ", ".join(
         f"{'--primary' if k == 'primary' else '--t-max'} {v}" for k, v in given.items())
     return from_dict({**scenario.to_dict(), **given}, where)
 

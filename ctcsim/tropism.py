@@ -28,6 +28,7 @@ import io
 import math
 from importlib import resources
 
+from .biology import SOIL_FACTORS
 from .checks import ScenarioError
 
 FACTORS = ("adhesion", "niche", "inflammation", "macrophage")
@@ -149,12 +150,22 @@ def compatibility(scenario, anatomy) -> dict[str, float]:
     return {o: inline[o] if o in inline else weights[o] / top if table else 1.0 for o in anatomy.organs()}
 
 
+def inline_factors(scenario, anatomy) -> tuple[dict, dict]:
+    """Every organ's factors as a scenario states them inline, with the same effect as the
+    table they come from: ``adhesion`` (organ -> factor) and ``soil`` (organ -> niche,
+    inflammation, macrophage, compatibility)."""
+    compat = compatibility(scenario, anatomy)
+    soil = {o: {**dict.fromkeys(SOIL_FACTORS, 1.0), **scenario.soil.get(o, {}), "compatibility": compat[o]}
+            for o in anatomy.organs()}
+    return adhesion_factors(scenario, anatomy), soil
+
+
 def _table_of(scenario, anatomy, inline: dict) -> Table | None:
     """The built-in table of the scenario's primary, if one is needed and exists; a table that
     lacks an organ of the anatomy is an error, not a silent 1: every factor used has a source.
 
     An inline primary counts by its name, so that a scenario printed with its primary inlined
-    (``ctcsim scenario show --resolved``) behaves as the original."""
+    (``ctcsim scenario show``) behaves as the original."""
     name = scenario.primary if isinstance(scenario.primary, str) else scenario.primary.name
     organs = anatomy.organs()
     if all(o in inline for o in organs) or name not in list_tables():

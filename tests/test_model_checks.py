@@ -63,3 +63,13 @@ def test_rates_the_core_cannot_use_are_refused_after_multipliers():
     bad = dataclasses.replace(s, arms=[sc.Arm(name="x", multipliers={"p_nk": 3.0})])
     with pytest.raises(ScenarioError, match=r"arms\[0\]|p_nk"):
         compile_model(bad, "x")
+
+
+def test_units_that_nothing_ends_are_refused_when_t_max_would_exhaust_the_step_budget():
+    """No hazard and t_max 1e12 s: ~1e12 steps per unit (the core's budget is 1e9), refused at
+    compile time instead of failing the run after minutes; t_max 1e6 s (1e6 steps) runs."""
+    s = only_anoikis(anoikis_on=False)
+    with pytest.raises(ScenarioError, match=r"t_max_s: units in .* circulate until t_max_s with nothing to end "
+                                            r"them there, up to .* steps each, beyond the core's budget"):
+        compile_model(dataclasses.replace(s, t_max_s=1e12))
+    compile_model(dataclasses.replace(s, t_max_s=1e6))

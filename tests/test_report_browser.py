@@ -7,7 +7,8 @@ own script has written each figure's box and whether its SVG laid out with drawn
 figure's box must hold ink (not a blank panel): at least ``MIN_INK`` of its pixels away from
 white and several distinct colours.  Set CTCSIM_SCREENSHOTS=DIR to keep the screenshots.
 
-Reports: the default scenario (one arm) and breast_antiplatelet with events (two arms).
+Reports: the default scenario (one arm), breast_antiplatelet with events (two arms), a sweep
+of two parameters (a response figure per outcome with units) and a Sobol' sensitivity study.
 """
 import json
 import os
@@ -28,8 +29,43 @@ WIDTH = 1200
 MIN_INK = 0.01      # a figure's share of non-white pixels; drawn axes alone give more than 2%
 MIN_COLOURS = 4     # text, axes, and at least two colours of data
 NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND"
-CASES = {"default": ([], {"cascade", "organs", "times", "spent"}),
-         "two_arms": (["breast_antiplatelet", "--events"], {"cascade", "organs", "times", "forest", "spent"})}
+RUN = ["-n", "2000", "--seed", "3", "-q"]
+SWEEP = ["sweep", "-p", "biology.k_on_per_s=1e-4:1e-2:log", "-p", "primary.diameter_median_um=11:14", "--points", "3",
+         "-n", "500", "--seed", "1", "-q"]
+SOBOL = """
+units = 500
+[[parameters]]
+path = "biology.k_on_per_s"
+low = 1e-4
+high = 1e-2
+scale = "log"
+[[parameters]]
+path = "primary.diameter_median_um"
+low = 11
+high = 14
+[sensitivity]
+samples = 4
+resamples = 100
+[[outputs]]
+outcome = "arrested"
+organ = "lung"
+"""
+
+
+def response_figures(study: Path) -> set:
+    """A sweep's report draws one figure per outcome that some unit of some point had."""
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(study / "table.parquet").to_pylist()
+    return {f"response-{r['outcome']}" for r in t if r["organ"] == "all" and r["count"] > 0}
+
+
+# name: (the commands that make the directory OUT, the figures its report must show)
+CASES = {"default": ([["run", *RUN]], {"cascade", "organs", "times", "spent"}),
+         "two_arms": ([["run", "breast_antiplatelet", "--events", *RUN]],
+                      {"cascade", "organs", "times", "forest", "spent"}),
+         "sweep": ([SWEEP], response_figures),
+         "sobol": ([["sensitivity", "STUDY", "-q"]], {"sobol-0", "outputs"})}
 
 
 def chromium() -> str:
@@ -49,20 +85,25 @@ def browse(html: Path, *args, height: int = 2000) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def report(request, tmp_path_factory):
-    args, figures = CASES[request.param]
-    out = tmp_path_factory.mktemp(request.param) / "run"
+    commands, figures = CASES[request.param]
+    tmp = tmp_path_factory.mktemp(request.param)
+    (tmp / "study.toml").write_text(SOBOL)
+    out = tmp / "out"
     runner = CliRunner()
-    assert runner.invoke(main, ["run", *args, "-n", "2000", "--seed", "3", "-o", str(out), "-q"]).exit_code == 0
+    for cmd in commands:
+        cmd = [str(tmp / "study.toml") if a == "STUDY" else a for a in cmd]
+        done = runner.invoke(main, [*cmd, "-o", str(out)])
+        assert done.exit_code == 0, done.output
     result = runner.invoke(main, ["report", str(out)])
     assert result.exit_code == 0, result.output
-    return request.param, Path(result.output.strip()), figures
+    return request.param, Path(result.output.strip()), figures(out) if callable(figures) else figures
 
 
 def test_every_figure_renders_in_chromium_without_network(report):
     name, html, expected = report
     dom = browse(html, "--dump-dom").stdout
-    found = dict(re.findall(r'<figure class="plot" id="fig-(\w+)"[^>]*?data-box="([\d,.-]+)"', dom))
-    states = dict(re.findall(r'<figure class="plot" id="fig-(\w+)"[^>]*?data-rendered="(\w+)"', dom))
+    found = dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)"[^>]*?data-box="([\d,.-]+)"', dom))
+    states = dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)"[^>]*?data-rendered="(\w+)"', dom))
     assert set(found) == expected and set(states) == expected, (found, states)
     assert all(s == "yes" for s in states.values()), states
     height = int(re.search(r'data-height="(\d+)"', dom).group(1))
@@ -98,4 +139,4 @@ def test_metadata_in_the_page_is_json(report):
     text = html.read_text()
     md = json.loads(re.search(r'<script type="application/json" id="ctcsim-metadata">(.*?)</script>', text,
                               re.S).group(1))
-    assert md["format"] == "ctcsim-run" and "seed" in md
+    assert md["format"] in ("ctcsim-run", "ctcsim-study") and "seed" in md

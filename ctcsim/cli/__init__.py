@@ -39,7 +39,7 @@ COMMANDS = {  # name: (module, line in ctcsim --help)
     "check": ("check", "Check every file of a run against its recorded checksum."),
     "compare": ("compare", "Two runs outcome by outcome, paired when they can be."),
     "inspect": ("inspect", "Status, metadata, schema and row counts of a run or file."),
-    "report": ("report", "A run's report: one self-contained HTML file."),
+    "report": ("report", "A run's or a study's report: one self-contained HTML file."),
     "run": ("run", "Simulate a scenario into a run directory, or resume one."),
     "scenario": ("scenarios", "Inspect scenarios (show one as editable TOML)."),
     "scenarios": ("scenarios", "List the built-in scenarios."),

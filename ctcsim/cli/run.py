@@ -12,6 +12,7 @@ from .. import rundir, runner
 from ..units import duration_s, parse_duration
 from ..runner import DEFAULT_CHUNK, DEFAULT_UNITS
 from ..scenario import DEFAULT_SCENARIO, load
+from ..scenario.notes import notes
 from . import Failure
 from .summarize import collect, summary_text
 from .sweep import check_executor, open_executor
@@ -109,6 +110,8 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, workers, sche
                    f"{plan.scenario.resolved_primary().name}, horizon {duration_s(plan.scenario.t_max_s)}): "
                    f"{md['n_units']:,} units x {len(md['arms'])} arm(s) ({', '.join(md['arms'])}), seed {md['seed']} "
                    f"-> {plan.path}", err=True)
+        for note in notes(plan.scenario):
+            click.echo(f"ctcsim: note: {note}", err=True)
     progress = None if quiet else _Progress()
     executor = open_executor(threads, workers, scheduler)
     try:  # SIGTERM (a scheduler's) stops cleanly, like Ctrl-C: the driver turns both into KeyboardInterrupt

@@ -1,14 +1,15 @@
 """`ctcsim scenarios`, `ctcsim scenario show`, `ctcsim validate`: look at scenarios without running them."""
 from __future__ import annotations
 
-import dataclasses
 import re
+from pathlib import Path
 
 import click
 
 from .. import scenario as sc
 from ..checks import ScenarioError
 from ..compile import compile_model
+from ..scenario.notes import notes
 from . import Failure
 
 # A run directory names each arm's partition `arm=NAME` (DESIGN 6: Spark garbles other characters).
@@ -29,19 +30,36 @@ def scenario():
 
 @scenario.command("show")
 @click.argument("name_or_file")
-@click.option("--resolved", is_flag=True, help="Inline the anatomy and primary instead of naming them.")
+@click.option("--resolved", is_flag=True, help="Also write the anatomy inline (every compartment and edge) "
+                                               "instead of naming the built-in one.")
 def show(name_or_file, resolved):
-    """Print a scenario as TOML, every default written out.
+    """Print a scenario as TOML to edit and run: every value written out, the primary as a
+    [primary] table and every organ's tropism factors ([adhesion], [soil]) as the tropism
+    table resolves them, each key with its comment (the built-in file's own, else the key's
+    documentation), and arms last, so that appending [[arms]] tables works.
 
-    Save the output to a file, edit it and run it: `ctcsim scenario show breast > my.toml`.
+    \b
+    Save it, edit it and run it:
+      ctcsim scenario show breast > my.toml
+      ctcsim run my.toml
     """
+    from ..scenario.show import commented
+
     try:
         s = sc.load(name_or_file)
-        if resolved:
-            s = dataclasses.replace(s, anatomy=s.resolved_anatomy(), primary=s.resolved_primary())
+        builtin = not (Path(name_or_file).suffix == ".toml" or Path(name_or_file).exists())  # as sc.load
+        text = sc.builtin_scenario_text(name_or_file) if builtin else read_text(name_or_file)
     except ScenarioError as e:
         raise Failure(str(e)) from None
-    click.echo(sc.dumps(s), nl=False)
+    click.echo(commented(s, text, inline_anatomy=resolved), nl=False)
+
+
+def read_text(path: str) -> str:
+    """A scenario file's text (``sc.load`` has just read it: a failure here is a race)."""
+    try:
+        return Path(path).read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError(path, "", f"cannot read: {e}") from None
 
 
 @click.command("validate")
@@ -69,6 +87,8 @@ def validate(files):
             raise Failure(str(e) if e.where == where else f"{where}: {e}") from None
         click.echo(f"{f}: ok ({s.name}: {len(s.resolved_anatomy().compartments)} compartments, "
                    f"arms {', '.join(s.arm_names())})")
+        for note in notes(s):
+            click.echo(f"{f}: note: {note}")
 
 
 commands = [scenarios, scenario, validate]

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .. import experiments, tropism
+from ..scenario.notes import no_tropism_note
 from ..stats import wilson
 from ..hazards import ARREST_MODES, FATES
 from . import tables
@@ -79,13 +80,7 @@ def notes(scenario, tallies: dict) -> list[str]:
     organ factor 1), and no macrometastasis by the horizon."""
     from .. import units
 
-    primary = scenario.resolved_primary().name
-    notes = []
-    # A run records the factors it used inline (rundir provenance), so "none given" is "all 1".
-    given = [*scenario.adhesion.values(), *(f.get("compatibility", 1.0) for f in scenario.soil.values())]
-    if primary not in tropism.list_tables() and all(float(x) == 1.0 for x in given):
-        notes.append(f"The primary {primary!r} has no tropism table: every organ's adhesion factor and "
-                     "seed-soil compatibility is 1 (flow and trapping alone decide where units arrest).")
+    notes = [n for n in [no_tropism_note(scenario)] if n]  # a changed primary is said at validate and run
     horizon = units.duration_s(scenario.t_max_s)
     if all(t.stages[tables.STAGES.index("macrometastasis")] == 0 for t in tallies.values()):
         notes.append(f"No unit reached a macrometastasis by the horizon, {horizon}. Metastases take months "

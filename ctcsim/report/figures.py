@@ -25,14 +25,15 @@ TICKS_S = [1, 60, 3600, 86400, 7 * 86400, 30.44 * 86400, 365.25 * 86400, 10 * 36
 TICK_LABELS = ["1 s", "1 min", "1 h", "1 d", "1 w", "1 mo", "1 y", "10 y"]
 
 
-def _drawn(name: str):
-    """Run a figure function under the report's style and return its figure as SVG text."""
+def drawn(name: str):
+    """Run a figure function under the report's style and return its figure as SVG text.
+    ``salt`` tells apart the ids of several figures of one kind in one page."""
     def wrap(make):
         @functools.wraps(make)
-        def draw(*args, **kwargs) -> str:
+        def draw(*args, salt: str = "", **kwargs) -> str:
             import matplotlib
 
-            with matplotlib.rc_context({**STYLE, "svg.hashsalt": f"ctcsim-{name}"}):
+            with matplotlib.rc_context({**STYLE, "svg.hashsalt": f"ctcsim-{name}{salt}"}):
                 fig = make(*args, **kwargs)
                 buf = io.StringIO()
                 fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
@@ -57,7 +58,7 @@ def _time_axis(ax, t_end: float):
     ax.grid(True, which="major", color="#ddd", lw=0.5)
 
 
-@_drawn("cascade")
+@drawn("cascade")
 def cascade(tallies: dict):
     """From entry to macrometastasis, per arm: units reaching each stage (log scale, so that a
     stage of 1e-5 is as visible as one of 0.5), with counts and fractions written on the bars."""
@@ -83,7 +84,7 @@ def cascade(tallies: dict):
     return fig
 
 
-@_drawn("organs")
+@drawn("organs")
 def organs_vs_clinic(rows: list[dict], series: str):
     """Per organ of the clinical series: its share of patients' metastatic sites beside the
     simulated shares, each normalised over the series' organs, with 95% intervals."""
@@ -105,7 +106,7 @@ def organs_vs_clinic(rows: list[dict], series: str):
     return fig
 
 
-@_drawn("times")
+@drawn("times")
 def time_courses(tallies: dict, t_max_s: float):
     """Left: cumulative incidence of each outcome against the time since entry (log-log: the
     outcomes of a day and of years, of 0.5 and of 1e-5, on one page).  Right: the units in
@@ -144,7 +145,7 @@ def time_courses(tallies: dict, t_max_s: float):
     return fig
 
 
-@_drawn("forest")
+@drawn("forest")
 def forest(differences: dict, control: str):
     """Paired differences arm - control per organ, one panel per outcome, with 95% intervals
     (common random numbers: the interval is that of the mean per-unit difference)."""
@@ -175,7 +176,7 @@ def forest(differences: dict, control: str):
     return fig
 
 
-@_drawn("spent")
+@drawn("spent")
 def time_spent(phases: dict, compartments: dict | None):
     """Unit-time per phase (circulating, in a capillary, in tissue, per organ) from the fates;
     with events, circulating unit-time per compartment."""

@@ -50,18 +50,18 @@ window.addEventListener("load", function () {
 """
 
 
-def _e(x) -> str:
+def esc(x) -> str:
     return html.escape(str(x))
 
 
-def _table(header: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
+def table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _figure(name: str, svg: str, caption: str) -> str:
-    return f'<figure class="plot" id="fig-{name}">{svg}<figcaption>{_e(caption)}</figcaption></figure>'
+def figure(name: str, svg: str, caption: str) -> str:
+    return f'<figure class="plot" id="fig-{name}">{svg}<figcaption>{esc(caption)}</figcaption></figure>'
 
 
 def _share(x: dict) -> list[str]:
@@ -71,20 +71,25 @@ def _share(x: dict) -> list[str]:
 def render(c: Content) -> str:
     md, s = c.run.metadata, c.scenario
     arms = list(c.tallies)
-    parts = [f"<h1>{_e(s.name)}</h1>", f'<p class="lead">{_e(s.description)}</p>',
-             f'<p class="horizon"><b>Horizon:</b> every unit is followed until {_e(units.duration_s(s.t_max_s))} '
+    parts = [f"<h1>{esc(s.name)}</h1>", f'<p class="lead">{esc(s.description)}</p>',
+             f'<p class="horizon"><b>Horizon:</b> every unit is followed until {esc(units.duration_s(s.t_max_s))} '
              f"after the start; outcomes later than that are not in these numbers. "
-             f"{md['n_units']:,} units per arm; arms: {_e(', '.join(arms))}; seed {_e(md['seed'])}.</p>"]
-    parts += [f'<p class="note">{_e(n)}</p>' for n in c.notes]
+             f"{md['n_units']:,} units per arm; arms: {esc(', '.join(arms))}; seed {esc(md['seed'])}.</p>"]
+    parts += [f'<p class="note">{esc(n)}</p>' for n in c.notes]
     parts += _cascade(c) + _organs(c) + _times(c) + _differences(c) + _spent(c) + _checks(c) + _provenance(c)
+    return page(s.name, parts)
+
+
+def page(title: str, parts: list[str]) -> str:
+    """The HTML document: the style, the parts, and the script that marks each figure."""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>ctcsim report: {_e(s.name)}</title><style>{CSS}</style></head><body>"
+            f"<title>ctcsim report: {esc(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts) + f"<script>{CHECK}</script></body></html>\n")
 
 
 def _cascade(c: Content) -> list[str]:
     out = ["<h2>From entry to macrometastasis</h2>",
-           _figure("cascade", figures.cascade(c.tallies), "Units reaching each stage, per arm (log scale); "
+           figure("cascade", figures.cascade(c.tallies), "Units reaching each stage, per arm (log scale); "
                    "every unit that reaches a stage has reached the ones above it.")]
     for arm, t in c.tallies.items():
         rows, previous = [], None
@@ -92,8 +97,8 @@ def _cascade(c: Content) -> list[str]:
             step = units.fraction(r["count"] / previous) if previous and r["stage"] in STAGES else "-"
             rows.append([r["stage"], *_share(r), step])
             previous = r["count"] if r["stage"] in STAGES else previous
-        out += [f"<h3>{_e(arm)}: {t.n:,} units</h3>",
-                _table(["stage", "units", "fraction", "95% interval", "of the stage above"], rows)]
+        out += [f"<h3>{esc(arm)}: {t.n:,} units</h3>",
+                table(["stage", "units", "fraction", "95% interval", "of the stage above"], rows)]
     return out
 
 
@@ -102,11 +107,11 @@ def _organs(c: Content) -> list[str]:
     if c.clinical:
         rows = c.clinical["rows"]
         measures = list(rows[0]["simulated"])
-        out.append(_figure("organs", figures.organs_vs_clinic(rows, c.clinical["series"]),
+        out.append(figure("organs", figures.organs_vs_clinic(rows, c.clinical["series"]),
                            f"Arm {c.control}: the organs of the clinical series {c.clinical['series']} (the "
                            "source of the primary's tropism table), each share normalised over these organs; "
                            "bars are 95% intervals of the simulated shares."))
-        out.append(_table(["organ", "clinical site", "clinical share"] + [f"{m} (share)" for m in measures],
+        out.append(table(["organ", "clinical site", "clinical share"] + [f"{m} (share)" for m in measures],
                           [[r["organ"], r["site"], units.fraction(r["clinical"])] +
                            [f"{r['simulated'][m]['count']:,} ({units.fraction(r['simulated'][m]['share'])})"
                             for m in measures] for r in rows]))
@@ -114,15 +119,15 @@ def _organs(c: Content) -> list[str]:
     for arm, t in c.tallies.items():
         rows = [[r["organ"]] + [f"{r[o]:,}" for o in ORGAN_OUTCOMES] + [f"{r['post_arrest'].get(p, 0):,}" for p in shown]
                 for r in t.organ_table()]
-        out += [f"<h3>{_e(arm)}: units per organ of arrest and outcome (of {t.n:,})</h3>",
-                _table(["organ"] + [f"{o} (ever)" if o in ("extravasated", "micrometastasis") else o
+        out += [f"<h3>{esc(arm)}: units per organ of arrest and outcome (of {t.n:,})</h3>",
+                table(["organ"] + [f"{o} (ever)" if o in ("extravasated", "micrometastasis") else o
                                     for o in ORGAN_OUTCOMES] + [f"at the end: {p.replace('_', ' ')}" for p in shown], rows)]
     return out
 
 
 def _times(c: Content) -> list[str]:
     return ["<h2>Time courses</h2>",
-            _figure("times", figures.time_courses(c.tallies, c.t_max_s),
+            figure("times", figures.time_courses(c.tallies, c.t_max_s),
                     "Left: fraction of units that reached each outcome by each time after their entry (lines: "
                     f"{_line_styles(c)}). Right: units in circulation. The dashed vertical line is the horizon.")]
 
@@ -138,14 +143,14 @@ def _differences(c: Content) -> list[str]:
                 "[[arms]] runs every arm on the same units and seed, and this section then shows paired "
                 "differences per organ.</p>"]
     out = ["<h2>Arm differences, paired per organ</h2>",
-           _figure("forest", figures.forest(c.differences, c.control),
+           figure("forest", figures.forest(c.differences, c.control),
                    "Each arm minus the control, as a fraction of all units, per organ of arrest and outcome, with "
                    "95% intervals: paired unit by unit (same units, same random numbers), so the interval "
                    "reflects only the units whose outcome the arm changed.")]
     for arm, rows in c.differences.items():
         whole = [r for r in rows if r["organ"] is None]
         per_organ = [r for r in rows if r["organ"] is not None]
-        out += [f"<h3>{_e(arm)} - {_e(c.control)} ({rows[0]['n']:,} paired units)</h3>" if rows else "",
+        out += [f"<h3>{esc(arm)} - {esc(c.control)} ({rows[0]['n']:,} paired units)</h3>" if rows else "",
                 difference_table(whole, c.control, arm),
                 f"<details><summary>Per organ of arrest ({len(per_organ)} rows)</summary>"
                 + difference_table(per_organ, c.control, arm) + "</details>"]
@@ -153,7 +158,7 @@ def _differences(c: Content) -> list[str]:
 
 
 def difference_table(rows: list[dict], control: str, arm: str) -> str:
-    return _table(["organ", "outcome", control, arm, "difference", "95% interval", "relative risk", "95% interval"],
+    return table(["organ", "outcome", control, arm, "difference", "95% interval", "relative risk", "95% interval"],
                   [[r["organ"] or "-", r["outcome"], f"{r['control_count']:,}", f"{r['arm_count']:,}",
                     units.fraction(r["difference"], signed=True), units.interval(*r["ci95"], signed=True),
                     units.fraction(r["relative_risk"]), units.interval(*r["rr_ci95"])] for r in rows])
@@ -167,17 +172,17 @@ def _spent(c: Content) -> list[str]:
     else:
         caption += " Run with --events to see the circulating time per compartment."
     return ["<h2>Where units spend their time</h2>",
-            _figure("spent", figures.time_spent(c.phases, c.compartments), caption)]
+            figure("spent", figures.time_spent(c.phases, c.compartments), caption)]
 
 
 def _checks(c: Content) -> list[str]:
     out = ["<h2>Checks</h2>"]
     if c.exact:
         e = c.exact
-        out.append(f"<p>Arm {_e(e['arm'])}: the circulating phase's outcomes of {e['n']:,} units beside the master "
+        out.append(f"<p>Arm {esc(e['arm'])}: the circulating phase's outcomes of {e['n']:,} units beside the master "
                    f"equation's exact probabilities (ctcsim.exact). Pearson's chi-square over {e['cells']} cells: "
                    f"p = {e['p_value']:.3g}.</p>")
-        out.append(_table(["outcome", "exact", "simulated", "units", "z"],
+        out.append(table(["outcome", "exact", "simulated", "units", "z"],
                           [[r["outcome"], units.fraction(r["exact"]), units.fraction(r["simulated"]),
                             f"{r['count']:,}", f"{r['z']:+.2f}"] for r in e["rows"]]))
     else:
@@ -188,7 +193,7 @@ def _checks(c: Content) -> list[str]:
         out.append(f"<p>The published experiment: each simulated fraction with its Monte Carlo interval "
                    f"(confidence {t0['confidence']:.4g}, so that all {len(c.targets)} targets together raise "
                    f"a false alarm at most {FAMILY_ALPHA:.0%} of the time), judged ok when it meets the published interval.</p>")
-        out.append(_table(["target", "published", "interval", "simulated", "units", "Monte Carlo interval",
+        out.append(table(["target", "published", "interval", "simulated", "units", "Monte Carlo interval",
                            "verdict", "source"],
                           [[k, units.fraction(t["published"]), units.interval(*t["interval"]),
                             units.fraction(t["measured"]), f"{t['count']:,} / {t['n']:,}",
@@ -210,12 +215,14 @@ def _provenance(c: Content) -> list[str]:
     timings = md.get("timings")
     if timings:
         rows.append(["simulated in", f"{units.duration(timings['wall_s'])} on {timings['threads']} thread(s)"])
-    return ["<h2>Scenario and provenance</h2>", _table(["", ""], rows).replace("<table>", '<table class="kv">'),
-            _table(["arm", "multipliers", "from", "description"], arms) if arms else "",
+    doc = {k: v for k, v in md.items() if k != "scenario"}
+    return ["<h2>Scenario and provenance</h2>", table(["", ""], rows).replace("<table>", '<table class="kv">'),
+            table(["arm", "multipliers", "from", "description"], arms) if arms else "",
             "<details><summary>The resolved scenario (TOML: save it and run it with ctcsim run FILE)</summary>"
-            f"<pre>{_e(md['scenario'])}</pre></details>",
-            f'<script type="application/json" id="ctcsim-metadata">{_json(md)}</script>']
+            f"<pre>{esc(md['scenario'])}</pre></details>",
+            f'<script type="application/json" id="ctcsim-metadata">{metadata_json(doc)}</script>']
 
 
-def _json(md: dict) -> str:
-    return json.dumps({k: v for k, v in md.items() if k != "scenario"}).replace("</", "<\\/")
+def metadata_json(doc: dict) -> str:
+    """``doc`` as JSON that cannot end the script element holding it."""
+    return json.dumps(doc).replace("</", "<\\/")

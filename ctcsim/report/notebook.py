@@ -86,7 +86,7 @@ class Summary:
         return Figure(draw[name]())
 
     def _repr_html_(self) -> str:
-        from .html import _table
+        from .html import table as _table
 
         def table(t: pa.Table) -> str:
             return _table(t.column_names, [[units.fraction(v) if isinstance(v, float) else v for v in row.values()]

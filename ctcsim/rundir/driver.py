@@ -27,6 +27,7 @@ from .. import _core
 from .. import scenario as _scenario
 from .._version import __version__
 from ..analysis import Tally
+from ..checks import ScenarioError
 from ..compile import compile_model
 from ..runner import DEFAULT_CHUNK, check_sizes, default_units, new_seed, seed_key
 from . import format as fmt
@@ -79,7 +80,9 @@ def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, 
         if arm not in scenario.arm_names():
             raise ValueError(f"unknown arm {arm!r}; scenario {scenario.name!r} has: {', '.join(scenario.arm_names())}")
         if not PARTITION_VALUE.match(arm):
-            raise ValueError(f"arm {arm!r} cannot name a partition: use letters, digits, '.', '_' or '-'")
+            i = scenario.arm_names().index(arm)
+            raise ScenarioError(_scenario.origin(scenario), f"arms[{i}].name",
+                                f"arm {arm!r} cannot name a partition: use letters, digits, '.', '_' or '-'")
     text, scenario = fmt.replayable(scenario)
     for arm in arms:
         compile_model(scenario, arm)

@@ -22,7 +22,6 @@ import pyarrow as pa
 from .. import _core, dictionary, tropism
 from .. import scenario as _scenario
 from .._version import __version__
-from ..biology import SOIL_FACTORS
 from ..runner import MAX_CHUNK, MAX_UNITS, Arm, event_batch, fate_batch
 
 FORMAT = "ctcsim-run"
@@ -106,13 +105,10 @@ def replayable(s: _scenario.Scenario) -> tuple[str, _scenario.Scenario]:
     installed tables resolve to: adhesion, the soil factors and compatibility of every
     organ), so a replay never reads built-in data, which later versions may change."""
     anatomy = s.resolved_anatomy()
-    adhesion = tropism.adhesion_factors(s, anatomy)
-    compatibility = tropism.compatibility(s, anatomy)
-    soil = {o: {**dict.fromkeys(SOIL_FACTORS, 1.0), **s.soil.get(o, {}), "compatibility": compatibility[o]}
-            for o in anatomy.organs()}
+    adhesion, soil = tropism.inline_factors(s, anatomy)
     inline = dataclasses.replace(s, anatomy=anatomy, primary=s.resolved_primary(), adhesion=adhesion, soil=soil)
     text = _scenario.dumps(inline)
-    return text, _scenario.loads(text, f"<resolved scenario {s.name}>")
+    return text, _scenario.loads(text, _scenario.origin(s))
 
 
 def provenance() -> dict:

@@ -12,8 +12,8 @@ from pathlib import Path
 import tomli_w
 
 from .. import anatomy as _anatomy
-from ..checks import ScenarioError, build, parse_toml, read_toml
-from .schema import Arm, Entry, Primary, Scenario, build_biology
+from ..checks import ScenarioError, build, parse_toml, read_toml, to_dict
+from .schema import Arm, Entry, Primary, Scenario, build_biology, builtin_primaries
 from .validation import validate
 
 DEFAULT_SCENARIO = "breast"
@@ -25,6 +25,11 @@ def from_dict(data: dict, where: str = "<scenario>") -> Scenario:
         return x if isinstance(x, str) else _anatomy.from_dict(x, w, k)
 
     def primary(x, w, k):
+        # A [primary] named like a built-in starts from it: a partial table changes what it
+        # gives and keeps the rest (notes.changed_primary_note says what changed).
+        builtin = builtin_primaries().get(x.get("name")) if isinstance(x, dict) else None
+        if builtin is not None:
+            x = {**to_dict(builtin), **x}
         return x if isinstance(x, str) else build(Primary, x, w, k)
 
     def arms(x, w, k):
@@ -62,8 +67,13 @@ def builtin_scenario_names() -> list[str]:
 
 
 def builtin_scenario(name: str) -> Scenario:
+    where = f"<built-in scenario {name}>"
+    return from_dict(parse_toml(builtin_scenario_text(name), where), where)
+
+
+def builtin_scenario_text(name: str) -> str:
+    """The built-in scenario's file, comments and all."""
     if name not in builtin_scenario_names():
         raise ScenarioError(name, "", f"no such file, and no built-in scenario of that name; "
                                       f"built-in: {', '.join(builtin_scenario_names())}")
-    where = f"<built-in scenario {name}>"
-    return from_dict(read_toml(resources.files("ctcsim") / "data" / "scenarios" / f"{name}.toml", where), where)
+    return (resources.files("ctcsim") / "data" / "scenarios" / f"{name}.toml").read_text(encoding="utf-8")

@@ -7,6 +7,7 @@ A range stated here is checked wherever a scenario comes from (``validation.py``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from importlib import resources
 
@@ -119,6 +120,11 @@ def origin(s: Scenario) -> str:
 
 
 def builtin_primaries() -> dict[str, Primary]:
+    return dict(_builtin_primaries())
+
+
+@functools.lru_cache(maxsize=1)  # read for every inline primary (files.from_dict): parse the file once
+def _builtin_primaries() -> dict[str, Primary]:
     path = resources.files("ctcsim") / "data" / "primaries.toml"
     where = "<built-in primaries.toml>"
     data = read_toml(path, where)

@@ -9,15 +9,11 @@
 3. The cluster advantage (Aceto 2014 reports 23-50x the metastatic potential of single cells):
    P(micrometastasis or beyond | cluster) / P(same | single cell) in the shedding scenario.
 
-    python bench/bench_cascade.py [--shedding-units N] [--arm-units 1000000]
+    python bench/bench_cascade.py [--shedding-units N] [--arm-units 1000000] [--threads 2]
 """
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,32 +25,22 @@ from ctcsim import compare
 from ctcsim import scenario as sc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_run import machine  # noqa: E402
+from bench_run import load, machine, run  # noqa: E402
 
 GROWN = ["micrometastasis", "regressed", "macrometastasis"]
 
 
-def shedding(units, workdir):
-    out = Path(workdir) / "shedding"
-    cmd = [sys.executable, "-m", "ctcsim.cli", "run", "breast_shedding", "--seed", "1", "-o", str(out), "-q", "--json"]
-    cmd += ["-n", str(units)] if units else []
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as stdout:
-        proc = subprocess.Popen(cmd, stdout=stdout)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status):
-            sys.exit(f"bench_cascade: {' '.join(cmd)} failed")
-        stdout.seek(0)
-        record = json.load(stdout)
-    n = record["n_units"]
-    print(f"shedding (breast_shedding, 30 days, fates only): {n:,} units in {wall:.1f} s "
-          f"({n / wall:,.0f} units/s), peak RSS {usage.ru_maxrss / 1024:,.0f} MiB, "
-          f"{record['counts']['bytes']['fates'] / n:.1f} bytes/unit on disk")
+def shedding(units, workdir, threads):
+    r = run(units, Path(workdir), False, threads, "breast_shedding", keep=True)
+    n, record = r["units"], r["record"]
+    print(f"shedding (breast_shedding, 30 days, fates only, {threads} threads): {n:,} units in {r['wall_s']:.1f} s "
+          f"({n / r['wall_s']:,.0f} units/s), {r['cpu_s']:.1f} s of CPU ({r['cpu_s'] / r['wall_s']:.2f} cores used), "
+          f"peak RSS {r['rss_mib']:,.0f} MiB, {r['fates_bytes_per_unit']:.1f} bytes/unit on disk; CPU: "
+          + ", ".join(f"{k} {v:.1f}%" for k, v in r["split"].items()))
     after = record["summary"]["arms"]["control"]["after_arrest"]
     print("  after arrest: " + ", ".join(f"{k} {v['fraction']:.4g}" for k, v in after.items() if v["count"]))
     counts = np.zeros((2, 2))  # [cluster?, grown?], streamed batch by batch
-    for batch in ctcsim.read_run(out).fates.to_batches(columns=["cluster_size", "post_arrest"]):
+    for batch in ctcsim.read_run(r["path"]).fates.to_batches(columns=["cluster_size", "post_arrest"]):
         cluster = pc.greater(batch["cluster_size"], 1).to_numpy(zero_copy_only=False)
         grown = pc.is_in(batch["post_arrest"].cast("string"), value_set=pa.array(GROWN)).to_numpy(zero_copy_only=False)
         counts += np.bincount(cluster * 2 + grown, minlength=4).reshape(2, 2)
@@ -75,12 +61,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shedding-units", type=int, help="simulate a sample of this many [default: all shed]")
     ap.add_argument("--arm-units", type=int, default=1_000_000)
+    ap.add_argument("--threads", type=int, default=2, help="threads of the shedding run [default: 2]")
     args = ap.parse_args()
     print(f"machine: {machine()}")
     print(f"command: python bench/bench_cascade.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"before: {load()}")
     with tempfile.TemporaryDirectory() as workdir:
-        shedding(args.shedding_units, workdir)
+        shedding(args.shedding_units, workdir, args.threads)
     arms(args.arm_units)
+    print(f"after: {load()}")
 
 
 if __name__ == "__main__":

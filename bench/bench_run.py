@@ -1,20 +1,28 @@
-"""Benchmark `ctcsim run` end to end: the default scenario, fates only, at 1e6, 1e7 and 1e8
-units, each as its own process; then one --events run.
+"""Benchmark `ctcsim run` end to end, every run its own process (wall time includes start-up).
 
-Measures, per run: wall time of the whole process (start-up included), units/s, the
-child's peak RSS (os.wait4), and bytes per unit on disk; for the events run, event rows
-written per second end to end, and the Parquet writer's rate by itself (same settings,
-events simulated beforehand), since on two cores simulation and writing share the CPUs.  Prints the machine, a Markdown table for bench/RESULTS.md and the
-issue's goals beside the figures.
+1. Fates only, the default scenario, at each of --sizes on --threads threads.
+2. Scaling: --rounds rounds of the same run at --scaling-units on 1 and on 2 threads,
+   interleaved (1, 2, then 2, 1, ...) so that drift in the machine's load hits both alike;
+   a round's ratio is its 1-thread wall time over its 2-thread wall time.  Its 2-thread runs
+   stand for that size in 1.
+3. One --events run, and the Parquet writer alone writing events (one thread, nothing else
+   running), the format's own cost per event row.
 
-    python bench/bench_run.py                      # 1e6, 1e7, 1e8 (minutes) and events at 2e6
-    python bench/bench_run.py --sizes 1e6 1e7 --events-units 1e6
+For every run: wall and CPU time (the child's user + system, os.wait4), the cores it got
+(CPU / wall), peak RSS, and where the CPU went: the parts' stages from run.json (simulate,
+Parquet, tally + batches, checksums) and the rest (start-up imports, main thread, exit).
+The machine is shared: its load average is printed before and after, and the ratios,
+measured side by side in one run, are what to compare, not rates across runs.
+
+    python bench/bench_run.py                          # minutes: 1e6, 1e7, 2 rounds at 1e8, events at 1e7
+    python bench/bench_run.py --sizes 1e6 1e7 --scaling-units 1e7 --rounds 1 --events-units 1e6
 """
 import argparse
 import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,10 +33,9 @@ import numpy as np
 import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[1]
-GOAL_1E8_S = 120.0
-GOAL_RSS_GIB = 1.5
-GOAL_RSS_FLAT = 0.20
-GOAL_EVENT_ROWS_S = 10e6
+GOALS = {"1e8 units, 2 threads, s": 25.0, "speed-up 1 -> 2 threads": 1.8, "tally + batches, % of CPU": 3.0,
+         "peak RSS max/min": 1.20, "event rows/s": 10e6}
+WRITER_ALONE_UNITS = 1_000_000  # events of this many units (~5 M rows) held in memory for the writer alone
 
 
 def machine() -> str:
@@ -39,28 +46,55 @@ def machine() -> str:
             f"{platform.python_version()}, numpy {np.__version__}, pyarrow {pa.__version__}")
 
 
-def run(units: int, workdir: Path, events: bool, threads: int | None) -> dict:
-    """One `ctcsim run` process; its figures, and its run directory deleted afterwards."""
-    out = workdir / f"run-{units}"
-    cmd = [sys.executable, "-m", "ctcsim.cli", "run", "-n", str(units), "--seed", "1", "-o", str(out), "-q", "--json"]
-    cmd += ["--events"] if events else []
-    cmd += ["--threads", str(threads)] if threads else []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
+
+
+def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: str | None = None,
+        keep: bool = False, repo: Path = REPO) -> dict:
+    """One `ctcsim run` process of the checkout ``repo`` (``units`` None: the scenario's own
+    number); its figures, with its run.json as ``record``, and its run directory deleted
+    afterwards unless ``keep``."""
+    out = workdir / f"run-{scenario or 'default'}-{units}-{threads}"
+    cmd = [sys.executable, "-m", "ctcsim.cli", "run", *([scenario] if scenario else []), "--seed", "1", "-o", str(out),
+           "-q", "--json", "--threads", str(threads)] + (["-n", str(units)] if units else []) \
+        + (["--events"] if events else [])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stdout:
-        proc = subprocess.Popen(cmd, stdout=stdout, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, in KiB on Linux
+        proc = subprocess.Popen(cmd, stdout=stdout, env=env, cwd=repo)  # cwd: `-m` imports from it first
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU time and peak RSS (KiB on Linux)
         wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode:
-            sys.exit(f"bench_run: `{' '.join(cmd)}` failed with exit code {proc.returncode}")
+        if os.waitstatus_to_exitcode(status):
+            sys.exit(f"bench_run: `{' '.join(cmd)}` failed with exit code {os.waitstatus_to_exitcode(status)}")
         stdout.seek(0)
         record = json.load(stdout)
-    shutil.rmtree(out)
-    fates_bytes = record["counts"]["bytes"]["fates"]
-    return {"units": units, "wall_s": wall, "units_per_s": units / wall, "rss_mib": usage.ru_maxrss / 1024,
-            "fates_bytes_per_unit": fates_bytes / units, "event_rows": sum((record["counts"]["event_rows"] or {}).values()),
-            "events_bytes": record["counts"]["bytes"].get("events", 0), "run_s": record["timings"]["wall_s"]}
+    if not keep:
+        shutil.rmtree(out)
+    units = record["n_units"] * len(record["arms"])
+    cpu = usage.ru_utime + usage.ru_stime
+    stages = record["timings"].get("cpu_s")  # a baseline from before issue 13 records none
+    split = dict.fromkeys(("simulate", "parquet", "tally + batches", "checksums", "start-up, main, exit"), 0.0)
+    if stages:
+        split = {"simulate": stages["simulate"], "parquet": stages["parquet"],
+                 "tally + batches": stages["tally"] + stages["batches"], "checksums": stages["checksums"]}
+        split["start-up, main, exit"] = cpu - sum(split.values())
+    return {"units": units, "threads": threads, "wall_s": wall, "cpu_s": cpu, "rss_mib": usage.ru_maxrss / 1024,
+            "path": out, "record": record, "repo": repo,
+            "split": {k: 100 * v / cpu for k, v in split.items()},
+            "fates_bytes_per_unit": record["counts"]["bytes"]["fates"] / units,
+            "event_rows": sum((record["counts"]["event_rows"] or {}).values()),
+            "events_bytes": record["counts"]["bytes"].get("events", 0)}
+
+
+def row(r: dict) -> str:
+    split = " | ".join(f"{v:.1f}" for v in r["split"].values()) if r["repo"] == REPO else " | ".join("-" * 5)
+    return (f"| {r['units']:.0e} | {r['threads']} | {r['wall_s']:.1f} | {r['units'] / r['wall_s']:,.0f} | "
+            f"{r['cpu_s']:.1f} | {r['cpu_s'] / r['wall_s']:.2f} | {r['rss_mib']:,.0f} | {split} |")
+
+
+HEADER = ("| units | threads | wall s | units/s | CPU s | cores used | peak RSS MiB | simulate % | Parquet % "
+          "| tally + batches % | checksums % | start-up, main, exit % |\n|" + "---:|" * 12)
 
 
 def writer_alone(units: int, workdir: Path) -> tuple[int, float]:
@@ -70,54 +104,87 @@ def writer_alone(units: int, workdir: Path) -> tuple[int, float]:
     from ctcsim.rundir.format import ROW_GROUP_ROWS
     from ctcsim.rundir.writer import parquet_writer
     from ctcsim.runner import simulate
-    from ctcsim.scenario import DEFAULT_SCENARIO, load
+    from ctcsim.scenario import DEFAULT_SCENARIO, load as load_scenario
 
-    events = simulate(load(DEFAULT_SCENARIO), units, seed=1, events=True).events.drop_columns(["arm"])
+    events = simulate(load_scenario(DEFAULT_SCENARIO), units, seed=1, events=True).events.drop_columns(["arm"])
     events = events.combine_chunks()
-    schema = events.schema
-    t0 = time.perf_counter()
-    writer = parquet_writer(workdir / "events.parquet", schema)
+    t0 = time.thread_time()
+    writer = parquet_writer(workdir / "events.parquet", events.schema)
     writer.write_table(events, row_group_size=ROW_GROUP_ROWS)
     writer.close()
-    return events.num_rows, time.perf_counter() - t0
+    return events.num_rows, time.thread_time() - t0
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 1e8], help="units per fates-only run")
-    parser.add_argument("--events-units", type=float, default=2e6, help="units of the --events run (0: skip)")
-    parser.add_argument("--threads", type=int, help="threads [default: all cores]")
+    parser.add_argument("--threads", type=int, default=2, help="threads of the sized and events runs [default: 2]")
+    parser.add_argument("--scaling-units", type=float, default=1e8, help="units of the 1- vs 2-thread runs")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of 1- and 2-thread runs (0: none)")
+    parser.add_argument("--events-units", type=float, default=1e7, help="units of the --events run (0: skip)")
     parser.add_argument("--dir", type=Path, help="where run directories go while measured [default: system temp]")
+    parser.add_argument("--baseline", type=Path, help="another checkout (core built): its 2-thread run joins each "
+                                                        "round, for the ratios of this one to it")
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
     print(f"command: python bench/bench_run.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"before: {load()}\n\n{HEADER}", flush=True)
+    scaling_units = int(args.scaling_units)
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="ctcsim-bench-") as tmp:
-        rows = []
-        print("\n| units | wall s | units/s | peak RSS MiB | fates bytes/unit |\n|---:|---:|---:|---:|---:|")
-        for units in map(int, args.sizes):
-            r = run(units, Path(tmp), events=False, threads=args.threads)
-            rows.append(r)
-            print(f"| {units:.0e} | {r['wall_s']:.1f} | {r['units_per_s']:,.0f} | {r['rss_mib']:,.0f} "
-                  f"| {r['fates_bytes_per_unit']:.1f} |", flush=True)
-        ev = run(int(args.events_units), Path(tmp), events=True, threads=args.threads) if args.events_units else None
-        alone = writer_alone(int(args.events_units), Path(tmp)) if args.events_units else None
+        tmp = Path(tmp)
+        rounds = []
+        for r in range(args.rounds):
+            pair = {}
+            order = [1, 2] + (["baseline"] if args.baseline else [])
+            for which in order if r % 2 == 0 else order[::-1]:
+                pair[which] = run(scaling_units, tmp, False, 2 if which == "baseline" else which,
+                                  repo=args.baseline.resolve() if which == "baseline" else REPO)
+                print(row(pair[which]) + (f" ({args.baseline})" if which == "baseline" else ""), flush=True)
+            rounds.append(pair)
+        sizes = list(dict.fromkeys(map(int, args.sizes)))
+        sized = [p[args.threads] for p in rounds if args.threads in p][:1] if scaling_units in sizes else []
+        for units in sizes:
+            if not (units == scaling_units and sized):
+                sized.append(run(units, tmp, False, args.threads))
+                print(row(sized[-1]), flush=True)
+        ev = run(int(args.events_units), tmp, True, args.threads) if args.events_units else None
+        if ev:
+            print(row(ev) + " (--events)", flush=True)
+        alone = writer_alone(min(int(args.events_units), WRITER_ALONE_UNITS), tmp) if ev else None
+    print(f"\nafter: {load()}")
 
-    rss = [r["rss_mib"] for r in rows]
-    print(f"\npeak RSS spread: max/min = {max(rss) / min(rss):.2f} (goal: within {1 + GOAL_RSS_FLAT:.2f}); "
-          f"max {max(rss) / 1024:.2f} GiB (goal < {GOAL_RSS_GIB} GiB)")
-    big = [r for r in rows if r["units"] >= 1e8]
-    if big:
-        print(f"1e8 units: {big[0]['wall_s']:.0f} s (goal <= {GOAL_1E8_S:.0f} s)")
+    sized.sort(key=lambda r: r["units"])
+    rss = [r["rss_mib"] for r in sized]
+    print(f"peak RSS over sizes {sized[0]['units']:.0e}..{sized[-1]['units']:.0e}: max/min {max(rss) / min(rss):.2f} "
+          f"(goal <= {GOALS['peak RSS max/min']:.2f}); fates {sized[-1]['fates_bytes_per_unit']:.1f} bytes/unit")
+    big = sized[-1]
+    print(f"tally + batches at {big['units']:.0e}: {big['split']['tally + batches']:.1f}% of the process's CPU "
+          f"(goal < {GOALS['tally + batches, % of CPU']:.0f}%)")
+    if rounds:
+        walls = [p[2]["wall_s"] for p in rounds]
+        ratios = [p[1]["wall_s"] / p[2]["wall_s"] for p in rounds]
+        cpu = [p[2]["cpu_s"] / p[1]["cpu_s"] for p in rounds]
+        cores = [p[2]["cpu_s"] / p[2]["wall_s"] for p in rounds]
+        print(f"{scaling_units:.0e} units on 2 threads: {min(walls):.1f} s best of {len(walls)} "
+              f"(goal <= {GOALS['1e8 units, 2 threads, s']:.0f} s at 1e8)")
+        print(f"speed-up 1 -> 2 threads, per round: {', '.join(f'{x:.2f}x' for x in ratios)}; median "
+              f"{statistics.median(ratios):.2f}x (goal >= {GOALS['speed-up 1 -> 2 threads']}x); CPU time on 2 "
+              f"threads / on 1: {', '.join(f'{x:.2f}' for x in cpu)}; cores used on 2 threads: "
+              f"{', '.join(f'{x:.2f}' for x in cores)}")
+    if rounds and args.baseline:
+        ratios = {k: ", ".join(f"{p[2][k] / p['baseline'][k]:.2f}" for p in rounds) for k in ("wall_s", "cpu_s", "rss_mib")}
+        print(f"this checkout / {args.baseline}, 2 threads, per round: wall {ratios['wall_s']}; CPU {ratios['cpu_s']}; "
+              f"peak RSS {ratios['rss_mib']}")
     if ev:
         rate = ev["event_rows"] / ev["wall_s"]
-        print(f"\nevents: {ev['units']:,} units, {ev['event_rows']:,} event rows in {ev['wall_s']:.1f} s "
-              f"(run {ev['run_s']:.1f} s): {rate / 1e6:.1f} M event rows/s written end to end "
-              f"({ev['event_rows'] / ev['run_s'] / 1e6:.1f} M/s excluding start-up; goal >= {GOAL_EVENT_ROWS_S / 1e6:.0f} M/s), "
-              f"{ev['events_bytes'] / ev['event_rows']:.1f} bytes/row, peak RSS {ev['rss_mib']:,.0f} MiB")
         rows, seconds = alone
-        print(f"events writer alone (one thread, no simulation running): {rows:,} rows in {seconds:.2f} s, "
-              f"{rows / seconds / 1e6:.1f} M event rows/s")
+        print(f"events: {ev['units']:,} units, {ev['event_rows']:,} event rows in {ev['wall_s']:.1f} s: "
+              f"{rate / 1e6:.1f} M event rows/s end to end (goal >= {GOALS['event rows/s'] / 1e6:.0f} M/s), "
+              f"{ev['events_bytes'] / ev['event_rows']:.1f} bytes/row, peak RSS {ev['rss_mib']:,.0f} MiB; "
+              f"{ev['event_rows'] / ev['cpu_s'] / 1e6:.1f} M rows per CPU second")
+        print(f"events writer alone (one thread, nothing else running): {rows:,} rows in {seconds:.2f} s of CPU, "
+              f"{rows / seconds / 1e6:.1f} M event rows per CPU second")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Run units through the core in chunks, on threads, and hand back Arrow record batches.
 
 Each unit's random numbers depend only on (seed, unit id), so the output is the
-same for any chunk size, thread count or order; chunks are yielded in unit
-order so that files written from them are identical too.
+same for any chunk size, thread count or order.  ``iter_batches`` yields chunks in
+unit order (``simulate`` keeps them in memory); a run directory's parts are
+simulated and written by ``rundir.jobs`` with ``run_units`` and the batch builders here.
 """
 from __future__ import annotations
 
@@ -77,61 +78,116 @@ def seed_key(seed: int) -> tuple[int, int]:
     return seed & ((1 << 64) - 1), seed >> 64
 
 
-def _dict(codes: np.ndarray, values, mask=None) -> pa.DictionaryArray:
-    """Codes (int8 or int32, as the core writes them: no copy) against a fixed dictionary."""
-    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=mask), pa.array(list(values), pa.string()))
+# Arrays are made from the core's buffers with Array.from_buffers (no copy): pa.array would
+# import pandas on first use (a third of a second of every run's start-up) and check every
+# column for pandas types.
+def _column(x: np.ndarray) -> pa.Array:
+    """A contiguous numeric numpy array as an Arrow array, sharing its memory."""
+    return pa.Array.from_buffers(pa.from_numpy_dtype(x.dtype), len(x), [None, pa.py_buffer(x)])
+
+
+def _bools(x: np.ndarray) -> pa.Array:
+    """0/1 codes (int8, as the core writes flags) as an Arrow boolean array."""
+    return pa.Array.from_buffers(pa.bool_(), len(x), [None, pa.py_buffer(np.packbits(x != 0, bitorder="little"))])
+
+
+def _labels(values) -> pa.Array:
+    """Strings as an Arrow string array (a dictionary's values)."""
+    encoded = [v.encode() for v in values]
+    offsets = np.cumsum([0, *map(len, encoded)], dtype=np.int32)
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
+def _dict(name: str, codes: np.ndarray, values: pa.Array, nullable: bool = False) -> pa.DictionaryArray:
+    """Codes (int8 or int32, as the core writes them: no copy) against a fixed dictionary;
+    ``nullable``: -1 means none (a null).
+
+    The codes are checked here, in one pass or two, rather than by Arrow's ``safe`` check,
+    which costs ten times as much (without nulls, negative codes wrap around to large
+    unsigned ones)."""
+    bitmap = None
+    if nullable and len(codes) and codes.min() < 0:
+        if codes.min() < -1 or codes.max() >= len(values):
+            raise ValueError(f"the core wrote a {name} code outside -1..{len(values) - 1}")
+        bitmap = pa.py_buffer(np.packbits(codes >= 0, bitorder="little"))  # numpy's: pa.array(mask=) takes 10x longer
+        codes = np.maximum(codes, 0)
+    elif len(codes) and int(codes.view(f"u{codes.itemsize}").max()) >= len(values):
+        raise ValueError(f"the core wrote a {name} code outside 0..{len(values) - 1}")
+    indices = pa.Array.from_buffers(pa.from_numpy_dtype(codes.dtype), len(codes), [bitmap, pa.py_buffer(codes)])
+    return pa.DictionaryArray.from_arrays(indices, values, safe=False)
+
+
+def _batch(columns: dict) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([c if isinstance(c, pa.Array) else _column(c) for c in columns.values()],
+                                      names=list(columns))
+
+
+_LABELS = {"phenotype": _labels(PHENOTYPES), "fate": _labels(FATES), "arrest_mode": _labels(ARREST_MODES),
+           "post_arrest": _labels(POST_ARREST), "event": _labels(EVENTS)}
 
 
 @dataclasses.dataclass(frozen=True)
 class Arm:
-    """One arm ready to run: its name, compiled model(s) and core handle."""
+    """One arm ready to run: its name, compiled model(s), core handle, and the dictionaries of
+    its categorical columns (built once: Arrow arrays are immutable, so threads share them)."""
     name: str
     model: CompiledModel
     core: object
+    compartments: pa.Array
+    organs: pa.Array
 
     @classmethod
     def of(cls, scenario: Scenario, name: str) -> "Arm":
         before, after, start_s = compile_arm(scenario, name)
-        return cls(name, before, _core.CoreModel(before, after, start_s))
+        return cls(name, before, _core.CoreModel(before, after, start_s), _labels(before.compartment_names),
+                   _labels(before.organ_names))
 
 
-def fate_batch(arm: Arm, arms: list[str], cols: dict) -> pa.RecordBatch:
-    """Core fate columns -> a record batch with dictionary-encoded categories."""
-    m = arm.model
+def _arm_column(arm: Arm, arms: list[str] | None, n: int) -> dict:
+    """The arm as the first column (``arms``: every arm's name), or no column (``arms`` None:
+    part files, whose partition is the arm)."""
+    if arms is None:
+        return {}
+    return {"arm": _dict("arm", np.full(n, arms.index(arm.name), np.int32), _labels(arms))}
+
+
+def fate_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
+    """Core fate columns -> a record batch with dictionary-encoded categories (and the arm,
+    unless ``arms`` is None)."""
     n = len(cols["unit_id"])
-    organ = cols["organ"]
-    return pa.RecordBatch.from_pydict({
-        "arm": _dict(np.full(n, arms.index(arm.name), np.int32), arms),
+    return _batch({
+        **_arm_column(arm, arms, n),
         "unit_id": cols["unit_id"],
         "cluster_size": cols["cluster_size"],
-        "phenotype": _dict(cols["phenotype"], PHENOTYPES),
+        "phenotype": _dict("phenotype", cols["phenotype"], _LABELS["phenotype"]),
         "diameter_um": cols["diameter_um"],
         "entry_time_s": cols["entry_time_s"],
-        "entry_compartment": _dict(cols["entry_compartment"], m.compartment_names),
-        "fate": _dict(cols["fate"], FATES),
+        "entry_compartment": _dict("compartment", cols["entry_compartment"], arm.compartments),
+        "fate": _dict("fate", cols["fate"], _LABELS["fate"]),
         "fate_time_s": cols["fate_time_s"],
-        "organ": _dict(np.maximum(organ, 0), m.organ_names, mask=organ < 0),
-        "arrest_mode": _dict(cols["arrest_mode"], ARREST_MODES),
+        "organ": _dict("organ", cols["organ"], arm.organs, nullable=True),
+        "arrest_mode": _dict("arrest mode", cols["arrest_mode"], _LABELS["arrest_mode"]),
         "beds_visited": cols["beds_visited"],
-        "shielded_at_fate": cols["shielded_at_fate"].astype(bool),
+        "shielded_at_fate": _bools(cols["shielded_at_fate"]),
         "time_shielded_s": cols["time_shielded_s"],
         "n_steps": cols["n_steps"],
-        "post_arrest": _dict(cols["post_arrest"], POST_ARREST),
+        "post_arrest": _dict("post-arrest", cols["post_arrest"], _LABELS["post_arrest"]),
         "post_arrest_time_s": cols["post_arrest_time_s"],
         "extravasation_time_s": cols["extravasation_time_s"],
         "micrometastasis_time_s": cols["micrometastasis_time_s"],
     })
 
 
-def event_batch(arm: Arm, arms: list[str], cols: dict) -> pa.RecordBatch:
+def event_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
+    """Core event columns -> a record batch (with the arm, unless ``arms`` is None)."""
     n = len(cols["unit_id"])
-    return pa.RecordBatch.from_pydict({
-        "arm": _dict(np.full(n, arms.index(arm.name), np.int32), arms),
+    return _batch({
+        **_arm_column(arm, arms, n),
         "unit_id": cols["unit_id"],
         "time_s": cols["time_s"],
-        "event": _dict(cols["event"], EVENTS),
-        "compartment": _dict(cols["compartment"], arm.model.compartment_names),
-        "shielded": cols["shielded"].astype(bool),
+        "event": _dict("event", cols["event"], _LABELS["event"]),
+        "compartment": _dict("compartment", cols["compartment"], arm.compartments),
+        "shielded": _bools(cols["shielded"]),
     })
 
 

@@ -8,9 +8,10 @@ Layout (format "ctcsim-run", documented in docs/RUNS.md)::
     DIR/run.json                             written last: metadata, parts, counts, timings, summary
 
 One concern per module: ``format`` (names, version, metadata, schemas), ``writer``
-(part files and their writer threads), ``parts`` (what is recorded of each file and
-what is on disk), ``repair`` (what a resume redoes), ``driver`` (``prepare_run``,
-``prepare_resume``, ``execute``, ``write_run``), ``reader`` (``Run``, ``read_run``,
+(part files), ``jobs`` (one part simulated, written and tallied, on whichever thread runs
+it), ``parts`` (what is recorded of each file and what is on disk), ``repair`` (what a
+resume redoes), ``driver`` (``prepare_run``, ``prepare_resume``, ``execute``,
+``write_run``: parts on threads, recorded as they end), ``reader`` (``Run``, ``read_run``,
 ``file_metadata``).
 """
 from .driver import Plan, execute, is_complete, prepare_resume, prepare_run, write_run

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import os
 import shutil
@@ -20,24 +21,20 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .. import _core
 from .. import scenario as _scenario
 from .._version import __version__
-from ..checks import ScenarioError
-from ..analysis import COLUMNS as SUMMARY_COLUMNS
 from ..analysis import Tally
+from ..checks import ScenarioError
 from ..compile import compile_model
-from ..runner import DEFAULT_CHUNK, check_sizes, default_units, iter_batches, new_seed, seed_key
+from ..runner import DEFAULT_CHUNK, check_sizes, default_units, new_seed, seed_key
 from . import format as fmt
-from . import parts
+from . import jobs, parts
 from .format import OWN, PARTITION_VALUE, PLAN, RUN, RunDirError, file_md, now, write_json
 from .reader import Run, read_run
 from .repair import repaired
-from .writer import Part, Writers
 
 log = logging.getLogger("ctcsim")
 Progress = Callable[[int, int], None]  # (units done, units in the run)
@@ -145,72 +142,64 @@ def is_complete(path) -> bool:
 def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None = None, executor=None) -> Run:
     """Simulate the parts of ``plan`` not yet done, write run.json, and return the run.
 
-    On any exception (KeyboardInterrupt included) the part being written is
-    deleted and finished parts are kept, ready for ``prepare_resume``.  Called from the
-    main thread, it turns SIGINT and SIGTERM into that KeyboardInterrupt, within a
-    moment however long the unit being simulated (``_stopped_by_signals``).
+    Each part is simulated, written and tallied by one of ``threads`` threads, or by a
+    worker of ``executor`` (``ctcsim.studies.executor``: threads or Dask), several parts
+    at once (``jobs.write_part``), and recorded in plan.json as each ends.
+    On any exception (KeyboardInterrupt included) the parts under way stop before their
+    next chunk and their temporary files are deleted; finished parts are kept, ready for
+    ``prepare_resume``.  Called from the main thread, it turns SIGINT and SIGTERM into that
+    KeyboardInterrupt, within a moment however long the unit being simulated
+    (``_stopped_by_signals``).
     """
     md = plan.metadata
-    n, arms, per_part = md["n_units"], md["arms"], md["chunks_per_part"]
-    n_chunks = -(-n // md["chunk_size"])
-
-    def last_chunk_of(part: int) -> int:
-        return min((part + 1) * per_part, n_chunks) - 1
-
-    def record(entries: dict):  # on the fates writer thread: one at a time, in part order
-        plan.parts.update(entries)
-        write_json(plan.path / PLAN, {**md, "parts": plan.parts})
-
+    arms = md["arms"]
+    threads = threads or os.cpu_count() or 1
     done = plan.done_parts()
-    tally, event_rows = _count_done(plan, done)
-    units_before = units_done = sum(tally.n().values())
-    units_total = n * len(arms)
+    tally, event_rows, cpu_s = Tally(arms), dict.fromkeys(arms, 0), dict.fromkeys(jobs.STAGES, 0.0)
+    units_before = units_done = sum(plan.parts[parts.relative("fates", a, p)]["rows"] for a, p in done)
+    units_total = md["n_units"] * len(arms)
     if done:
         log.info("resuming %s: %d of %d parts done", plan.path, len(done), len(arms) * parts.parts_per_arm(md))
-    schemas = fmt.schemas(plan.scenario, md)
     started, t0 = now(), time.monotonic()
     if progress:
         progress(units_done, units_total)
-    part = None
-    writers = Writers(schemas)
-    batches = iter_batches(plan.scenario, n, int(md["seed"]), arms=arms, events=md["events"], threads=threads,
-                           executor=executor,
-                           chunk_size=md["chunk_size"], skip=lambda arm, c: (arm, c // per_part) in done)
+
+    def finished(part: jobs.PartDone):
+        if part.files:
+            plan.parts.update(part.files)
+            write_json(plan.path / PLAN, {**md, "parts": plan.parts})
+        tally.merge(part.tally)
+        event_rows[part.arm] += part.event_rows
+        for stage, seconds in part.cpu_s.items():
+            cpu_s[stage] += seconds
+
+    def chunk_done(units: int):
+        nonlocal units_done
+        units_done += units
+        if progress:
+            progress(units_done, units_total)
+
+    recount = ((jobs.tally_part, a, p) for a, p in sorted(done))
+    todo = ((jobs.write_part, a, p) for a in arms for p in range(parts.parts_per_arm(md)) if (a, p) not in done)
     with _stopped_by_signals():
         try:
-            for arm, c, fates, events in batches:
-                if part is None:
-                    part = Part(plan.path, arm, c // per_part, schemas, writers, record)
-                part.write(fates, events)
-                tally.add(fates)
-                event_rows[arm] += sum(b.num_rows for b in events)
-                if c == last_chunk_of(c // per_part):
-                    part.close()
-                    part = None
-                units_done += fates.num_rows
-                if progress:
-                    progress(units_done, units_total)
-            writers.drain()
+            jobs.run_parts(plan, itertools.chain(recount, todo), finished, chunk_done, threads, executor)
         except BaseException:
-            writers.shutdown()
-            if part is not None:
-                part.close_writers()
-            # All of them: an interrupt can also land between creating a part's file and `part = ...`.
+            # All of them: an interrupt can also land between creating a part's file and its job's `try`.
             _remove_temporaries(plan.path)
             raise
-        finally:
-            batches.close()  # stop the workers now, not when the generator is collected
-            writers.shutdown()
     wall_s = time.monotonic() - t0
     simulated = units_done - units_before
-    size = {t: sum(e["bytes"] for rel, e in plan.parts.items() if rel.startswith(f"{t}/")) for t in schemas}
+    tables = ("fates", "events") if md["events"] else ("fates",)
+    size = {t: sum(e["bytes"] for rel, e in plan.parts.items() if rel.startswith(f"{t}/")) for t in tables}
     record = {
         **md,
         "parts": dict(sorted(plan.parts.items())),
         "counts": {"units": tally.n(), "event_rows": event_rows if md["events"] else None, "bytes": size},
-        "timings": {"started": started, "finished": now(), "wall_s": wall_s, "threads": executor.slots if executor else threads or os.cpu_count(),
+        "timings": {"started": started, "finished": now(), "wall_s": wall_s,
+                    "threads": executor.slots if executor else threads,
                     "units_simulated": simulated, "units_per_s": simulated / wall_s if wall_s > 0 else None,
-                    "resumed": plan.resumed},
+                    "resumed": plan.resumed, "cpu_s": cpu_s},
         "summary": tally.summary(),
     }
     write_json(plan.path / RUN, record)
@@ -224,19 +213,6 @@ def write_run(path, scenario, n_units=None, seed=None, *, arms=None, events=Fals
     plan = prepare_run(path, scenario, n_units, seed, arms=arms, events=events, chunk_size=chunk_size,
                        overwrite=overwrite)
     return execute(plan, threads=threads, progress=progress, executor=executor)
-
-
-def _count_done(plan: Plan, done) -> tuple[Tally, dict[str, int]]:
-    """The tally of the finished parts' fates and their event rows (when resuming)."""
-    tally = Tally(plan.metadata["arms"])
-    event_rows = dict.fromkeys(plan.metadata["arms"], 0)
-    for arm, p in sorted(done):
-        fates = pq.read_table(plan.path / parts.relative("fates", arm, p),
-                              columns=[c for c in SUMMARY_COLUMNS if c != "arm"])
-        tally.add(_with_arm(fates, arm))
-        if plan.metadata["events"]:
-            event_rows[arm] += plan.parts[parts.relative("events", arm, p)]["rows"]
-    return tally, event_rows
 
 
 @contextlib.contextmanager
@@ -266,7 +242,9 @@ def _stopped_by_signals():
 
 
 def _remove_temporaries(path: Path):
-    for tmp in Path(path).glob("*/arm=*/.part-*.tmp"):
+    """The writers' temporary files, and plan.json's (parts are recorded on the thread an
+    interrupt lands on: it may stop a record between writing and renaming it)."""
+    for tmp in [*Path(path).glob("*/arm=*/.part-*.tmp"), Path(path) / f".{PLAN}.tmp"]:
         tmp.unlink(missing_ok=True)
 
 
@@ -296,8 +274,3 @@ def _written_by_ctcsim(path: Path) -> bool:
         return not path.is_symlink()
     except (pa.ArrowException, OSError, ValueError):
         return False
-
-
-def _with_arm(table: pa.Table, arm: str) -> pa.Table:
-    codes = pa.array(np.zeros(table.num_rows, np.int32))
-    return table.append_column("arm", pa.DictionaryArray.from_arrays(codes, pa.array([arm])))

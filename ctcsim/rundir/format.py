@@ -85,18 +85,16 @@ def new_metadata(scenario_text: str, scenario_name: str, seed: int, n_units: int
     }
 
 
-def schemas(scenario, metadata) -> dict[str, pa.Schema]:
-    """File schemas of the run's tables: the batches' columns less the arm (the partition),
-    with the run metadata."""
-    arm = Arm.of(scenario, metadata["arms"][0])
-    arms = scenario.arm_names()
-    tables = {"fates": fate_batch(arm, arms, _core.new_fate_buffers(0))}
+def schemas(arm: Arm, metadata) -> dict[str, pa.Schema]:
+    """File schemas of the run's tables (``arm``: any of its arms, compiled): the batches'
+    columns, with the run metadata."""
+    tables = {"fates": fate_batch(arm, None, _core.new_fate_buffers(0))}
     if metadata["events"]:
-        tables["events"] = event_batch(arm, arms, _core.new_event_buffers(0))
+        tables["events"] = event_batch(arm, None, _core.new_event_buffers(0))
     doc = json.dumps(metadata).encode()
     # Each field says what it means (ctcsim.dictionary), so a file explains itself in any reader.
-    return {t: pa.schema([f.with_metadata({"description": dictionary.TABLES[t][f.name]})
-                          for f in b.drop_columns(["arm"]).schema], metadata={METADATA_KEY: doc})
+    return {t: pa.schema([f.with_metadata({"description": dictionary.TABLES[t][f.name]}) for f in b.schema],
+                         metadata={METADATA_KEY: doc})
             for t, b in tables.items()}
 
 

@@ -1,27 +1,23 @@
-"""Writing part files: one Parquet file per table, part and arm, on one writer thread per table.
+"""Writing part files: one Parquet file per table, part and arm, with the run format's settings.
 
 A part file is written under a hidden temporary name (``.part-00000.parquet.tmp``,
 which pyarrow, pandas, polars and DuckDB globs skip) and renamed when closed, the
-events file before the fates file; then the part's files (rows, bytes, sha256) are
-recorded in plan.json, which is what marks the part done.  In that order, every
-recorded file is whole and under its final name, even for a reader of a run still
-going; a file renamed but not yet recorded when a run is killed is redone.
+events file before the fates file (``jobs.write_part``); then the part's files (rows,
+bytes, sha256) are recorded in plan.json, which is what marks the part done.  In that
+order, every recorded file is whole and under its final name, even for a reader of a
+run still going; a file renamed but not yet recorded when a run is killed is redone.
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .format import ENCODINGS, ROW_GROUP_ROWS, STATISTICS
-from .parts import describe, relative
 
-MAX_PENDING_WRITES = 4  # batches waiting per table's writer thread: bounds the memory they hold
 MAX_HELD_BATCHES = 64   # small batches held before they are merged into one
 
 
@@ -50,7 +46,8 @@ class PartFile:
         self.held_rows = self.rows = self.tail = 0  # tail: batches held since the last merge
 
     def write(self, batch: pa.RecordBatch):
-        self.held.append(batch.drop_columns(["arm"]))
+        """Add a batch of the file's columns (no arm: the partition says it)."""
+        self.held.append(batch)
         self.tail += 1
         self.held_rows += batch.num_rows
         self.rows += batch.num_rows
@@ -70,74 +67,15 @@ class PartFile:
         self.held, self.held_rows = table.slice(n).to_batches(), table.num_rows - n
         self.tail = len(self.held)
 
-    def close(self) -> tuple[str, dict]:
-        """Finish the file, rename it, and say what to record of it."""
+    def close(self):
+        """Finish the file and give it its final name."""
         if self.held_rows:
             self._flush(whole_groups_only=False)
         self.writer.close()
         os.replace(self.tmp, self.path)
-        return self.rel, describe(self.path, self.rows)
 
-    def close_writer(self):
-        """Release the temporary file without finishing it (the caller deletes it)."""
+    def discard(self):
+        """Abandon the file: release it and delete the temporary file (nothing if closed)."""
         with contextlib.suppress(Exception):
             self.writer.close()
-
-
-class Writers:
-    """One writer thread per table (fates, events).  Parquet encoding and compression release
-    the GIL, so writing overlaps simulation and the two tables are written at once; each
-    table's writes stay in order on its own thread.  At most ``MAX_PENDING_WRITES`` wait per
-    table, so memory stays bounded; a writer's error is raised here, at the next submit or
-    at ``drain``."""
-
-    def __init__(self, tables):
-        self.pools = {t: ThreadPoolExecutor(1, thread_name_prefix=f"ctcsim-{t}") for t in tables}
-        self.pending = {t: collections.deque() for t in tables}
-
-    def submit(self, table: str, fn, *args):
-        queue = self.pending[table]
-        while len(queue) >= MAX_PENDING_WRITES:
-            queue.popleft().result()
-        future = self.pools[table].submit(fn, *args)
-        queue.append(future)
-        return future
-
-    def drain(self):
-        for queue in self.pending.values():
-            while queue:
-                queue.popleft().result()
-
-    def shutdown(self):
-        """Finish what is queued (a few batches at most), so that a part whose last chunk
-        was handed over is still completed after an interrupt; errors stay in the futures."""
-        for pool in self.pools.values():
-            pool.shutdown(wait=True)
-
-
-class Part:
-    """The fates file (and events file) of one part of one arm, written on the writer threads."""
-
-    def __init__(self, root: Path, arm: str, index: int, schemas: dict, writers: Writers, record):
-        self.files = {t: PartFile(root, relative(t, arm, index), s) for t, s in schemas.items()}
-        self.writers, self.record = writers, record
-
-    def write(self, fates: pa.RecordBatch, events: list[pa.RecordBatch]):
-        self.writers.submit("fates", self.files["fates"].write, fates)
-        for batch in events:
-            self.writers.submit("events", self.files["events"].write, batch)
-
-    def close(self):
-        events = self.writers.submit("events", self.files["events"].close) if "events" in self.files else None
-        self.writers.submit("fates", _close_after, self.files["fates"], events, self.record)
-
-    def close_writers(self):
-        for f in self.files.values():
-            f.close_writer()
-
-
-def _close_after(file: PartFile, first, record):
-    """Close the fates file after the events file, then record both (on the fates thread,
-    so records are written one at a time)."""
-    done = [first.result()] if first is not None else []
-    record(dict([*done, file.close()]))
+        self.tmp.unlink(missing_ok=True)

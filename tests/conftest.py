@@ -124,3 +124,27 @@ def assert_same_table(a, b):
 
     assert a.schema == b.schema
     pandas.testing.assert_frame_equal(a.to_pandas(), b.to_pandas(), check_exact=True)
+
+
+# One pool with two hazards (tests/test_studies_sensitivity.py, tests/test_report_study.py):
+# P(died_shear) = a / (a + b), and p_nk does nothing without a shield.  Exact outputs cost milliseconds.
+TWO_HAZARDS = """
+name = "two_hazards"
+anatomy.name = "one_pool"
+[[anatomy.compartments]]
+name = "blood"
+kind = "pool"
+transit_s = 10.0
+shear_dyn_cm2 = 15.0
+[[anatomy.edges]]
+from = "blood"
+to = "blood"
+fraction = 1.0
+[primary]
+name = "cells"
+entry = { blood = 1.0 }
+diameter_median_um = 10.0
+[biology]
+anoikis_on = false
+k_on_per_s = 0.0
+"""

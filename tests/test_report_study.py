@@ -10,6 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from conftest import TWO_HAZARDS
+
 from ctcsim.cli import main
 from ctcsim.report import study as study_report
 from ctcsim.studies import study, sweep
@@ -17,28 +19,6 @@ from ctcsim.studies import study, sweep
 K_ON, DIAMETER = "biology.k_on_per_s", "primary.diameter_median_um"
 SWEEP = ["sweep", "--scenario", "breast_antiplatelet", "-p", f"{K_ON}=1e-4:1e-2:log", "-p", f"{DIAMETER}=11:14",
          "--points", "3", "-n", "600", "--seed", "2", "-q"]
-# One pool with two hazards (tests/test_studies_sensitivity.py): P(died_shear) = a / (a + b),
-# and p_nk does nothing without a shield.  Exact outputs cost milliseconds.
-TWO_HAZARDS = """
-name = "two_hazards"
-anatomy.name = "one_pool"
-[[anatomy.compartments]]
-name = "blood"
-kind = "pool"
-transit_s = 10.0
-shear_dyn_cm2 = 15.0
-[[anatomy.edges]]
-from = "blood"
-to = "blood"
-fraction = 1.0
-[primary]
-name = "cells"
-entry = { blood = 1.0 }
-diameter_median_um = 10.0
-[biology]
-anoikis_on = false
-k_on_per_s = 0.0
-"""
 
 
 def sensitivity_study(tmp_path, method: str, model: str, samples: int) -> str:

@@ -5,32 +5,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import TWO_HAZARDS
+
 from ctcsim.cli import main
 from ctcsim.studies import sensitivity, study, sweep
 
 # One pool that returns into itself: the only hazards are shear (rate a = k_shear, at the
 # reference shear) and NK killing (b = k_nk); no platelets, no anoikis, no beds.  So
 # P(died_shear) = a / (a + b), and p_nk (the shield's effect, with no shield) does nothing.
-TWO_HAZARDS = """
-name = "two_hazards"
-anatomy.name = "one_pool"
-[[anatomy.compartments]]
-name = "blood"
-kind = "pool"
-transit_s = 10.0
-shear_dyn_cm2 = 15.0
-[[anatomy.edges]]
-from = "blood"
-to = "blood"
-fraction = 1.0
-[primary]
-name = "cells"
-entry = { blood = 1.0 }
-diameter_median_um = 10.0
-[biology]
-anoikis_on = false
-k_on_per_s = 0.0
-"""
 A, B = (1e-3, 5e-3), (1e-3, 2e-3)  # uniform ranges of k_shear_per_s and k_nk_per_s
 
 

@@ -288,14 +288,16 @@ def test_runs_of_format_1_0_stay_readable_and_checked_without_checksums(run, who
 def test_stdout_on_a_full_device_or_a_closed_pipe_is_one_line_not_a_traceback(whole):
     """`ctcsim summarize DIR > /dev/full`: one line saying so, exit 1; into a pipe closed
     before it is written: nothing on stderr, exit 1.  No traceback either way."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fmt.Path(rundir.__file__).parents[2]),
-                                                         os.environ.get("PYTHONPATH", "")])}
+    # Run from the directory that holds the ctcsim under test: `python -m` imports from its
+    # working directory first, and a checkout's source tree has no built core in CI.
+    here = str(fmt.Path(rundir.__file__).parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "ctcsim.cli", "summarize", str(whole.path)]
     with open("/dev/full", "w") as full:
-        out = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+        out = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, env=env, cwd=here)
     assert out.returncode == 1 and out.stderr == "ctcsim: error: cannot write standard output: No space left on device\n"
     read, write = os.pipe()
     os.close(read)
-    out = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, text=True, env=env)
+    out = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, text=True, env=env, cwd=here)
     os.close(write)
     assert out.returncode == 1 and out.stderr == ""

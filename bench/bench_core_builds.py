@@ -1,7 +1,7 @@
 """The core of this checkout against the core of another built checkout, interleaved.
 
-    git worktree add /tmp/before REV && (cd /tmp/before && python setup.py build_ext --inplace)
-    python bench/bench_core_builds.py /tmp/before [--rounds 6] [--units 300000]
+    git worktree add ../before REV && (cd ../before && python setup.py build_ext --inplace)
+    python bench/bench_core_builds.py ../before [--rounds 6] [--units 300000]
 
 Each round runs the reference workload (bench/reference_workload.toml) once in each checkout,
 each in its own process (best of 7 passes, this thread's CPU time), and prints M events/s; the

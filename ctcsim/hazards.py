@@ -195,22 +195,20 @@ def generate_pxi() -> str:
         return f"    static const int {name}[{max(len(values), 1)}] = {{{', '.join(map(str, values)) or '0'}}};"
 
     factor_of = [FACTORS.index(h.factor) if h.factor else -1 for h in HAZARDS]
-    c = [carray("ctc_factor_of", factor_of),
-         carray("ctc_circ_hazard", [index(h.name) for h in channels["circulating"]]),
-         carray("ctc_hazard_kind", [KINDS.index(h.kind) for h in HAZARDS]),
-         carray("ctc_hazard_to", [code(h) for h in HAZARDS]),
-         carray("ctc_hazard_event", [EVENTS.index(h.event) for h in HAZARDS]),
-         carray("ctc_phase_n", [len(channels[p]) for p in phases]),
-         carray("ctc_phase_state", [POST_ARREST.index(PHASE_STATE[p]) for p in phases]),
-         carray("ctc_phase_hazard", [i for p in phases for i in
-                                     [index(h.name) for h in channels[p]] + [-1] * (width - len(channels[p]))]),
-         carray("ctc_state_phase", [phases.index(next((p for p in phases if PHASE_STATE[p] == st), None))
-                                    if st in PHASE_STATE.values() else -1 for st in POST_ARREST]),
-         carray("ctc_final", [int(p in FINAL) for p in POST_ARREST])]
-    lines += ["cdef extern from *:", '    """'] + c + ['    """']
-    decl = {"ctc_factor_of": "N_HAZARDS", "ctc_circ_hazard": "N_CIRC", "ctc_hazard_kind": "N_HAZARDS",
-            "ctc_hazard_to": "N_HAZARDS", "ctc_hazard_event": "N_HAZARDS", "ctc_phase_n": "N_PHASES",
-            "ctc_phase_state": "N_PHASES", "ctc_phase_hazard": "N_PHASES * PA_MAX_CHANNELS",
-            "ctc_state_phase": str(len(POST_ARREST)), "ctc_final": str(len(POST_ARREST))}
-    lines += [f"    const int {name}[]" for name in decl]
+    tables = [  # (C name, values)
+        ("ctc_factor_of", factor_of),
+        ("ctc_circ_hazard", [index(h.name) for h in channels["circulating"]]),
+        ("ctc_hazard_kind", [KINDS.index(h.kind) for h in HAZARDS]),
+        ("ctc_hazard_to", [code(h) for h in HAZARDS]),
+        ("ctc_hazard_event", [EVENTS.index(h.event) for h in HAZARDS]),
+        ("ctc_phase_n", [len(channels[p]) for p in phases]),
+        ("ctc_phase_state", [POST_ARREST.index(PHASE_STATE[p]) for p in phases]),
+        ("ctc_phase_hazard", [i for p in phases for i in
+                              [index(h.name) for h in channels[p]] + [-1] * (width - len(channels[p]))]),
+        ("ctc_state_phase", [phases.index(next(p for p in phases if PHASE_STATE[p] == st))
+                             if st in PHASE_STATE.values() else -1 for st in POST_ARREST]),
+        ("ctc_final", [int(p in FINAL) for p in POST_ARREST]),
+    ]
+    lines += ["cdef extern from *:", '    """'] + [carray(name, values) for name, values in tables] + ['    """']
+    lines += [f"    const int {name}[]" for name, _ in tables]
     return "\n".join(lines) + "\n"

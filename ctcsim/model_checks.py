@@ -98,7 +98,6 @@ def _check_absorbing(m: CompiledModel, bad):
 
 def _stuck(m: CompiledModel, ends, moves, toggles):
     """A reachable (c, s) from which no ending state is reachable, or None."""
-    n = m.n_compartments
 
     def successors(c, s):
         out = [(int(d), s) for d, _ in m.successors(c)] if moves[c, s] else []
@@ -119,4 +118,4 @@ def _stuck(m: CompiledModel, ends, moves, toggles):
                 good.add(x)
                 changed = True
     rest = sorted(seen - good)
-    return rest[0] if rest and n else None
+    return rest[0] if rest else None

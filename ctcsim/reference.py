@@ -47,6 +47,7 @@ ANOIKIS = next(h for h in H.HAZARDS if h.time_dependent)
 PHASES = {p: H.in_phase(p) for p in H.PHASE_STATE}
 PHASE_OF = {PA[state]: phase for phase, state in H.PHASE_STATE.items()}
 FINAL = {PA[name] for name in H.FINAL}
+BY_NAME = {h.name: h for h in H.HAZARDS}
 
 def _pick(cum, u):
     for i, c in enumerate(cum):
@@ -280,9 +281,8 @@ def after_arrest(u: _Unit, row, c, s, k, p, t):
             continue
         channels = PHASES[phase]
         if phase == "micrometastasis":  # growth (the approximation) against the phase's hazards
-            by = {h.name: h for h in H.HAZARDS}
-            grow = grow_time(g, n, _pa_rate(cur, f, by["division"], c, s, 1),
-                             _pa_rate(cur, f, by["cell_death"], c, s, 1), cur.macro_cells)
+            grow = grow_time(g, n, _pa_rate(cur, f, BY_NAME["division"], c, s, 1),
+                             _pa_rate(cur, f, BY_NAME["cell_death"], c, s, 1), cur.macro_cells)
             rates = [_pa_rate(cur, f, h, c, s, n) for h in channels]
             total = sum(rates)
             other = g.exponential() / total if total > 0 else math.inf

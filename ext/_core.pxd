@@ -68,7 +68,7 @@ cdef struct Model:
     const double *compatibility       # [C]
     int micro_cells
     double macro_cells
-    bint after_arrest_on              # anything can happen after arrest; else units stay arrested
+    bint after_arrest_on              # any post-arrest rate > 0 or compatibility < 1; else units stay arrested
 
 
 # Output columns (new_fate_buffers / new_event_buffers give their dtypes), row = unit - start.

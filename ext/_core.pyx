@@ -536,8 +536,8 @@ cdef class CoreModel:
         m.t_max_s = model.t_max_s
         m.micro_cells = model.micro_cells
         m.macro_cells = model.macro_cells
-        m.after_arrest_on = bool(np.any(rate[[H_CAPILLARY_DEATH, H_EXTRAVASATION]] > 0)
-                                 or np.any(a["compat"] < 1))
+        post = [i for i in range(N_HAZARDS) if i not in model.circulating_channels() and i != H_TIME_DEPENDENT]
+        m.after_arrest_on = bool(np.any(rate[post] > 0) or np.any(a["compat"] < 1))
 
 
 def unit_rate_table(model, rate):

@@ -40,6 +40,8 @@ def variants(rich):
     yield "after arrest, censored mid-way", dataclasses.replace(fast, t_max_s=60.0)
     yield "platelets in the capillary", dataclasses.replace(fast, biology=dataclasses.replace(
         fast.biology, k_on_capillary_per_s=0.05))
+    yield "platelets the only thing after arrest", dataclasses.replace(rich, biology=dataclasses.replace(
+        b, k_on_capillary_per_s=0.05, k_cap_nk_per_s=0.0, k_extravasation_per_s=0.0))
     yield "seed and soil", dataclasses.replace(fast, soil={"liver": {"compatibility": 0.4},
                                                            "lung": {"compatibility": 0.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))

@@ -83,7 +83,7 @@ class Biology:
     k_wake_per_s: float = spec(float, 1.0e-7, check=non_negative, doc="dormant cells wake, times inflammation [U]")
     k_dormant_death_per_s: float = spec(float, 1.0e-7, check=non_negative,
                                         doc="dormant cells die, times macrophage [U]")
-    birth_per_s: float = spec(float, 1.16e-5, check=non_negative, doc="division per cell, times niche [U: ~1/day]")
+    birth_per_s: float = spec(float, 1.16e-5, check=non_negative, doc="division per cell, times growth [U: ~1/day]")
     death_per_s: float = spec(float, 0.93e-5, check=non_negative, doc="cell death per cell, times macrophage [U]")
     k_regression_per_s: float = spec(float, 1.0e-6, check=non_negative,
                                      doc="micrometastasis regression, times macrophage [U]")
@@ -91,7 +91,10 @@ class Biology:
     macro_cells: float = spec(float, 1.0e6, check=positive, doc="cells of a macrometastasis (~1 mm^3) [U]")
 
 
-SOIL_FACTORS = ("niche", "inflammation", "macrophage")
+# Organ soil factors (Scenario.soil; hazards.HAZARDS names which each scales): the niche scales
+# extravasation, inflammation waking, the macrophages deaths and regression, and growth the
+# colony's divisions, where the tropism tables put organ preference (seed and soil, Paget 1889).
+SOIL_FACTORS = ("niche", "inflammation", "macrophage", "growth")
 MULTIPLIABLE = tuple(f.name for f in dataclasses.fields(Biology) if f.metadata["kind"] is float)
 
 

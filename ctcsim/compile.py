@@ -96,7 +96,8 @@ class _Context:
         self.platelet_rel = np.array([c.platelet_rel for c in comps])
         adhesion = tropism.adhesion_factors(scenario, anat)  # inline, else the primary's table, else 1
         self.adhesion = np.array([adhesion[anat.organ_of(c)] if c.kind == "bed" else 0.0 for c in comps])
-        self.soil = {f: np.array([scenario.soil.get(anat.organ_of(c), {}).get(f, 1.0) for c in comps])
+        soil = tropism.soil_factors(scenario, anat)  # inline, else the primary's table, else 1
+        self.soil = {f: np.array([soil[anat.organ_of(c)][f] if c.kind == "bed" else 1.0 for c in comps])
                      for f in SOIL_FACTORS}
 
 
@@ -168,7 +169,6 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
     entry_w = np.array(list(entries.values()), dtype=float)
     cluster = _trim(np.asarray(prim.cluster_size_probs, dtype=float))
     cluster_factor, phenotype_factor = unit_factor_tables(b, len(cluster))
-    compat = tropism.compatibility(scenario, anat)
 
     model = CompiledModel(
         compartment_names=tuple(c.name for c in comps),
@@ -198,7 +198,6 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
         trap_diameter_scale=np.arange(1, len(cluster) + 1, dtype=float) ** b.cluster_trap_exponent,
         t_max_s=scenario.t_max_s,
         dormancy_prob=np.full(n, b.p_dormant) * x.beds,
-        compatibility=np.array([compat[anat.organ_of(c)] if c.kind == "bed" else 1.0 for c in comps]),
         micro_cells=b.micro_cells,
         macro_cells=b.macro_cells,
     )

@@ -76,7 +76,7 @@ HAZARDS: tuple[Hazard, ...] = (
            doc="k_dormant_death"),
     Hazard("wake", "dormant", "state", "proliferating", "woke", soil="inflammation", doc="k_wake"),
     Hazard("cell_death", "colony", "cells", "-1", "cell_death", soil="macrophage", doc="death_per_s per cell"),
-    Hazard("division", "colony", "cells", "+1", "division", factor="proliferation", soil="niche",
+    Hazard("division", "colony", "cells", "+1", "division", factor="proliferation", soil="growth",
            doc="birth_per_s per cell"),
     Hazard("regression", "micrometastasis", "state", "regressed", "regressed", soil="macrophage",
            doc="k_regression, against growth to macro_cells (the large-colony approximation)"),

@@ -42,14 +42,14 @@ adhered, in ``organ[c]``), or the absolute time ``t_max_s`` (censored).
 
 After arrest in bed ``c`` with shield ``s`` (DESIGN 2.4; the shield stays as it arrived):
 
-- seed and soil: with probability ``1 - compatibility[c]`` the organ does not let the unit
-  live at all, and it dies in the capillary at once (the organ's relative metastatic
-  efficiency from its tropism table, ``tropism.compatibility``);
 - in the capillary: death ``rates["capillary_death"][c, s] * F_nk`` or extravasation
-  ``rates["extravasation"][c, s] * F_extravasation``;
-- extravasated: dormant with probability ``dormancy_prob[c]``, else proliferating;
-- dormant: dies (``dormant_death``) or wakes (``wake``, to proliferating);
-- proliferating: a birth-death colony of n cells (n = k at the start), per cell
+  ``rates["extravasation"][c, s] * F_extravasation`` (nothing kills a unit at the instant of
+  arrest: organ preference acts through the soil factors in these rates, DESIGN 2.4);
+- extravasated: a unit of k cells is k founders, each dormant with probability
+  ``dormancy_prob[c]``; the j ~ Binomial(k, 1 - dormancy_prob) that are not start the colony
+  (n = j); j = 0: the unit is dormant (with its k cells);
+- dormant: dies (``dormant_death``) or wakes (``wake``, to proliferating with n = k);
+- proliferating: a birth-death colony of n cells, per cell
   ``cell_death`` and ``division`` (times F_proliferation), exact until n = 0
   (colony_extinct) or n = ``micro_cells`` (micrometastasis);
 - micrometastasis: regresses (``regression``), or grows to ``macro_cells`` after the
@@ -100,8 +100,7 @@ class CompiledModel:
     phenotype_factor: np.ndarray     # float64[len(FACTORS), 3]
     trap_diameter_scale: np.ndarray  # float64[K]
     t_max_s: float
-    dormancy_prob: np.ndarray | None = None        # float64[C]; default 0
-    compatibility: np.ndarray | None = None        # float64[C], in [0, 1]; default 1
+    dormancy_prob: np.ndarray | None = None        # float64[C], per founder cell; default 0
     micro_cells: int = 16
     macro_cells: float = 1e6
 
@@ -121,8 +120,6 @@ class CompiledModel:
         object.__setattr__(self, "rates", rates)
         if self.dormancy_prob is None:  # a model built by hand for the circulating phase alone
             object.__setattr__(self, "dormancy_prob", np.zeros(n))
-        if self.compatibility is None:
-            object.__setattr__(self, "compatibility", np.ones(n))
         for name, shape in (("cluster_factor", (len(H.FACTORS), len(self.cluster_cum))),
                             ("phenotype_factor", (len(H.FACTORS), 3))):
             if np.shape(getattr(self, name)) != shape:

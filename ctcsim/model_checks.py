@@ -35,10 +35,9 @@ def check(m: CompiledModel, where: str, key: str):
         x = getattr(m, name)
         if not (math.isfinite(x) and (lo < x if strict else lo <= x) and x <= hi):
             bad(f"{name} comes out as {x!r}: expected a finite value in {'(' if strict else '['}{lo}, {hi}]")
-    for name in ("dormancy_prob", "compatibility"):
-        x = getattr(m, name)
-        if not (np.isfinite(x) & (x >= 0) & (x <= 1)).all():
-            bad(f"{name} comes out as {x[~((x >= 0) & (x <= 1))][0]!r}: expected a probability in [0, 1]")
+    x = m.dormancy_prob
+    if not (np.isfinite(x) & (x >= 0) & (x <= 1)).all():
+        bad(f"dormancy_prob comes out as {x[~((x >= 0) & (x <= 1))][0]!r}: expected a probability in [0, 1]")
     if not np.isfinite(m.cluster_factor).all() or not np.isfinite(m.phenotype_factor).all():
         bad("a cluster or phenotype factor is not finite")
     if not m.t_max_s > 0:

@@ -20,12 +20,11 @@ Stream 1 (circulation), counter (block, unit, 1, 0):
      the Weibull clock (a/eta)**beta of the model in force (an arm's after its start).
   A step whose time passes an arm's start time draws nothing more: the clocks restart there.
 Stream 2 (after arrest), counter (block, unit, 2, 0):
-  1. seed and soil: one uniform if 0 < compatibility < 1;
-  2. each step in the capillary, dormant or as a colony: one exponential if the total rate is
+  1. each step in the capillary, dormant or as a colony: one exponential if the total rate is
      > 0, then (unless censored or past the arm's start time) one uniform to choose the event
-     if the phase has more than one hazard, and on extravasation one uniform for dormancy if
-     0 < dormancy_prob < 1;
-  3. at the micrometastasis stage: ``grow_time``'s draws, then one exponential for the
+     if the phase has more than one hazard, and on extravasation, if 0 < dormancy_prob < 1,
+     one uniform per founder cell (k of them, in order: the cell is dormant if u < p);
+  2. at the micrometastasis stage: ``grow_time``'s draws, then one exponential for the
      phase's hazards (regression) if their rate is > 0.
 Categorical choices take the first index i with ``u < cum[i]`` (``u * total`` against
 running sums of the rates, in the order of ``hazards.in_phase(phase)``).
@@ -260,16 +259,22 @@ def _pa_rate(m: CompiledModel, f, h: H.Hazard, c, s, n):
     return r * n if h.kind == "cells" else r
 
 
+def founders(g: Stream, k, p_dormant):
+    """Of k extravasated cells (a cluster is its cells), how many proliferate: each is dormant
+    with probability p_dormant, one uniform per cell when 0 < p_dormant < 1.  None
+    proliferating: the unit is dormant, all k cells with it (a woken unit grows from k)."""
+    if p_dormant <= 0.0:
+        return k
+    if p_dormant >= 1.0:
+        return 0
+    return sum(g.uniform() >= p_dormant for _ in range(k))
+
+
 def after_arrest(u: _Unit, row, c, s, k, p, t):
     """The post-arrest chain of DESIGN 2.4, on stream 2 (the core's ``after_arrest``)."""
     m, after = u.m, u.after
     cur = m if t < u.switch_s else after
     g = Stream(u.key, u.unit, 2)
-    q = m.compatibility[c]
-    if q <= 0.0 or (q < 1.0 and g.uniform() >= q):  # the organ does not let it live
-        row["post_arrest"], row["post_arrest_time_s"] = PA["died_in_capillary"], t
-        u.emit(t, "died_in_capillary", c, s)
-        return
     f = factors(cur, k, p)
     state, n = PA["in_capillary"], k
     while state not in FINAL:
@@ -322,10 +327,12 @@ def after_arrest(u: _Unit, row, c, s, k, p, t):
                 u.emit(t, "colony_extinct", c, s)
         elif h.kind == "extravasate":
             row["extravasation_time_s"] = t
-            q = cur.dormancy_prob[c]
-            state = PA["dormant"] if q >= 1.0 or (q > 0.0 and g.uniform() < q) else PA["proliferating"]
+            j = founders(g, n, cur.dormancy_prob[c])
+            state = PA["dormant"] if j == 0 else PA["proliferating"]
             if state == PA["dormant"]:
                 u.emit(t, "dormant", c, s)
+            else:
+                n = j  # the colony starts from the founders that proliferate
         else:
             state = PA[h.to]
     row["post_arrest"] = state

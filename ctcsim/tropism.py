@@ -4,13 +4,17 @@ A table is ``ctcsim/data/tropism/<primary>.csv``, one row per organ of the built
 
 - ``adhesion`` multiplies the bed's adhesion hazard k_adh (DESIGN 2.2).  ``adhesion_factors``
   hands it to compile.py; a scenario's inline ``adhesion`` overrides it organ by organ.
-- ``niche``, ``inflammation``, ``macrophage`` are the soil factors of the post-arrest stage
-  (DESIGN 2.4; compile.py reads them from the scenario's inline ``soil``).  The built-in
-  tables leave them at 1: site frequencies alone cannot separate them (see ``post_arrest``).
-- ``post_arrest``: the weight the organ's arrests still need so that the shares of
-  arrests x weight reproduce the observed site frequencies (1 where adhesion alone does it).
-  The simulator reads it as seed-soil compatibility (``compatibility``): the weight over the
-  table's largest is the probability that an arrested unit can live in the organ at all.
+- ``niche``, ``inflammation``, ``macrophage``, ``growth`` are the soil factors of the
+  post-arrest stage (DESIGN 2.4, biology.SOIL_FACTORS); ``soil_factors`` hands them to
+  compile.py, and a scenario's inline ``soil.ORGAN.FACTOR`` overrides each.  The built-in tables
+  put organ preference after extravasation, in ``growth`` (the colony's divisions); the
+  others stay 1: site frequencies alone cannot separate them.
+- ``data``: ``reference`` for the organ whose soil is the calibrated biology itself (every
+  factor 1: the liver, where Luzzi 1998 measured each step's absolute efficiency), ``fitted``
+  for the other organs of the series, ``no data`` for organs the series does not observe (every
+  factor 1, the biology's own rates, not the soil of an observed organ).
+- ``efficiency``: P(macrometastasis | arrest) in the organ over the reference organ's, as the
+  series requires it (arrests x efficiency reproduce the series; 1 where adhesion alone does it).
 - ``mei``: Weiss's metastatic efficiency index, observed share / share delivered by the
   circulation with every factor 1; ``site``, ``percent``, ``share``: the clinical site, its
   published figure and the relative incidence fitted; ``series``, ``source``: where from, how.
@@ -31,8 +35,9 @@ from importlib import resources
 from .biology import SOIL_FACTORS
 from .checks import ScenarioError
 
-FACTORS = ("adhesion", "niche", "inflammation", "macrophage")
-COLUMNS = ("organ",) + FACTORS + ("post_arrest", "mei", "site", "percent", "share", "series", "source")
+FACTORS = ("adhesion",) + SOIL_FACTORS
+COLUMNS = ("organ",) + FACTORS + ("data", "efficiency", "mei", "site", "percent", "share", "series", "source")
+DATA = ("reference", "fitted", "no data")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +47,9 @@ class Row:
     niche: float = 1.0
     inflammation: float = 1.0
     macrophage: float = 1.0
-    post_arrest: float = 1.0
+    growth: float = 1.0
+    data: str = "no data"
+    efficiency: float | None = None
     mei: float | None = None
     site: str = ""
     percent: str = ""
@@ -94,7 +101,7 @@ def read_table(text: str, primary: str, where: str) -> Table:
         if not d["source"].strip():
             raise ScenarioError(where, f"{key}.source", "every row needs a source")
         values = {}
-        for c in FACTORS + ("post_arrest", "mei", "share"):
+        for c in FACTORS + ("efficiency", "mei", "share"):
             raw = (d.get(c) or "").strip()
             if raw == "" and c not in FACTORS:  # optional: fitted rows only
                 values[c] = getattr(Row, c)
@@ -105,7 +112,10 @@ def read_table(text: str, primary: str, where: str) -> Table:
                 values[c] = math.nan
             if not (math.isfinite(values[c]) and values[c] >= 0):
                 raise ScenarioError(where, f"{key}.{c}", f"expected a non-negative number, got {raw!r}")
-        rows.append(Row(organ, **values, site=d.get("site") or "", percent=d.get("percent") or "",
+        data = (d.get("data") or "no data").strip()
+        if data not in DATA:
+            raise ScenarioError(where, f"{key}.data", f"expected one of {', '.join(DATA)}, got {data!r}")
+        rows.append(Row(organ, **values, data=data, site=d.get("site") or "", percent=d.get("percent") or "",
                         series=d.get("series") or "", source=d["source"]))
     return Table(primary, tuple(rows), where)
 
@@ -137,27 +147,25 @@ def adhesion_factors(scenario, anatomy) -> dict[str, float]:
     return {o: inline[o] if o in inline else table.factors()[o] if table else 1.0 for o in anatomy.organs()}
 
 
-def compatibility(scenario, anatomy) -> dict[str, float]:
-    """Seed-soil compatibility per organ of ``anatomy``, in [0, 1]: the probability that an
-    arrested unit can live there at all (model.py).  The scenario's inline
-    ``soil.ORGAN.compatibility`` where given; else the table's ``post_arrest`` weight over the
-    table's largest one (site frequencies fix relative efficiencies only, so the most
-    efficient organ gets 1); else 1."""
-    inline = {o: float(f["compatibility"]) for o, f in scenario.soil.items() if "compatibility" in f}
-    table = _table_of(scenario, anatomy, inline)
-    weights = table.factors("post_arrest") if table else {}
-    top = max(weights.values(), default=1.0)
-    return {o: inline[o] if o in inline else weights[o] / top if table else 1.0 for o in anatomy.organs()}
+def soil_factors(scenario, anatomy) -> dict[str, dict[str, float]]:
+    """Each organ's soil factors (biology.SOIL_FACTORS) for ``anatomy``: the scenario's inline
+    ``soil.ORGAN.FACTOR`` where given, else the built-in table of the scenario's primary if there
+    is one, else 1 (the biology's own rates)."""
+    inline = scenario.soil
+    complete = {o: 1.0 for o, f in inline.items() if all(k in f for k in SOIL_FACTORS)}
+    table = _table_of(scenario, anatomy, complete)
+    out = {}
+    for o in anatomy.organs():
+        given = inline.get(o, {})
+        out[o] = {k: float(given[k]) if k in given else table.factors(k)[o] if table else 1.0 for k in SOIL_FACTORS}
+    return out
 
 
 def inline_factors(scenario, anatomy) -> tuple[dict, dict]:
     """Every organ's factors as a scenario states them inline, with the same effect as the
-    table they come from: ``adhesion`` (organ -> factor) and ``soil`` (organ -> niche,
-    inflammation, macrophage, compatibility)."""
-    compat = compatibility(scenario, anatomy)
-    soil = {o: {**dict.fromkeys(SOIL_FACTORS, 1.0), **scenario.soil.get(o, {}), "compatibility": compat[o]}
-            for o in anatomy.organs()}
-    return adhesion_factors(scenario, anatomy), soil
+    table they come from: ``adhesion`` (organ -> factor) and ``soil`` (organ -> each of
+    biology.SOIL_FACTORS)."""
+    return adhesion_factors(scenario, anatomy), soil_factors(scenario, anatomy)
 
 
 def _table_of(scenario, anatomy, inline: dict) -> Table | None:

@@ -2,17 +2,20 @@
 
 ``fit`` turns one study's site frequencies for a primary (a ``site_frequencies.Series``, as
 ``site_frequencies.read_sites`` reads them) into a ``tropism.Table`` through the scenario's
-circulation, solved exactly by ``ctcsim.exact``.
+circulation and post-arrest chain, solved exactly by ``ctcsim.exact``: adhesion where adhesion
+can move arrests, the rest of each organ's preference in its soil ``growth`` after extravasation
+(``seed_soil``), relative to the reference organ, whose soil is the calibrated biology itself.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
+from scipy import optimize
 
 from . import anatomy as _anatomy
-from . import exact
+from . import exact, seed_soil
+from .biology import SOIL_FACTORS
 from .checks import ScenarioError
 from .compile import compile_model
 from .site_frequencies import Series
@@ -23,6 +26,13 @@ from .tropism import Row, Table
 # all that escape trapping: beyond it adhesion no longer moves arrests, and the rest of an organ's
 # preference can only come from after arrest (``post_arrest``).
 ADHESION_RANGE = (0.01, 100.0)
+# Growth factors are solved within this range: at 1e-3 a colony hardly divides, at 1e3 it divides
+# every ~80 s (default birth 1.16e-5 /s); the built-in tables need 0.2-7.
+GROWTH_RANGE = (1e-3, 1e3)
+# The organ whose soil is the biology's own (every factor 1): the liver, where Luzzi 1998 measured
+# the absolute efficiency of each step (2.5 % of injected cells start micrometastases, 0.02 %
+# tumours), to which the joint calibration fits the biology; every built-in series observes it.
+REFERENCE_ORGAN = "liver"
 TOLERANCE = 1e-9  # on |log(fitted / target)| per organ, so on the shares too
 MAX_ITERATIONS = 100
 
@@ -40,30 +50,31 @@ def default_scenario(primary: str):
 
 
 def delivery_model(scenario):
-    """The scenario's first-passage model with every adhesion factor 1, constant hazards
-    (anoikis off) and no censoring, so that ``exact`` solves it by one sparse linear solve.
-    Anoikis acts over hours and arrest within minutes, so this changes arrest shares by far
-    less than any sampling error (see tests/test_tropism.py)."""
+    """The scenario's model with every adhesion and growth factor 1 (its other inline soil
+    factors kept, the rest 1), constant hazards (anoikis off) and no censoring, so that ``exact``
+    solves it by sparse linear solves (``seed_soil.neutral_scenario``).  Anoikis acts over hours
+    and arrest within minutes, so this changes arrest shares by far less than any sampling error
+    (see tests/test_tropism.py)."""
     organs = scenario.resolved_anatomy().organs()
-    entry = scenario.entry
-    if entry.mode == "shedding":  # entry times do not matter without time-dependent hazards
-        entry = dataclasses.replace(entry, mode="drainage", time_s=0.0)
-    neutral = dataclasses.replace(
-        scenario, t_max_s=math.inf, adhesion=dict.fromkeys(organs, 1.0), arms=[], entry=entry,
-        biology=dataclasses.replace(scenario.biology, anoikis_on=False))
-    return compile_model(neutral)
+    soil = {o: {**{f: float(scenario.soil.get(o, {}).get(f, 1.0)) for f in SOIL_FACTORS}, "growth": 1.0}
+            for o in organs}
+    return compile_model(seed_soil.neutral_scenario(scenario, dict.fromkeys(organs, 1.0), soil))
+
+
+def scaled(model, hazard: str, organs, factors=None):
+    """``model`` with the ``hazard`` rates of each organ's beds times its factor (default 1)."""
+    names = list(model.organ_names)
+    factor = np.ones(len(names))
+    for o, a in zip(organs, np.ones(len(organs)) if factors is None else factors):
+        factor[names.index(o)] = a
+    per_compartment = np.where(model.organ >= 0, factor[model.organ], 1.0)
+    return model.with_rates(**{hazard: model.rates[hazard] * per_compartment[:, None]})
 
 
 def arrest_probabilities(model, organs, adhesion=None) -> tuple[np.ndarray, np.ndarray]:
     """P(arrest in each of ``organs``) and the part of it by adhesion, for ``model`` with its
     adhesion hazards times ``adhesion`` (one factor per organ; default 1)."""
-    names = list(model.organ_names)
-    factor = np.ones(len(names))
-    if adhesion is not None:
-        for o, a in zip(organs, adhesion):
-            factor[names.index(o)] = a
-    per_compartment = np.where(model.organ >= 0, factor[model.organ], 0.0)
-    p = exact.outcome_probabilities(model.with_rates(adhesion=model.rates["adhesion"] * per_compartment[:, None]))
+    p = exact.outcome_probabilities(scaled(model, "adhesion", organs, adhesion))
     total, adhered = dict.fromkeys(organs, 0.0), dict.fromkeys(organs, 0.0)
     for (fate, organ, mode), x in zip(exact.outcomes(model), p):
         if fate == "arrested" and organ in total:
@@ -73,9 +84,9 @@ def arrest_probabilities(model, organs, adhesion=None) -> tuple[np.ndarray, np.n
 
 
 def fit(site_frequencies, scenario, *, adhesion_range=ADHESION_RANGE, tol=TOLERANCE,
-        max_iterations=MAX_ITERATIONS) -> Table:
+        max_iterations=MAX_ITERATIONS, reference=REFERENCE_ORGAN, growth_range=GROWTH_RANGE) -> Table:
     """Fit a tropism table to observed metastatic site frequencies (a ``Series`` or a mapping
-    organ -> frequency) through the scenario's circulation.
+    organ -> frequency) through the scenario's circulation and post-arrest chain.
 
     1. Delivery: the arrest probability d_o of each observed organ o with every adhesion factor 1
        (``delivery_model``); D = sum of d_o.  Weiss's MEI_o = t_o / (d_o / D), t the observed shares.
@@ -87,9 +98,15 @@ def fit(site_frequencies, scenario, *, adhesion_range=ADHESION_RANGE, tol=TOLERA
        quasi-Newton (``_solve``) rather than that plain update, which creeps where trapping
        dominates an organ's arrests (they then respond weakly to adhesion); the fixed point is the same.
     4. Adhesion is held within ``adhesion_range``.  An organ whose target lies beyond it (typically
-       the first capillary bed, filled by trapping alone, Chambers 2002) stays at the bound, and its
-       ``post_arrest`` = P_o / p_o carries the rest; elsewhere post_arrest is 1.
-    Organs of the anatomy outside the series keep every factor 1.
+       the first capillary bed, filled by trapping alone, Chambers 2002) stays at the bound, and the
+       rest must come after arrest: its ``efficiency`` = (P_o / p_o) / (P_ref / p_ref), relative to
+       the ``reference`` organ (1 where adhesion does it all, as in the reference organ itself).
+    5. Soil: the reference organ keeps every soil factor 1, the calibrated biology, which fixes the
+       absolute scale (``REFERENCE_ORGAN``); each other observed organ's ``growth`` (the colony's
+       divisions, after extravasation) is solved, within ``growth_range``, so that the predicted
+       site frequencies (``seed_soil``: arrests x P(macrometastasis | arrest), by unit kind)
+       stand to the reference organ's as the series' shares do.
+    Organs of the anatomy outside the series keep every factor 1 (``data`` = "no data").
     """
     series = site_frequencies if isinstance(site_frequencies, Series) else Series.of(site_frequencies)
     lo, hi = adhesion_range
@@ -114,10 +131,40 @@ def fit(site_frequencies, scenario, *, adhesion_range=ADHESION_RANGE, tol=TOLERA
     if iterations is None:
         raise RuntimeError(f"tropism fit for {series.label or scenario.name!r} did not converge "
                            f"in {max_iterations} iterations")
+    if reference not in organs:
+        raise ScenarioError(series.where, reference, f"the series does not observe the reference organ {reference!r}, "
+                                                     "whose soil fixes the absolute scale: add it, or choose another")
     at_bound = (u <= math.log(lo)) | (u >= math.log(hi))
-    post = np.where(at_bound, target / p, 1.0)
-    return _table(scenario, series, organs, dict(zip(organs, np.exp(u))), dict(zip(organs, post)),
-                  dict(zip(organs, mei)), t, adhesion_range)
+    weight = np.where(at_bound, target / p, 1.0)
+    efficiency = weight / weight[organs.index(reference)]
+    growth = _fit_growth(scaled(model, "adhesion", organs, np.exp(u)), organs, share, reference, growth_range)
+    return _table(scenario, series, organs, dict(zip(organs, np.exp(u))), growth, dict(zip(organs, efficiency)),
+                  dict(zip(organs, mei)), t, adhesion_range, reference, growth_range)
+
+
+def _fit_growth(model, organs, share, reference, growth_range) -> dict[str, float]:
+    """Each observed organ's growth factor: F_o(growth) = F_ref(1) share_o / share_ref, F of
+    ``seed_soil`` (increasing in growth; solved by Brent's method on log growth)."""
+    arrests = seed_soil.arrests_by_kind(model, organs)
+
+    def weight(o, g):
+        return seed_soil.site_weight(scaled(model, "division", [o], [g]), o, {k: a[organs.index(o)]
+                                                                              for k, a in arrests.items()})
+    i = organs.index(reference)
+    f_ref = weight(reference, 1.0)
+    lo, hi = (math.log(x) for x in growth_range)
+    out = {}
+    for j, o in enumerate(organs):
+        if o == reference:
+            out[o] = 1.0
+            continue
+        goal = f_ref * share[j] / share[i]
+        ends = [weight(o, math.exp(x)) - goal for x in (lo, hi)]
+        if ends[0] > 0 or ends[1] < 0:
+            raise ValueError(f"tropism fit: {o!r} needs {goal / f_ref:.3g} x the metastases of {reference!r} per "
+                             f"arrest there, beyond what growth in [{growth_range[0]:g}, {growth_range[1]:g}] gives")
+        out[o] = math.exp(optimize.brentq(lambda x: weight(o, math.exp(x)) - goal, lo, hi, xtol=1e-9, rtol=1e-12))
+    return out
 
 
 def _solve(arrests, target, u, lo, hi, tol, max_iterations):
@@ -150,14 +197,17 @@ def _solve(arrests, target, u, lo, hi, tol, max_iterations):
     return u, p, None
 
 
-def _table(scenario, series, organs, adhesion, post_arrest, mei, shares, adhesion_range) -> Table:
+def _table(scenario, series, organs, adhesion, growth, efficiency, mei, shares, adhesion_range, reference,
+           growth_range) -> Table:
     anatomy = scenario.resolved_anatomy()
     primary = scenario.resolved_primary().name
-    how = (f"Fitted by ctcsim.tropism_fit.fit (Weiss MEI refined by fixed point, adhesion held in "
-           f"[{adhesion_range[0]:g}, {adhesion_range[1]:g}], the rest in post_arrest) on scenario "
-           f"{scenario.name!r} (anatomy {anatomy.name}, primary {primary}, its biology with anoikis off "
-           f"and no censoring)")
-    soil = "Niche, inflammation, macrophage 1: site frequencies cannot separate them (post-arrest stage, DESIGN 2.4)"
+    how = (f"Fitted by ctcsim.tropism_fit.fit on scenario {scenario.name!r} (anatomy {anatomy.name}, primary "
+           f"{primary}, its biology with anoikis off and no censoring): adhesion by Weiss MEI refined by fixed "
+           f"point, held in [{adhesion_range[0]:g}, {adhesion_range[1]:g}]; the rest of the organ's preference in "
+           f"its soil growth (divisions after extravasation, in [{growth_range[0]:g}, {growth_range[1]:g}]), "
+           f"relative to {reference!r}, whose soil is the calibrated biology (every factor 1)")
+    soil = "Niche, inflammation, macrophage 1: site frequencies cannot separate them from growth (DESIGN 2.4)"
+    none = "no data: every soil factor 1, the biology's own rates, not an observed organ's"
     sites = {s.organ: s for s in series.sites}
     rows = []
     for organ in anatomy.organs():
@@ -165,12 +215,14 @@ def _table(scenario, series, organs, adhesion, post_arrest, mei, shares, adhesio
             s = sites[organ]
             source = (f"site {s.name!r}: {s.percent} % of {series.denominator} ({series.source}). "
                       f"{series.handling()}. {how}. {soil}")
-            rows.append(Row(organ, adhesion[organ], post_arrest=post_arrest[organ], mei=mei[organ],
-                            site=s.name, percent=s.percent, share=shares[organ], series=series.key, source=source))
+            rows.append(Row(organ, adhesion[organ], growth=growth[organ],
+                            data="reference" if organ == reference else "fitted", efficiency=efficiency[organ],
+                            mei=mei[organ], site=s.name, percent=s.percent, share=shares[organ], series=series.key,
+                            source=source))
         else:
             rows.append(Row(organ, series=series.key, source=(
-                f"not a site of series {series.key!r}: adhesion and post_arrest 1 (no information; "
-                f"flow and trapping alone decide arrests here). {soil}")))
+                f"not a site of series {series.key!r}: adhesion 1 (flow and trapping alone decide arrests "
+                f"here); {none}")))
     # So that the table serves every built-in anatomy (a human primary's cells injected into a
     # mouse), organs only other anatomies have (the mouse's "gut") get 1, as unobserved organs do.
     for name in _anatomy.builtin_names():
@@ -178,5 +230,5 @@ def _table(scenario, series, organs, adhesion, post_arrest, mei, shares, adhesio
             if organ not in {r.organ for r in rows}:
                 rows.append(Row(organ, series=series.key, source=(
                     f"organ of the built-in anatomy {name!r}, not of {anatomy.name!r} on which the table "
-                    f"was fitted: every factor 1 (no information). {soil}")))
+                    f"was fitted: adhesion 1; {none}")))
     return Table(primary, tuple(rows))

@@ -15,9 +15,9 @@
 #             (one exponential if anoikis is on), then per step one exponential, one uniform to
 #             choose the channel, one uniform for the edge when leaving by more than one, one for
 #             trapping on entering a bed;
-#   stream 2  after arrest: compatibility (one uniform if 0 < q < 1), then per step one
-#             exponential, one uniform to choose if the phase has more than one channel, one for
-#             dormancy on extravasation; at the micrometastasis stage grow_time's draws and one
+#   stream 2  after arrest: per step one exponential, one uniform to choose if the phase has
+#             more than one channel, on extravasation one uniform per founder cell for its
+#             dormancy (if 0 < p < 1); at the micrometastasis stage grow_time's draws and one
 #             exponential for the phase's hazards.
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
@@ -64,11 +64,10 @@ cdef struct Model:
     const double *phenotype_factor    # [N_FACTORS][3]
     const double *trap_diameter_scale  # [K]
     double t_max_s
-    const double *dormancy_prob       # [C]
-    const double *compatibility       # [C]
+    const double *dormancy_prob       # [C], per founder cell
     int micro_cells
     double macro_cells
-    bint after_arrest_on              # any post-arrest rate > 0 or compatibility < 1; else units stay arrested
+    bint after_arrest_on              # any post-arrest rate > 0; else units stay arrested
 
 
 # Output columns (new_fate_buffers / new_event_buffers give their dtypes), row = unit - start.

@@ -361,6 +361,20 @@ cdef int grow_or_regress(const Model *m, const double *f, ctcsim_rng *g, int c, 
     return STATUS_DONE if emit(ev, unit, t[0], ctc_hazard_event[h], c, s) else STATUS_EVENTS_FULL
 
 
+cdef inline int founders(ctcsim_rng *g, int k, double p_dormant) noexcept nogil:
+    """Of k extravasated cells, how many proliferate: each is dormant with p_dormant (one
+    uniform per cell when 0 < p_dormant < 1; reference.founders)."""
+    cdef int i, j = 0
+    if p_dormant <= 0.0:
+        return k
+    if p_dormant >= 1.0:
+        return 0
+    for i in range(k):
+        if ctcsim_uniform(g) >= p_dormant:
+            j += 1
+    return j
+
+
 cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, int c, int s,
                       Entry e, double t, int64_t steps, Fates *out, Events *ev) noexcept nogil:
     """The post-arrest chain (DESIGN 2.4) on stream 2 (reference.after_arrest)."""
@@ -369,13 +383,8 @@ cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t
     cdef int state = PA_IN_CAPILLARY, phase = PHASE_CAPILLARY, n = e.k, j, h, nch, st
     cdef double f[N_HAZARDS]
     cdef double rates[PA_MAX_CHANNELS]
-    cdef double total, dt, q
+    cdef double total, dt
     ctcsim_rng_init(&g, key, <uint64_t>unit, 2)
-    q = arm.m.compatibility[c]
-    if q <= 0.0 or (q < 1.0 and ctcsim_uniform(&g) >= q):  # the organ does not let it live
-        out.post_arrest[row] = PA_DIED_IN_CAPILLARY
-        out.post_arrest_time_s[row] = t
-        return STATUS_DONE if emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s) else STATUS_EVENTS_FULL
     unit_factors(cur, e.k, e.p, f)
     while not ctc_final[state]:
         steps += 1
@@ -425,10 +434,12 @@ cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t
             continue
         if ctc_hazard_kind[h] == KIND_EXTRAVASATE:
             out.extravasation_time_s[row] = t
-            q = cur.dormancy_prob[c]
-            state = PA_DORMANT if q >= 1.0 or (q > 0.0 and ctcsim_uniform(&g) < q) else PA_PROLIFERATING
+            j = founders(&g, n, cur.dormancy_prob[c])
+            state = PA_DORMANT if j == 0 else PA_PROLIFERATING
             if state == PA_DORMANT and not emit(ev, unit, t, EV_DORMANT, c, s):
                 return STATUS_EVENTS_FULL
+            if j > 0:
+                n = j  # the colony starts from the founders that proliferate
         else:
             state = ctc_hazard_to[h]
         phase = ctc_state_phase[state]
@@ -493,7 +504,7 @@ cdef class CoreModel:
             cluster_cum=arr(model.cluster_cum, f8), phenotype_cum=arr(model.phenotype_cum, f8),
             tgrid=arr(model.entry_time_grid_s, f8), cf=arr(model.cluster_factor, f8),
             pf=arr(model.phenotype_factor, f8), tds=arr(model.trap_diameter_scale, f8),
-            dorm=arr(model.dormancy_prob, f8), compat=arr(model.compatibility, f8),
+            dorm=arr(model.dormancy_prob, f8),
         )
         if len(a["cf"]) != N_FACTORS * len(a["cluster_cum"]) or len(a["pf"]) != N_FACTORS * 3:
             raise ValueError("factor tables must have one row per factor group in hazards.FACTORS")
@@ -519,7 +530,6 @@ cdef class CoreModel:
         m.phenotype_factor = dptr(a["pf"])
         m.trap_diameter_scale = dptr(a["tds"])
         m.dormancy_prob = dptr(a["dorm"])
-        m.compatibility = dptr(a["compat"])
         m.n_compartments = len(a["is_bed"])
         m.n_entry = len(a["entry_cum"])
         m.n_cluster = len(a["cluster_cum"])
@@ -537,7 +547,7 @@ cdef class CoreModel:
         m.micro_cells = model.micro_cells
         m.macro_cells = model.macro_cells
         post = [i for i in range(N_HAZARDS) if i not in model.circulating_channels() and i != H_TIME_DEPENDENT]
-        m.after_arrest_on = bool(np.any(rate[post] > 0) or np.any(a["compat"] < 1))
+        m.after_arrest_on = bool(np.any(rate[post] > 0))
 
 
 def unit_rate_table(model, rate):

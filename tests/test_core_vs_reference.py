@@ -42,12 +42,18 @@ def variants(rich):
         fast.biology, k_on_capillary_per_s=0.05))
     yield "platelets the only thing after arrest", dataclasses.replace(rich, biology=dataclasses.replace(
         b, k_on_capillary_per_s=0.05, k_cap_nk_per_s=0.0, k_extravasation_per_s=0.0))
-    yield "seed and soil", dataclasses.replace(fast, soil={"liver": {"compatibility": 0.4},
-                                                           "lung": {"compatibility": 0.0}})
+    # Clusters of up to 8 cells are 8 founders (a colony may start at micro_cells = 5 or above);
+    # soil factors on two organs, growth and the rest.
+    yield "founders and soil", dataclasses.replace(
+        fast, primary=dataclasses.replace(fast.resolved_primary(), cluster_size_probs=[0.4] + [0.6 / 7] * 7),
+        soil={"liver": {"growth": 3.0, "niche": 0.5}, "lung": {"growth": 0.2, "macrophage": 2.0, "inflammation": 4.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))
 
 
-@pytest.mark.parametrize("which", range(10))
+N_VARIANTS = 12
+
+
+@pytest.mark.parametrize("which", range(N_VARIANTS))
 def test_core_equals_reference_fates_and_events(rich, which):
     """Every fate column and every event row of the core equals the reference, on variants that
     between them produce every fate and every event type."""
@@ -80,6 +86,7 @@ def test_variants_cover_every_fate_and_event(rich):
     """The comparison above is only as strong as its coverage: all fates, post-arrest outcomes
     and events occur."""
     fates, post, events = set(), set(), set()
+    assert len(list(variants(rich))) == N_VARIANTS  # every variant is compared above
     for _, s in variants(rich):
         res = simulate(s, N_UNITS, seed=11, events=True)
         fates |= set(res.fates.column("fate").to_pylist())

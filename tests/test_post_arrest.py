@@ -65,16 +65,23 @@ def test_outcome_probabilities_chi_square(rich, case):
     assert pv > ALPHA, f"{case}: chi-square p = {pv:.2e}"
 
 
-def test_seed_and_soil_compatibility(rich):
-    """An organ of compatibility 0.3: 70% die at the instant of arrest, the rest run the chain;
-    exact mixes the same way (chi-square against it, and the killed-at-arrest count binomial)."""
-    s = dataclasses.replace(arrest_at_once(rich), soil={BED: {"compatibility": 0.3}})
-    probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, 1, 0)
-    fates = simulate(s, N, seed=102).fates
-    assert stats.pearson(post_counts(fates), probs).pvalue > ALPHA
-    f = fates.to_pandas()
-    at_once = int(((f.post_arrest == "died_in_capillary") & (f.post_arrest_time_s == f.fate_time_s)).sum())
-    assert sps.binomtest(at_once, N, 0.7).pvalue > ALPHA
+@pytest.mark.parametrize("horizon", [math.inf, 120.0], ids=["to the end", "censored at 120 s"])
+def test_a_cluster_is_its_founders_under_soil_factors(rich, horizon):
+    """Clusters of 8 cells arrest in a bed with every soil factor set: each cell draws its own
+    dormancy (p_dormant 0.4), and the colony starts from the j ~ Binomial(8, 0.6) that proliferate
+    (j >= micro_cells = 5 is a micrometastasis at once; j = 0 a dormant unit).  Chi-square against
+    the exact mixture over j, at the end and censored mid-way; and nothing dies at the instant of
+    arrest (no compatibility draw: every capillary death comes after a hazard's time)."""
+    s = dataclasses.replace(arrest_at_once(rich, cluster=(0.0,) * 7 + (1.0,), t_max=horizon),
+                            soil={BED: {"niche": 0.7, "inflammation": 2.0, "macrophage": 1.5, "growth": 1.3}})
+    probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, 8, 0, horizon_s=horizon)
+    single = exact.post_arrest_probabilities(compile_model(s), BED, 0, 1, 0, horizon_s=horizon)
+    assert abs(probs - single).max() > 0.1  # founders matter, so the test tells sizes apart
+    f = simulate(s, N // 4, seed=102).fates
+    pv = stats.pearson(post_counts(f), probs).pvalue
+    assert pv > ALPHA, f"chi-square p = {pv:.2e}"
+    f = f.to_pandas()
+    assert not ((f.post_arrest == "died_in_capillary") & (f.post_arrest_time_s == f.fate_time_s)).any()
 
 
 @pytest.mark.parametrize("shield", [0, 1], ids=["unshielded", "shielded"])

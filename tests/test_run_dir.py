@@ -19,6 +19,7 @@ from conftest import RICH
 
 import ctcsim
 from ctcsim import _core, analysis, rundir, stats, tropism
+from ctcsim.biology import SOIL_FACTORS
 from ctcsim.rundir import format as fmt
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
@@ -174,7 +175,7 @@ def same_model(a, b) -> bool:
 
 def test_recorded_scenario_inlines_every_number_so_replays_never_read_built_in_tables(tmp_path, monkeypatch):
     """The built-in default's anatomy, primary and the tropism factors its table resolves to
-    (adhesion, and niche, inflammation, macrophage and compatibility of every organ) are
+    (adhesion, and niche, inflammation, macrophage and growth of every organ) are
     written inline: the recorded text compiles to the same model, and with every built-in
     tropism table unreadable, trace and resume still reproduce the run."""
     default = sc.load(sc.DEFAULT_SCENARIO)
@@ -184,7 +185,7 @@ def test_recorded_scenario_inlines_every_number_so_replays_never_read_built_in_t
     organs = recorded.resolved_anatomy().organs()
     assert isinstance(recorded.anatomy, type(default.resolved_anatomy())) and not isinstance(recorded.primary, str)
     assert set(recorded.adhesion) == set(organs) == set(recorded.soil)
-    assert all(set(f) == {"niche", "inflammation", "macrophage", "compatibility"} for f in recorded.soil.values())
+    assert all(set(f) == set(SOIL_FACTORS) for f in recorded.soil.values())
     assert same_model(compile_model(recorded), compile_model(default))
 
     def no_table(primary):

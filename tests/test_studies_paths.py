@@ -18,7 +18,7 @@ def arms():
     ("biology.k_on_per_s", 1e-3),
     ("primary.diameter_median_um", 12.4),
     ("anatomy.lung.nk_rel", 1.0),
-    ("soil.liver.niche", 1.0),
+    ("soil.liver.niche", None),
     ("adhesion.liver", None),
     ("arms.anti_platelet.multipliers.k_on_per_s", 0.1),
     ("arms.anti_platelet.multipliers.k_nk_per_s", 1.0),

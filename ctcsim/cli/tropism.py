@@ -37,11 +37,11 @@ def show(primary, as_csv):
     if as_csv:
         click.echo(table.to_csv(), nl=False)
         return
-    num = ("adhesion", "niche", "inflammation", "macrophage", "post_arrest", "mei", "share")
+    num = ("adhesion", "niche", "inflammation", "macrophage", "growth", "efficiency", "mei", "share")
     click.echo(f"{'organ':<16}" + "".join(f"{c:>13}" for c in num) + "  site")
     for r in table.rows:
         cells = "".join(f"{'' if getattr(r, c) is None else f'{getattr(r, c):.4g}':>13}" for c in num)
-        click.echo(f"{r.organ:<16}{cells}  {r.site}")
+        click.echo(f"{r.organ:<16}{cells}  {r.site or r.data}")
     click.echo(f"series: {table.rows[0].series}; sources: ctcsim tropism show {primary} --csv")
 
 
@@ -54,7 +54,7 @@ def show(primary, as_csv):
               help="Scenario (file or built-in name) whose circulation delivers the cells [default: the "
                    "built-in scenario of the primary, else the default scenario with that primary].")
 @click.option("--adhesion-range", nargs=2, type=float, default=trf.ADHESION_RANGE, show_default=True,
-              help="Bounds of the fitted adhesion factors; the rest goes to post_arrest.")
+              help="Bounds of the fitted adhesion factors; the rest goes to the soil growth factor.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the table here [default: stdout].")
 def fit(sites_csv, primary, label, series, scenario_file, adhesion_range, output):
     """Fit a tropism table to the metastatic site frequencies in SITES.csv.

@@ -5,7 +5,7 @@ follows ``model`` until ``switch_s`` and ``after`` from then on (``ctcsim.model`
 are piecewise in time, so the exact answer solves the forward equation of ``model`` up to the
 switch and continues from the mass there under ``after``.  Ages go on across the switch: a
 Weibull anoikis hazard after it is ``after``'s at the unit's age since entry.  The entry
-draws, routing, organs, compatibility and horizon are those of ``model`` (as in the core);
+draws, routing, organs and horizon are those of ``model`` (as in the core);
 ``after`` must agree with it in all of them, since multipliers act on rates alone.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..model import CompiledModel
 # What the two pieces must share: the state space, the routing and the entry.
 SHARED = ("compartment_names", "organ_names", "is_bed", "organ", "n_stages", "edge_ptr", "edge_to", "edge_cum",
           "entry_compartment", "entry_cum", "cluster_cum", "phenotype_cum", "diameter_median_um",
-          "diameter_sigma_log", "entry_time_grid_s", "t_max_s", "compatibility", "micro_cells")
+          "diameter_sigma_log", "entry_time_grid_s", "t_max_s", "micro_cells")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,19 +5,21 @@ finite continuous-time Markov chain up to the micrometastasis.  Its transient st
 (post-arrest state, cells n, shield s): the state of each post-arrest phase but the
 micrometastasis (``hazards.PHASE_STATE``: in_capillary and dormant with n = k, proliferating
 with n = 1..micro_cells - 1), for s = 0, 1; its absorbing states are the final outcomes and
-the micrometastasis, one per shield (its growth depends on the shield).  Every hazard of a
-phase acts by its kind (``hazards.KINDS``):
+the micrometastasis, one per (founding cells n0, shield) (its growth depends on both: n0 is
+micro_cells, or more when a colony starts at or above it).  Every hazard of a phase acts by
+its kind (``hazards.KINDS``):
 
     toggle       the shield flips                      state  the chain moves to ``to``
-    extravasate  dormant with dormancy_prob, else a colony of the unit's cells
+    extravasate  k founders, each dormant with dormancy_prob: a colony of the j that are not,
+                 j ~ Binomial(k, 1 - dormancy_prob); j = 0 is dormant (a woken unit grows from k)
     cells        a colony gains or loses a cell (rate times n); at 0 it is colony_extinct
 
-A colony of micro_cells or more cells is a micrometastasis at once (k >= micro_cells skips
-the colony).  Rates are ``rates[name][c, s]`` times the hazard's unit factor, as in the core.
+A colony of micro_cells or more cells is a micrometastasis at once.  Rates are ``rates[name][c, s]`` times the hazard's unit factor, as in the core.
 """
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from .. import hazards as H
 from ..model import CompiledModel
@@ -54,14 +56,16 @@ def bed_index(model: CompiledModel, bed, shield, k, p) -> int:
 
 class Chain:
     """``Q`` (dense generator over ``keys``), ``labels`` (POST_ARREST code of each state),
-    ``start`` (arrest with ``shield``), ``micro`` (the micrometastasis state of each shield) and
-    ``growth`` (the stage's closed forms per shield, with the share of each of its hazards)."""
+    ``start`` (arrest with ``shield``), ``micro`` (the micrometastasis states, one per founding
+    cells and shield) and ``growth`` (the stage's closed forms of each, with the share of each of
+    its hazards)."""
 
     def __init__(self, model: CompiledModel, c: int, shield: int, k: int, p: int):
         M = int(model.micro_cells)
         transient = [(st, n, s) for s in (0, 1) for st in [H.PHASE_STATE[ph] for ph in PHASES if ph != STAGE]
                      for n in (range(1, M) if st == COLONY else [k])]
-        self.keys = transient + [(MICRO, s) for s in (0, 1)] + [(f,) for f in H.FINAL]
+        micro = [(MICRO, n0, s) for s in (0, 1) for n0 in range(M, max(k, M) + 1)]
+        self.keys = transient + micro + [(f,) for f in H.FINAL]
         index = {key: i for i, key in enumerate(self.keys)}
         self.Q = np.zeros((len(self.keys), len(self.keys)))
         q = min(max(float(model.dormancy_prob[c]), 0.0), 1.0)
@@ -70,7 +74,7 @@ class Chain:
             if state in H.FINAL:
                 return (state,)
             if state == MICRO or (state == COLONY and n >= M):
-                return (MICRO, s)
+                return (MICRO, max(n, M), s)
             return (state, n, s)
 
         for st, n, s in transient:
@@ -82,8 +86,10 @@ class Chain:
                 elif h.kind == "cells":
                     m = n + int(h.to)
                     targets = [(("colony_extinct",) if m == 0 else to(COLONY, m, s), r * n)]
-                elif h.kind == "extravasate":
-                    targets = [(to(DORMANT, n, s), r * q), (to(COLONY, n, s), r * (1 - q))]
+                elif h.kind == "extravasate":  # j founders proliferate; j = 0 is dormant
+                    pj = stats.binom.pmf(np.arange(n + 1), n, 1.0 - q)
+                    targets = [(to(DORMANT, n, s) if j == 0 else to(COLONY, j, s), r * x)
+                               for j, x in enumerate(pj) if x > 0]
                 elif h.kind == "state":
                     targets = [(to(h.to, n, s), r)]
                 else:
@@ -93,8 +99,8 @@ class Chain:
         self.Q[np.diag_indices_from(self.Q)] -= self.Q.sum(axis=1)
         self.labels = np.array([H.POST_ARREST.index(key[0]) for key in self.keys])
         self.start = index[to(START, k, shield)]
-        self.micro = [index[(MICRO, s)] for s in (0, 1)]
-        self.growth = [self._stage(model, c, s, max(k, M), k, p) for s in (0, 1)]
+        self.micro = [index[key] for key in micro]
+        self.growth = [self._stage(model, c, s, n0, k, p) for _, n0, s in micro]
 
     @staticmethod
     def _stage(model, c, s, n0, k, p) -> tuple[Growth, np.ndarray]:
@@ -109,7 +115,8 @@ class Chain:
         shares = np.array([x / total if total > 0 else 0.0 for x in rates.values()])
         return Growth(birth, death, n0, float(model.macro_cells), total), shares
 
-    def stage_weights(self, s: int, u: float) -> np.ndarray:
-        """P(each of STAGE_OUTCOMES within u of the stage's start) for a stage started under shield s."""
-        growth, shares = self.growth[s]
+    def stage_weights(self, i: int, u: float) -> np.ndarray:
+        """P(each of STAGE_OUTCOMES within u of the stage's start) for the stage started in the
+        micrometastasis state ``micro[i]`` (its founding cells and shield)."""
+        growth, shares = self.growth[i]
         return np.concatenate([[growth.macro_by(u)], growth.regressed_by(u) * shares])

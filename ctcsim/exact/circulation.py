@@ -17,7 +17,7 @@ from ..model import CompiledModel
 from .arms import circulation_pieces
 from .entry import EntryNodes
 from .forward import ATOL, RTOL, absorb, occupation, propagate
-from .generator import System, outcomes
+from .generator import System, is_time_dependent, outcomes
 
 
 def _censor_age(model: CompiledModel) -> float:
@@ -51,6 +51,21 @@ def outcome_probabilities(model: CompiledModel, *, after: CompiledModel | None =
     probs = e[:, -1].copy()
     probs[-1] = circulating[-1]  # censored (<= MASS_LEFT when t_max_s = inf)
     return probs
+
+
+def outcome_probabilities_by_kind(model: CompiledModel) -> dict[tuple[int, int], np.ndarray]:
+    """P(each of ``outcomes(model)`` and the unit is of kind (k, p)), one row per kind (cluster
+    size k, phenotype p) of weight > 0: the rows sum to ``outcome_probabilities``.  Constant
+    hazards and t_max_s = inf (a linear solve per kind)."""
+    if is_time_dependent(model) or not math.isinf(model.t_max_s):
+        raise ValueError("linear solves need constant hazards (anoikis off or beta == 1) and t_max_s = inf")
+    nodes = EntryNodes.of([model])
+    out = {}
+    for k, p in sorted(set(zip(nodes.k.tolist(), nodes.p.tolist()))):
+        rows = (nodes.k == k) & (nodes.p == p)
+        sys = System(model, EntryNodes(nodes.k[rows], nodes.p[rows], nodes.d[rows], nodes.weight[rows]))
+        out[(k, p)] = absorb(sys, sys.y0)
+    return out
 
 
 def absorption_cdf(model: CompiledModel, ages_s, *, after: CompiledModel | None = None, switch_s: float = math.inf,

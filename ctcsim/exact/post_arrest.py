@@ -7,10 +7,11 @@ its forward equation.  States with no way out (all their rates 0) keep their
 mass: it is reported as the censored state (in_capillary, dormant, proliferating).
 
 The micrometastasis stage is not Markov (``colony``): the core draws its growth time once,
-at the stage's start, under the model and shield then.  With f_s(tau) = (p(tau) Q)[micro_s]
-the density of the stage's start under shield s and G_s its closed forms (``colony.Growth``),
+at the stage's start, under the model, shield and cell count then.  With f_i(tau) =
+(p(tau) Q)[micro_i] the density of the stage's start in micrometastasis state i (its founding
+cells and shield) and G_i its closed forms (``colony.Growth``),
 
-    P(macro by H) = sum_s int_0^H f_s(tau) P(T < H - tau, T <= R) dtau     (likewise regressed);
+    P(macro by H) = sum_i int_0^H f_i(tau) P(T < H - tau, T <= R) dtau     (likewise regressed);
 
 these integrals (one per outcome of the stage) are integrated as extra components of the
 chain's forward equation (LSODA at the caller's rtol and atol, default RTOL and ATOL; checked in
@@ -61,15 +62,11 @@ def post_arrest_probabilities(model: CompiledModel, bed, shield: int = 0, cluste
     unit = (bed_index(model, bed, shield, cluster_size, phenotype), shield, cluster_size, phenotype)
     out = np.array([_post_arrest_at(model, after, switch_s, arrest_time_s, unit, float(x), rtol, atol)
                     for x in np.atleast_1d(h)])
-    # Seed and soil: an incompatible organ kills the unit at arrest, before the chain starts.
-    q = float(model.compatibility[unit[0]])
-    out *= q
-    out[:, PA["died_in_capillary"]] += 1.0 - q
     return out[0] if h.ndim == 0 else out
 
 
 def _post_arrest_at(model, after, switch_s, arrest_time_s, unit, horizon: float, rtol, atol) -> np.ndarray:
-    """The outcome distribution at ``horizon`` (before seed and soil), piece by piece."""
+    """The outcome distribution at ``horizon``, piece by piece."""
     y = None
     for piece in post_arrest_pieces(model, after, switch_s, arrest_time_s, horizon):
         chain = Chain(piece.model, *unit)
@@ -96,7 +93,7 @@ def _absorb(chain: Chain, y, tau0, tau1, horizon, rtol, atol) -> np.ndarray:
     x = np.where(live, 0.0, y[:n])
     if live.any():
         x[~live] += Q[np.ix_(live, ~live)].T @ _solve(-Q[np.ix_(live, live)].T, y[:n][live])
-    stage = y[n:] + sum((x[m] - y[m]) * chain.stage_weights(s, math.inf) for s, m in enumerate(chain.micro))
+    stage = y[n:] + sum((x[m] - y[m]) * chain.stage_weights(i, math.inf) for i, m in enumerate(chain.micro))
     return np.concatenate([x, stage])
 
 
@@ -111,19 +108,20 @@ def _forward_with_stage(chain: Chain, y, tau0, tau1, horizon: float, rtol, atol)
     time tau0 to tau1 since arrest.
 
     The forward equation dp/dtau = p Q, augmented with the micrometastasis-stage integrals
-    dI/dtau = sum_s f_s(tau) G_s(horizon - tau): f_s = p Q[:, micro_s] is the density of the
-    stage's start under shield s, G_s its closed forms (Chain.stage_weights).  LSODA
+    dI/dtau = sum_i f_i(tau) G_i(horizon - tau): f_i = p Q[:, micro_i] is the density of the
+    stage's start in micrometastasis state i (founding cells, shield), G_i its closed forms
+    (Chain.stage_weights).  LSODA
     (stiff/non-stiff switching, no BLAS threads); its adaptive steps span the chain's and the
     growth's time scales however long the horizon."""
     Q, n, k = chain.Q, len(chain.Q), len(STAGE_OUTCOMES)
     if tau1 == tau0:
         return y
-    into = Q[:, chain.micro].copy()  # [n, 2]: the rates into each shield's micrometastasis
+    into = Q[:, chain.micro].copy()  # [n, m]: the rates into each micrometastasis state
     into[chain.micro, :] = 0.0
     QT = np.ascontiguousarray(Q.T)
 
-    def weights(tau):  # [2, k]
-        return np.array([chain.stage_weights(s, horizon - tau) for s in (0, 1)])
+    def weights(tau):  # [m, k]
+        return np.array([chain.stage_weights(i, horizon - tau) for i in range(len(chain.micro))])
 
     def rhs(tau, x):
         return np.concatenate([QT @ x[:n], (x[:n] @ into) @ weights(tau)])

@@ -18,11 +18,11 @@ def no_tropism_note(s: Scenario) -> str | None:
     """A primary without a tropism table, whose scenario gives no factor other than 1 (a run
     records the factors it used inline, so "none given" and "all 1" are the same)."""
     primary = s.resolved_primary().name
-    given = [*s.adhesion.values(), *(f.get("compatibility", 1.0) for f in s.soil.values())]
+    given = [*s.adhesion.values(), *(x for f in s.soil.values() for x in f.values())]
     if primary in tropism.list_tables() or any(float(x) != 1.0 for x in given):
         return None
-    return (f"The primary {primary!r} has no tropism table: every organ's adhesion factor and "
-            "seed-soil compatibility is 1 (flow and trapping alone decide where units arrest); "
+    return (f"The primary {primary!r} has no tropism table: every organ's adhesion factor and soil "
+            "factors are 1 (flow and trapping alone decide where units arrest, and every organ is the same soil); "
             "give [adhesion] and [soil] factors in the scenario to change that.")
 
 

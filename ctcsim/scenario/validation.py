@@ -155,6 +155,11 @@ def _check_timing(s: Scenario, where: str):
                                                                 f"drawn from a double holds exactly")
 
 
+REMOVED_COMPATIBILITY = ("no longer exists: nothing dies at the instant of arrest; organ preference acts after "
+                         "extravasation through the soil factors (" + ", ".join(SOIL_FACTORS) + "). A run recorded "
+                         "with it (ctcsim 0.1.0) cannot be replayed or resumed by this version")
+
+
 def _check_organ_tables(s: Scenario, anat, where: str):
     organs = anat.organs()
     for table, name in ((s.soil, "soil"), (s.adhesion, "adhesion")):
@@ -163,13 +168,13 @@ def _check_organ_tables(s: Scenario, anat, where: str):
                 raise ScenarioError(where, f"{name}.{organ}", f"unknown organ; organs: {', '.join(organs)}")
     for organ, factors in s.soil.items():
         if not isinstance(factors, dict):
-            raise ScenarioError(where, f"soil.{organ}", "expected a table of niche, inflammation, macrophage")
-        unknown_keys(factors, SOIL_FACTORS + ("compatibility",), where, f"soil.{organ}")
+            raise ScenarioError(where, f"soil.{organ}", "expected a table of " + ", ".join(SOIL_FACTORS))
+        if "compatibility" in factors:  # ctcsim 0.1.0's death at the instant of arrest (issue 11)
+            raise ScenarioError(where, f"soil.{organ}.compatibility", REMOVED_COMPATIBILITY)
+        unknown_keys(factors, SOIL_FACTORS, where, f"soil.{organ}")
         for k, v in factors.items():
             if not is_number(v) or v < 0:
                 raise ScenarioError(where, f"soil.{organ}.{k}", f"expected a non-negative {NUMBER}, got {show(v)}")
-            if k == "compatibility" and v > 1:
-                raise ScenarioError(where, f"soil.{organ}.{k}", f"expected a probability in [0, 1], got {show(v)}")
     for organ, f in s.adhesion.items():
         if not is_number(f) or f < 0:
             raise ScenarioError(where, f"adhesion.{organ}", f"expected a non-negative {NUMBER}, got {show(f)}")

@@ -7,7 +7,7 @@
     t_max_s                             the end of observation
     anatomy.COMPARTMENT.nk_rel          a compartment's number (a built-in anatomy is written inline)
     anatomy.cardiac_output_l_min        an anatomy's own number
-    soil.ORGAN.niche                    an organ's soil factor (niche, inflammation, macrophage, compatibility)
+    soil.ORGAN.niche                    an organ's soil factor (niche, inflammation, macrophage, growth)
     adhesion.ORGAN                      an organ's adhesion (tropism) factor
     arms.NAME.multipliers.k_on_per_s    an arm's multiplier; arms.NAME.start_s its start
 
@@ -24,9 +24,10 @@ import math
 
 from .. import anatomy as _anatomy
 from .. import scenario as _scenario
+from ..biology import SOIL_FACTORS
 from ..checks import ScenarioError, to_dict
 
-_SOIL = ("niche", "inflammation", "macrophage", "compatibility")
+_SOIL = SOIL_FACTORS
 
 
 def with_values(s: _scenario.Scenario, values: dict, where: str, key: str = "parameters") -> _scenario.Scenario:
@@ -46,12 +47,12 @@ def with_values(s: _scenario.Scenario, values: dict, where: str, key: str = "par
 
 
 def value(s: _scenario.Scenario, path: str, where: str = "<parameters>", key: str = "path"):
-    """The number at ``path`` (None where the scenario leaves it to a table: adhesion and
-    compatibility from the tropism table; 1 for unset soil factors and multipliers)."""
+    """The number at ``path`` (None where the scenario leaves it to a table: adhesion and soil
+    factors from the tropism table; 1 for unset multipliers)."""
     parent, leaf = _locate(copy.deepcopy(s.to_dict()), path, where, key)
     if leaf in parent:
         return parent[leaf]
-    return None if leaf == "compatibility" or path.startswith("adhesion.") else 1.0
+    return None if path.startswith(("adhesion.", "soil.")) else 1.0
 
 
 def check(s: _scenario.Scenario, path: str, where: str, key: str):

@@ -1,0 +1,107 @@
+"""Seed and soil after arrest (DESIGN 2.4): what becomes of the units an organ arrests, and the
+metastatic site frequencies the model predicts from it.
+
+An organ's predicted relative site frequency is its arrests times what becomes of them:
+
+    F_o = sum over unit kinds (cluster size k, phenotype p) of
+          P(arrest in o, kind) x P(macrometastasis | arrest in o, kind, its soil),
+
+normalised over the organs asked for.  Both factors are exact (``ctcsim.exact``: the circulation's
+linear solve by kind, the post-arrest chain at horizon inf, where every dormant unit has woken or
+died), on the scenario's model with constant hazards (anoikis off: it acts over hours, arrests
+come within minutes) and no censoring: the model's own answer to "where do metastases form",
+not a run's finite window.  Stated approximation: units arrive unshielded (s = 0); in the default
+biology ~3 % carry platelets when they arrest (issue 11), and the shield only lowers their
+capillary death.  An organ's beds must share their post-arrest rates (the built-in anatomies'
+do); otherwise the organ has no single P(macrometastasis | arrest) and it is refused.
+
+``predicted_site_frequencies`` is the function the tropism fit inverts (``tropism_fit.fit``) and
+that the validation dossier calls on held-out series.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from . import exact
+from . import hazards as H
+from .biology import SOIL_FACTORS
+from .compile import compile_model
+
+MACRO = H.POST_ARREST.index("macrometastasis")
+POST = tuple(h.name for h in H.HAZARDS if h.phase != "circulating")
+
+
+def neutral_scenario(scenario, adhesion: dict, soil: dict):
+    """The scenario the predictions are made on: its circulation and biology with anoikis off,
+    one entry time, no censoring and no arms, and every organ's factors inline (``adhesion``:
+    organ -> factor; ``soil``: organ -> {soil factor: value})."""
+    entry = scenario.entry
+    if entry.mode == "shedding":  # entry times do not matter without time-dependent hazards
+        entry = dataclasses.replace(entry, mode="drainage", time_s=0.0)
+    return dataclasses.replace(scenario, t_max_s=math.inf, adhesion=dict(adhesion), soil=dict(soil), arms=[],
+                               entry=entry, biology=dataclasses.replace(scenario.biology, anoikis_on=False))
+
+
+def organ_bed(model, organ: str) -> int:
+    """The compartment whose post-arrest chain is the organ's (its first bed); every bed of the
+    organ must have the same post-arrest rates."""
+    beds = np.flatnonzero((model.organ >= 0) & (model.organ == model.organ_names.index(organ)))
+    first = int(beds[0])
+    for c in beds[1:]:
+        for name in POST:
+            if not np.array_equal(model.rates[name][c], model.rates[name][first]):
+                raise ValueError(f"organ {organ!r}: its beds {model.compartment_names[first]!r} and "
+                                 f"{model.compartment_names[c]!r} differ in the {name} rate, so the organ has no "
+                                 "single P(macrometastasis | arrest)")
+    return first
+
+
+def arrests_by_kind(model, organs) -> dict[tuple[int, int], np.ndarray]:
+    """P(arrest in each of ``organs`` and the unit is of kind (k, p)), trapped or adhered."""
+    where = [(i, organs.index(o)) for i, (fate, o, _) in enumerate(exact.outcomes(model))
+             if fate == "arrested" and o in organs]
+    out = {}
+    for kind, p in exact.outcome_probabilities_by_kind(model).items():
+        a = np.zeros(len(organs))
+        for i, j in where:
+            a[j] += p[i]
+        out[kind] = a
+    return out
+
+
+def metastasis_probability(model, bed: int, kind: tuple[int, int]) -> float:
+    """P(macrometastasis | an unshielded unit of ``kind`` arrests in ``bed``), at horizon inf."""
+    return float(exact.post_arrest_probabilities(model, bed, 0, kind[0], kind[1])[MACRO])
+
+
+def site_weight(model, organ: str, arrests: dict) -> float:
+    """F_o of the module docstring for one organ (``arrests``: ``arrests_by_kind`` for it)."""
+    bed = organ_bed(model, organ)
+    return sum(a * metastasis_probability(model, bed, kind) for kind, a in arrests.items() if a > 0)
+
+
+def predicted_site_frequencies(scenario, table=None, organs=None) -> dict[str, float]:
+    """The model's relative metastatic site frequencies by organ: F_o (module docstring)
+    normalised over ``organs`` (default: every organ of the scenario's anatomy).
+
+    ``table``: a ``tropism.Table`` whose adhesion and soil factors the organs take (the
+    scenario's own inline factors still override, as in a run); default: the factors the
+    scenario resolves to (its primary's built-in table, else 1)."""
+    from . import tropism
+    anatomy = scenario.resolved_anatomy()
+    organs = list(anatomy.organs() if organs is None else organs)
+    adhesion, soil = tropism.inline_factors(scenario, anatomy)
+    if table is not None:
+        rows = {r.organ: r for r in table.rows}
+        adhesion = {o: scenario.adhesion.get(o, rows[o].adhesion if o in rows else 1.0) for o in anatomy.organs()}
+        soil = {o: {f: scenario.soil.get(o, {}).get(f, getattr(rows[o], f) if o in rows else 1.0)
+                    for f in SOIL_FACTORS} for o in anatomy.organs()}
+    model = compile_model(neutral_scenario(scenario, adhesion, soil))
+    arrests = arrests_by_kind(model, organs)
+    f = np.array([site_weight(model, o, {k: a[i] for k, a in arrests.items()}) for i, o in enumerate(organs)])
+    if not f.sum() > 0:
+        raise ValueError(f"scenario {scenario.name!r}: no macrometastasis forms in any of {', '.join(organs)}")
+    return dict(zip(organs, (f / f.sum()).tolist()))

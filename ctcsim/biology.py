@@ -63,7 +63,8 @@ class Biology:
     trap_width: float = spec(float, 0.25, check=positive, doc="logistic width in the ratio [U]")
     cluster_exponent: dict = spec(dict, {"shear": 0.0, "nk": -1.0, "anoikis": -1.0, "adhesion": 0.5},
                                   check=_per_group(_number, "a number"),
-                                  doc="factor group -> x in the cluster factor k^x; groups not named: 0 [U]")
+                                  doc="factor group -> x in the cluster factor k^x; groups not named: 0 [U; "
+                                      "proliferation: a cluster stemness effect, Gkountela 2019, no number: 0]")
     cluster_trap_exponent: float = spec(float, 1.0 / 3.0, check=non_negative,
                                         doc="effective diameter d k^x (1/3: volume-equivalent sphere)")
     phenotype_factor: dict = spec(dict, {"anoikis": [1.0, 0.7, 0.5], "adhesion": [1.0, 1.0, 0.8],

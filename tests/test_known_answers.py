@@ -19,10 +19,10 @@ from ctcsim import simulate
 
 # (fates, events) digests; see CHANGELOG.md for when and why each was last changed.
 PINNED = {
-    "rich, fast after arrest, arm from 60 s": ("26155e436ff18b8ac93e57907764e1768d3788cdebe9401591a36e64488f53b8",
-                                               "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
-    "breast": ("1dad9231ea018b20046cf5d3a6585e5a7ee63201e83c3a2a7c5b54f5d90fa37a",
-               "4932cd1537f0cd2b859e66fd45ac2d9474251829840b4d6b541eff2b1ce011d5"),
+    "rich, fast after arrest, arm from 60 s": ("a6003a1edca61a5fbe892e1cdda3c21c0442580a97b3f1d814ee7010e93629f9",
+                                               "f98600399057ab30c2164e085dce518ea991c5e6fdb1b30405f318f1381650e1"),
+    "breast": ("12c218297ca6c3e41cf5bb16b244bc7c6fc0a75bfe4f41b62b88b24261cd47db",
+               "30c091bdf6d260590eab2854052e719d5850481e34ca045f2c361386bc3a9b90"),
     "luzzi1998": ("00e501f4fef20437af86065bee80d7627df9b0d77b16ae057bcb66865b96a2bf",
                   "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
 }

@@ -133,6 +133,19 @@ def test_finite_horizon_with_censored_states(rich):
     assert pv > ALPHA, f"chi-square p = {pv:.2e}"
 
 
+def test_clusters_of_50_cells(rich):
+    """Aceto 2014 saw clusters of up to ~50 cells: cluster_size_probs of length 50 compile, run
+    and agree with the exact chain (50 founders; with p_dormant 0.1 nearly every colony starts
+    above micro_cells, and a low growth makes regression compete with growth)."""
+    s = dataclasses.replace(arrest_at_once(rich, cluster=(0.0,) * 49 + (1.0,), p_dormant=0.1),
+                            soil={BED: {"growth": 0.7}})
+    probs = exact.post_arrest_probabilities(compile_model(s), BED, 0, 50, 0)
+    f = simulate(s, N // 20, seed=105).fates
+    assert set(f.column("cluster_size").to_pylist()) == {50}
+    pv = stats.pearson(post_counts(f), probs).pvalue
+    assert pv > ALPHA, f"chi-square p = {pv:.2e}"
+
+
 def test_outcome_times_chi_square(rich):
     """Joint distribution of the final outcome and its time (6 time bins): the exact
     P(outcome by h) at the bin edges h, differenced."""

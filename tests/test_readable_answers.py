@@ -95,10 +95,30 @@ def test_trace_aligns_its_columns_and_counts_the_colony(two_arms):
     start = header.index("compartment")
     for line in rows:
         assert line[start - 2:start] == "  " and line[start] != " ", line
+    events = [line.split()[3] for line in rows if line.split()[3] in ("division", "cell_death", "woke")
+              or "colony_extinct" in line]
     cells = [int(line.split()[-1]) for line in rows if line.split()[3] in ("division", "cell_death", "woke")
              or "colony_extinct" in line]
-    assert cells[0] == 1 and cells[-1] == 0 and all(abs(a - b) <= 1 for a, b in zip(cells, cells[1:]))
+    first = {"division": 1, "cell_death": -1, "woke": 0}[events[0]]
+    assert cells[0] - first == 1 and cells[-1] == 0 and all(abs(a - b) <= 1 for a, b in zip(cells, cells[1:]))
     assert all(len(line.split()[0].replace(".", "")) <= 10 for line in rows)
+
+
+def test_trace_counts_a_clusters_colony_from_its_founders():
+    """A cluster's colony starts from the j cells that are not dormant; j is read back from its
+    end (0 when it dies out, micro_cells at the micrometastasis), else shown as j+n; a woken
+    unit grows from all its cells."""
+    from ctcsim.cli.trace import colony_cells
+
+    def rows(*names):
+        return [{"event": e} for e in names]
+    assert colony_cells(rows("extravasated", "division", "cell_death", "cell_death", "cell_death", "colony_extinct"),
+                        4, 16) == [None, "3", "2", "1", "0", "0"]
+    assert colony_cells(rows("extravasated", "division", "division", "micrometastasis"), 8, 5) == \
+        [None, "4", "5", "5"]
+    assert colony_cells(rows("extravasated", "division", "cell_death"), 3, 16) == [None, "j+1", "j"]
+    assert colony_cells(rows("extravasated", "dormant", "woke", "division"), 3, 16) == [None, None, "3", "4"]
+    assert colony_cells(rows("extravasated", "division"), 1, 16) == [None, "2"]
 
 
 def test_progress_of_a_resumed_run_starts_where_it_is_and_a_log_gets_its_last_line(capsys):

@@ -67,9 +67,10 @@ class Run:
     def scenario(self) -> _scenario.Scenario:
         return _scenario.loads(self.metadata["scenario"], f"{self.path}: scenario")
 
-    def trace(self, unit_id: int, arm: str | None = None) -> pa.Table:
+    def trace(self, unit_id: int, arm: str | None = None, *, with_fate: bool = False):
         """Replay one unit from the run's scenario and seed: its events, identical to its
-        rows in an events run (``arm`` defaults to the run's first)."""
+        rows in an events run (``arm`` defaults to the run's first).  ``with_fate``: also its
+        fate row as the core wrote it (column -> value, codes not decoded), first."""
         arms = self.metadata["arms"]
         arm = arm or arms[0]
         if arm not in arms:
@@ -78,8 +79,9 @@ class Run:
             raise ValueError(f"unit {unit_id} is not in this run (units 0 to {self.metadata['n_units'] - 1})")
         scenario = self.scenario
         one = Arm.of(scenario, arm)
-        _, parts = run_units(one, seed_key(self.seed), unit_id, unit_id + 1, events=True)
-        return pa.Table.from_batches([event_batch(one, scenario.arm_names(), p) for p in parts])
+        fates, parts = run_units(one, seed_key(self.seed), unit_id, unit_id + 1, events=True)
+        events = pa.Table.from_batches([event_batch(one, scenario.arm_names(), p) for p in parts])
+        return ({k: v[0].item() for k, v in fates.items()}, events) if with_fate else events
 
     def _dataset(self, table: str):
         import pyarrow.dataset as ds  # slow to import (~0.5 s): only readers of the data pay for it

@@ -117,14 +117,18 @@ def test_default_breast_units_do_not_die_at_the_instant_of_arrest():
     assert not ((arrested.post_arrest == "died_in_capillary") & (arrested.post_arrest_time_s == arrested.fate_time_s)).any()
 
 
-def test_a_recorded_scenario_with_compatibility_is_refused_in_one_line():
-    """ctcsim 0.1.0 recorded soil.ORGAN.compatibility inline; such runs are refused, not
-    replayed with a silently different model."""
+def test_a_recorded_scenario_with_compatibility_is_refused_in_one_line(tmp_path):
+    """ctcsim 0.1.0 recorded soil.ORGAN.compatibility inline; such runs (and scenarios) are
+    refused, not replayed with a silently different model."""
     text = sc.dumps(sc.builtin_scenario("breast")) + "\n[soil.lung]\ncompatibility = 0.012\n"
     with pytest.raises(ScenarioError, match=r"^old\.toml: soil\.lung\.compatibility: no longer exists: nothing dies "
-                                            r"at the instant of arrest.*cannot be replayed") as e:
+                                            r"at the instant of arrest.*are refused by this version") as e:
         sc.loads(text, "old.toml")
     assert "\n" not in str(e.value)
+    (tmp_path / "old.toml").write_text(text)
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "old.toml")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and "soil.lung.compatibility: no longer exists" in lines[0]
 
 
 def test_compiled_soil_comes_from_inline_then_table_then_one():

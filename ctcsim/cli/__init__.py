@@ -34,6 +34,7 @@ import os  # noqa: E402
 import click  # noqa: E402
 
 from .._version import __version__  # noqa: E402
+from ..checks import ScenarioError  # noqa: E402  (standard library only)
 
 COMMANDS = {  # name: (module, line in ctcsim --help)
     "check": ("check", "Check every file of a run against its recorded checksum."),
@@ -99,6 +100,9 @@ class _Group(click.Group):
         except click.ClickException as e:
             click.echo(f"ctcsim: error: {e.format_message()}", err=True)
             code = e.exit_code
+        except ScenarioError as e:  # e.g. a recorded run's scenario this version refuses (no traceback)
+            click.echo(f"ctcsim: error: {e}", err=True)
+            code = 2
         except click.Abort:
             click.echo("ctcsim: interrupted", err=True)
             code = 130

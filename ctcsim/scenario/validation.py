@@ -156,8 +156,9 @@ def _check_timing(s: Scenario, where: str):
 
 
 REMOVED_COMPATIBILITY = ("no longer exists: nothing dies at the instant of arrest; organ preference acts after "
-                         "extravasation through the soil factors (" + ", ".join(SOIL_FACTORS) + "). A run recorded "
-                         "with it (ctcsim 0.1.0) cannot be replayed or resumed by this version")
+                         "extravasation through the soil factors (" + ", ".join(SOIL_FACTORS) + "); runs recorded "
+                         "with it (ctcsim 0.1.0) are refused by this version: replay, resume or summarize them "
+                         "with 0.1.0")
 
 
 def _check_organ_tables(s: Scenario, anat, where: str):

@@ -24,7 +24,7 @@ from .tropism import Row, Table
 # Adhesion factors are fitted within this range.  For the default k_adh (0.05 /s) and ~1.6 s bed
 # transits, an adhesion factor of 0.01 adheres ~0.1 % of the units crossing a bed and 100 nearly
 # all that escape trapping: beyond it adhesion no longer moves arrests, and the rest of an organ's
-# preference can only come from after arrest (``post_arrest``).
+# preference can only come from after arrest (the soil ``growth``, ``_fit_growth``).
 ADHESION_RANGE = (0.01, 100.0)
 # Growth factors are solved within this range: at 1e-3 a colony hardly divides, at 1e3 it divides
 # every ~80 s (default birth 1.16e-5 /s); the built-in tables need 0.2-7.

@@ -55,9 +55,14 @@ def show(primary, as_csv):
                    "built-in scenario of the primary, else the default scenario with that primary].")
 @click.option("--adhesion-range", nargs=2, type=float, default=trf.ADHESION_RANGE, show_default=True,
               help="Bounds of the fitted adhesion factors; the rest goes to the soil growth factor.")
+@click.option("--reference", default=trf.REFERENCE_ORGAN, show_default=True,
+              help="The observed organ whose soil is the calibrated biology (every factor 1): it fixes the "
+                   "absolute scale of the other organs' growth.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the table here [default: stdout].")
-def fit(sites_csv, primary, label, series, scenario_file, adhesion_range, output):
-    """Fit a tropism table to the metastatic site frequencies in SITES.csv.
+def fit(sites_csv, primary, label, series, scenario_file, adhesion_range, reference, output):
+    """Fit a tropism table to the metastatic site frequencies in SITES.csv: adhesion where it
+    moves arrests, the rest of each organ's preference in its soil growth (after extravasation),
+    relative to the reference organ; organs the series does not observe get 1 ("no data").
 
     SITES.csv has columns primary, site, percent, denominator, source (n optional).  Without it,
     the table shipped with ctcsim is read: ctcsim/data/reference/metastatic_site_frequencies.csv,
@@ -72,7 +77,7 @@ def fit(sites_csv, primary, label, series, scenario_file, adhesion_range, output
         if scenario.resolved_primary().name != primary:
             raise ScenarioError(scenario_file, "primary",
                                 f"is {scenario.resolved_primary().name!r}, but --primary is {primary!r}")
-        table = trf.fit(freq, scenario, adhesion_range=tuple(adhesion_range))
+        table = trf.fit(freq, scenario, adhesion_range=tuple(adhesion_range), reference=reference)
     except (ScenarioError, ValueError) as e:
         raise Failure(str(e)) from None
     if output:

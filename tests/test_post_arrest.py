@@ -17,7 +17,7 @@ from scipy import stats as sps
 
 from conftest import FAST
 
-from ctcsim import exact, hazards, stats
+from ctcsim import exact, hazards, seed_soil, stats
 from ctcsim import scenario as sc
 from ctcsim.compile import compile_model
 from ctcsim.model import PHENOTYPES, POST_ARREST
@@ -143,6 +143,25 @@ def test_clusters_of_50_cells(rich):
     f = simulate(s, N // 20, seed=105).fates
     assert set(f.column("cluster_size").to_pylist()) == {50}
     pv = stats.pearson(post_counts(f), probs).pvalue
+    assert pv > ALPHA, f"chi-square p = {pv:.2e}"
+
+
+def test_predicted_site_frequencies_are_where_simulated_macrometastases_form(rich):
+    """seed_soil.predicted_site_frequencies (arrests by unit kind x P(macrometastasis | arrest)
+    under each organ's soil), against where the simulated units' macrometastases form: RICH with
+    no platelets (the prediction assumes unshielded arrivals), anoikis off and no censoring, as
+    the prediction's model; soil and growth differ by organ.  Chi-square of the organs of the
+    macrometastases against the predicted shares (ALPHA)."""
+    b = dataclasses.replace(rich.biology, **FAST, k_on_per_s=0.0, anoikis_on=False)
+    s = dataclasses.replace(rich, t_max_s=math.inf, biology=b,
+                            soil={"liver": {"growth": 1.3, "niche": 0.6}, "marrow": {"growth": 1.5, "macrophage": 1.2}})
+    predicted = seed_soil.predicted_site_frequencies(s)
+    f = simulate(s, N // 4, seed=106).fates.to_pandas()
+    macro = f[f.post_arrest == "macrometastasis"].organ.astype(str).value_counts()
+    organs = list(predicted)
+    counts = np.array([macro.get(o, 0) for o in organs])
+    assert counts.min() > 200  # every organ well filled
+    pv = stats.pearson(counts, np.array([predicted[o] for o in organs])).pvalue
     assert pv > ALPHA, f"chi-square p = {pv:.2e}"
 
 

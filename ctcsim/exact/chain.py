@@ -14,7 +14,8 @@ its kind (``hazards.KINDS``):
                  j ~ Binomial(k, 1 - dormancy_prob); j = 0 is dormant (a woken unit grows from k)
     cells        a colony gains or loses a cell (rate times n); at 0 it is colony_extinct
 
-A colony of micro_cells or more cells is a micrometastasis at once.  Rates are ``rates[name][c, s]`` times the hazard's unit factor, as in the core.
+A colony of micro_cells or more cells is a micrometastasis at once.  Rates are
+``rates[name][c, s]`` times the hazard's unit factor, as in the core.
 """
 from __future__ import annotations
 

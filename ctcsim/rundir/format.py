@@ -102,7 +102,8 @@ def replayable(s: _scenario.Scenario) -> tuple[str, _scenario.Scenario]:
     """The scenario as self-contained TOML, and the scenario read back from that text, which
     is what runs: a resume and a trace read the same text.  Every number the model is
     compiled from is written inline (the anatomy, the primary, and the tropism factors the
-    installed tables resolve to: adhesion and the soil factors of every organ), so a replay never reads built-in data, which later versions may change."""
+    installed tables resolve to: adhesion and the soil factors of every organ), so a replay
+    never reads built-in data, which later versions may change."""
     anatomy = s.resolved_anatomy()
     adhesion, soil = tropism.inline_factors(s, anatomy)
     inline = dataclasses.replace(s, anatomy=anatomy, primary=s.resolved_primary(), adhesion=adhesion, soil=soil)

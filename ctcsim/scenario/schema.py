@@ -91,7 +91,8 @@ class Scenario:
     biology: Biology = spec(dict, Biology())
     entry: Entry = spec(dict, Entry())
     adhesion: dict = spec(dict, {}, doc="organ -> adhesion (tropism) factor; overrides the tropism table")
-    soil: dict = spec(dict, {}, doc="organ -> {niche, inflammation, macrophage, growth} after arrest; unset: the tropism table's, else 1")
+    soil: dict = spec(dict, {}, doc="organ -> {niche, inflammation, macrophage, growth} after arrest; "
+                                    "unset: the tropism table's, else 1")
     arms: list = spec(list, [])
     # Where the scenario was read from, for errors; not TOML, not compared, and kept by
     # dataclasses.replace (a changed scenario still came from that file).

@@ -86,6 +86,11 @@ class Chain:
                     targets = [(to(DORMANT, n, s), r * q), (to(COLONY, n, s), r * (1 - q))]
                 elif h.kind == "state":
                     targets = [(to(h.to, n, s), r)]
+                elif h.kind == "release" and r == 0:
+                    targets = []
+                elif h.kind == "release":  # the unit leaves for the blood: the circulation chain's (capillary)
+                    raise ValueError("post-arrest: released units go back into the blood; exact.outcome_probabilities "
+                                     "solves release with the circulation")
                 else:
                     raise ValueError(f"exact: a {h.kind!r} hazard after arrest ({h.name}) is not solved")
                 for key, x in targets:

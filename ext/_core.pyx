@@ -241,7 +241,7 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
     cdef const Model *cur = m if e.t0 < arm.switch_s else arm.m2
     cdef Walk u
     cdef int i, h, st
-    cdef int64_t steps = 0
+    cdef int64_t steps = 0, steps_io  # steps_io: after_arrest's count (steps' address is never taken: a register)
     cdef double dt, dt_a, b, total, t
     cdef const double *ur = unit_rates(cur, e)
     cdef const double *cr
@@ -324,10 +324,11 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
         if not g2_ready:
             ctcsim_rng_init(&g2, key, <uint64_t>unit, 2)
             g2_ready = True
-        t = u.t_end
-        st = after_arrest(arm, &g2, unit, row, u.c, &u.s, e, &t, &steps, out, ev)
+        t, steps_io = u.t_end, steps
+        st = after_arrest(arm, &g2, unit, row, u.c, &u.s, e, &t, &steps_io, out, ev)
         if st != RELEASED:
             return st
+        steps = steps_io
         # Released at time t: leave the bed by flow, as after its last stage.  The threshold was
         # spent up to the arrest under the model then; the clock is read at the release (under the
         # model now) and the scale is set at the next step; no anoikis acts in the capillary.

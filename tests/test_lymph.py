@@ -29,7 +29,7 @@ def lymph_injection(anatomy_name="human_female", primary="breast", **changes):
                          "entry": {"mode": "injection", "site": "lymphatic"}, **changes})
 
 
-@pytest.mark.parametrize("name", HUMANS)
+@pytest.mark.parametrize("name", HUMANS + ("mouse",))
 def test_the_route_is_a_chain_from_afferent_lymph_to_the_systemic_veins(name):
     """Afferent lymph empties into the regional nodes, they into the thoracic duct, it into the
     systemic veins, each with all its flow; no blood compartment leads back into the lymph; the
@@ -44,7 +44,7 @@ def test_the_route_is_a_chain_from_afferent_lymph_to_the_systemic_veins(name):
     assert a.injection_sites["lymphatic"] == "afferent_lymph"
     beds = {c.name: c for c in a.compartments if c.kind == "bed"}
     assert a.organ_of(beds["regional_lymph_nodes"]) == "regional_lymph_nodes"
-    assert a.organ_of(beds["lymph_nodes"]) == "lymph_nodes"
+    assert "lymph_nodes" not in beds or a.organ_of(beds["lymph_nodes"]) == "lymph_nodes"
     assert anatomy.reachable(a, ["systemic_veins"]).isdisjoint(ROUTE[:3])
 
 

@@ -21,8 +21,8 @@ from ctcsim import simulate
 PINNED = {
     "rich, fast after arrest, arm from 60 s": ("f092d122c7457fd0431f1e1fd850b050e3709e25c683062dab3632710532bf66",
                                                "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
-    "breast": ("707c48ec317006dfe6d74aec0e5cfbf865eb4511c414c6529024e9f387aa54c5",
-               "4932cd1537f0cd2b859e66fd45ac2d9474251829840b4d6b541eff2b1ce011d5"),
+    "breast": ("7c8a92806feccddc77ee4ef5fb6c4b1ca6b05e3617124708d0f67d4acb464aad",
+               "f7cdbfa6f04dd3d20d94e9ec4fe56c8c47e5686d07ba60bdbfde0c8292ac52e6"),
     "luzzi1998": ("56b09a943f7f579e72461185f3831eda8300a9f9b61117e50caef7d951e971ea",
                   "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
 }

@@ -11,6 +11,7 @@ phase acts by its kind (``hazards.KINDS``):
     toggle       the shield flips                      state  the chain moves to ``to``
     extravasate  dormant with dormancy_prob, else a colony of the unit's cells
     cells        a colony gains or loses a cell (rate times n); at 0 it is colony_extinct
+    release      back into the blood: not this chain's (refused when > 0; exact.capillary)
 
 A colony of micro_cells or more cells is a micrometastasis at once (k >= micro_cells skips
 the colony).  Rates are ``rates[name][c, s]`` times the hazard's unit factor, as in the core.

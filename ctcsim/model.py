@@ -44,7 +44,11 @@ After arrest in bed ``c`` with shield ``s`` (DESIGN 2.4; the shield stays as it 
 
 - in the capillary: death ``rates["capillary_death"][c, s] * F_nk`` or extravasation
   ``rates["extravasation"][c, s] * F_extravasation`` (nothing kills a unit at the instant of
-  arrest: organ preference acts through the soil factors in these rates, DESIGN 2.4);
+  arrest: organ preference acts through the soil factors in these rates, DESIGN 2.4); platelets
+  binding (``capillary_platelets``); release ``rates["release"][c, s]``: the unit leaves ``c`` by
+  flow as after its last stage (trapped on entering a bed), and circulates on with its shield
+  and age (which ran on while it was arrested: the Weibull hazard is in the age since entry, and
+  does not act in the capillary).  The unit's fate is that of its last circulation;
 - extravasated: a unit of k cells is k founders, each dormant with probability
   ``dormancy_prob[c]``; the j ~ Binomial(k, 1 - dormancy_prob) that are not start the colony
   (n = j); j = 0: the unit is dormant (with its k cells);

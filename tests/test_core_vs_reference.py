@@ -48,9 +48,20 @@ def variants(rich):
         fast, primary=dataclasses.replace(fast.resolved_primary(), cluster_size_probs=[0.4] + [0.6 / 7] * 7),
         soil={"liver": {"growth": 3.0, "niche": 0.5}, "lung": {"growth": 0.2, "macrophage": 2.0, "inflammation": 4.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))
+    # Release from arrest: units arrest, are released, circulate on and arrest or die again.
+    release = dataclasses.replace(fast, biology=dataclasses.replace(
+        fast.biology, k_release_per_s=0.1, p_release=0.5, k_on_capillary_per_s=0.05))
+    yield "release", release
+    yield "release, arm from t = 60 s, early anoikis", sc.from_dict({**release.to_dict(), "biology": {
+        **release.to_dict()["biology"], "anoikis_beta": 0.6}, "arms": [
+        {"name": "treated", "start_s": 60.0, "multipliers": {"k_release_per_s": 3.0, "k_nk_per_s": 3.0,
+                                                             "anoikis_eta_s": 0.5}}]})
+    yield "release, sure trapping, soil", dataclasses.replace(release, biology=dataclasses.replace(
+        release.biology, trap_max=1.0, trap_width=1e-3, k_release_per_s=0.2), soil={"liver": {"growth": 0.4, "niche": 2.0}},
+        primary=dataclasses.replace(release.resolved_primary(), cluster_size_probs=[0.5] + [0.1] * 5))
 
 
-N_VARIANTS = 12
+N_VARIANTS = 15
 
 
 @pytest.mark.parametrize("which", range(N_VARIANTS))
@@ -85,8 +96,8 @@ def test_core_equals_reference_fates_and_events(rich, which):
 def test_variants_cover_every_fate_and_event(rich):
     """The comparison above is only as strong as its coverage: all fates, post-arrest outcomes
     and events occur."""
+    assert len(list(variants(rich))) == N_VARIANTS
     fates, post, events = set(), set(), set()
-    assert len(list(variants(rich))) == N_VARIANTS  # every variant is compared above
     for _, s in variants(rich):
         res = simulate(s, N_UNITS, seed=11, events=True)
         fates |= set(res.fates.column("fate").to_pylist())

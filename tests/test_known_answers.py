@@ -19,11 +19,11 @@ from ctcsim import simulate
 
 # (fates, events) digests; see CHANGELOG.md for when and why each was last changed.
 PINNED = {
-    "rich, fast after arrest, arm from 60 s": ("a6003a1edca61a5fbe892e1cdda3c21c0442580a97b3f1d814ee7010e93629f9",
+    "rich, fast after arrest, arm from 60 s": ("07fc135cf12b928baebec71a15dbbe48cd3a40a4ac991f692d290ddd45501828",
                                                "f98600399057ab30c2164e085dce518ea991c5e6fdb1b30405f318f1381650e1"),
-    "breast": ("12c218297ca6c3e41cf5bb16b244bc7c6fc0a75bfe4f41b62b88b24261cd47db",
-               "30c091bdf6d260590eab2854052e719d5850481e34ca045f2c361386bc3a9b90"),
-    "luzzi1998": ("00e501f4fef20437af86065bee80d7627df9b0d77b16ae057bcb66865b96a2bf",
+    "breast": ("1b178fba98632ce8eea019403e40edd622a8552379e5060786cb220d58c4828a",
+               "0c3f834e10233dc3835539c245b004801b7291017d4e4d037fee021b00a6203d"),
+    "luzzi1998": ("56b09a943f7f579e72461185f3831eda8300a9f9b61117e50caef7d951e971ea",
                   "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
 }
 

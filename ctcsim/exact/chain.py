@@ -13,6 +13,7 @@ its kind (``hazards.KINDS``):
     extravasate  k founders, each dormant with dormancy_prob: a colony of the j that are not,
                  j ~ Binomial(k, 1 - dormancy_prob); j = 0 is dormant (a woken unit grows from k)
     cells        a colony gains or loses a cell (rate times n); at 0 it is colony_extinct
+    release      back into the blood: not this chain's (refused when > 0; exact.capillary)
 
 A colony of micro_cells or more cells is a micrometastasis at once.  Rates are
 ``rates[name][c, s]`` times the hazard's unit factor, as in the core.
@@ -93,6 +94,11 @@ class Chain:
                                for j, x in enumerate(pj) if x > 0]
                 elif h.kind == "state":
                     targets = [(to(h.to, n, s), r)]
+                elif h.kind == "release" and r == 0:
+                    targets = []
+                elif h.kind == "release":  # the unit leaves for the blood: the circulation chain's (capillary)
+                    raise ValueError("post-arrest: released units go back into the blood; exact.outcome_probabilities "
+                                     "solves release with the circulation")
                 else:
                     raise ValueError(f"exact: a {h.kind!r} hazard after arrest ({h.name}) is not solved")
                 for key, x in targets:

@@ -75,6 +75,8 @@ def outcome_probabilities_by_kind(model: CompiledModel) -> dict[tuple[int, int],
     hazards and t_max_s = inf (a linear solve per kind)."""
     if is_time_dependent(model) or not math.isinf(model.t_max_s):
         raise ValueError("linear solves need constant hazards (anoikis off or beta == 1) and t_max_s = inf")
+    if releasing([model]):  # a released unit arrests again: its arrest organs are not one outcome
+        raise ValueError("outcome probabilities by kind are not solved with release from arrest (k_release_per_s > 0)")
     nodes = EntryNodes.of([model])
     out = {}
     for k, p in sorted(set(zip(nodes.k.tolist(), nodes.p.tolist()))):

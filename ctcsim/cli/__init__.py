@@ -51,6 +51,7 @@ COMMANDS = {  # name: (module, line in ctcsim --help)
     "sweep": ("sweep", "A scenario at every point of a design, paired, into one table."),
     "sensitivity": ("sensitivity", "Sobol' indices or Morris screening of a study's outputs."),
     "calibrate": ("calibrate", "Fit parameters to targets; profile-likelihood intervals."),
+    "calibrate-all": ("calibrate", "The joint calibration of the built-in biology to its targets."),
 }
 
 

@@ -1,7 +1,8 @@
 """The published experiments that the built-in mouse scenarios reproduce, as measurable targets.
 
 Each target is what an experiment reported, how to measure it on simulated fates, the
-parameter it was calibrated with, and the interval the simulation must land in.  The
+parameter it depends on most (the one it was calibrated with before the joint fit,
+``ctcsim calibrate-all``, set every value at once), and the interval the simulation must land in.  The
 intervals are the rounding intervals of the published figures ("about 80 %" is read as
 75-85 %): the papers give no standard errors, only these rounded fractions.
 
@@ -39,7 +40,7 @@ class Target:
     low: float
     high: float
     measure: Callable[[object], float]  # fates (pyarrow or pandas) -> the measured fraction
-    parameter: str   # the biology parameter (or soil.ORGAN.FACTOR) it was calibrated with
+    parameter: str   # the biology parameter (or soil.ORGAN.FACTOR) it depends on most
     source: str
     stage: str       # its row in REFERENCE (the stage column); published = that row's cumulative fraction
 

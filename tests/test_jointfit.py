@@ -115,3 +115,21 @@ def test_the_half_life_measure_is_the_median_exit_from_the_blood():
     assert v == pytest.approx(3.5) and var > 0
     f = f.set_column(2, "fate", pa.array(["censored"] * 4 + ["arrested"] * 2))
     assert measures.meng2004_half_life(f)[0] == 6.0  # past the end: the end, a lower bound
+
+
+def test_apply_writes_identified_values_and_settings_only(tmp_path):
+    (tmp_path / "luzzi1998.toml").write_text(sc.builtin_scenario_text("luzzi1998"))
+    row = {"path": "biology.p_dormant", "scenarios": ["luzzi1998"], "estimate": 0.93, "ci_low": 0.92, "ci_high": 0.94,
+           "open_low": False, "open_high": False, "identified": True}
+    flat = {**row, "path": "biology.k_wake_per_s", "estimate": 5e-5, "identified": False}
+    result = jointfit.Result([row, flat], [], 0.0, 1, 1, "")
+    decl = declaration.from_dict({"parameters": [{k: row[k] for k in ("path", "scenarios")} | {"low": 0.5, "high": 0.99}],
+                                  "targets": ["luzzi1998_micro_d3"], "units": {"luzzi1998": 10},
+                                  "set": [{"path": "biology.k_wake_per_s", "scenarios": ["luzzi1998"], "value": 2e-8,
+                                           "why": "a test"}]},
+                                 "cal.toml", declaration.target_rows())
+    assert calibrated.apply(result, decl, tmp_path, "cal.toml") == [tmp_path / "luzzi1998.toml"]
+    s = sc.load(tmp_path / "luzzi1998.toml")
+    assert s.biology.p_dormant == 0.93 and s.biology.k_wake_per_s == 2e-8  # the flat estimate is not written
+    text = (tmp_path / "luzzi1998.toml").read_text()
+    assert "p_dormant = 0.93  # C: joint fit" in text and "k_wake_per_s = 2e-08  # U: a test (set by cal.toml)" in text

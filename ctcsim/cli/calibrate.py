@@ -94,6 +94,8 @@ def calibrate_all(declaration, out, seed, units_scale, threads, apply_):
 
     from ..validation import calibrated, declaration as _decl, jointfit
     path = Path(declaration) if declaration else Path(str(_decl.DECLARATION))
+    # What the scenario comments and calibrated.toml cite: the built-in declaration by its path in the package.
+    name = str(path) if declaration else "ctcsim/data/validation/calibration.toml"
     decl = _decl.load(path)
     decl = dataclasses.replace(decl, seed=decl.seed if seed is None else seed,
                                units={k: max(1, round(n * units_scale)) for k, n in decl.units.items()})
@@ -102,7 +104,7 @@ def calibrate_all(declaration, out, seed, units_scale, threads, apply_):
     wall = time.monotonic() - t0
     out = Path(out) if out else path.with_name("calibrated.toml")
     try:
-        out.write_text(calibrated.to_toml(result, decl, path.name))
+        out.write_text(calibrated.to_toml(result, decl, name))
     except OSError as e:
         raise Failure(f"{out}: cannot write: {e.strerror}", exit_code=1) from None
     width = max(len(p["label"]) for p in result.parameters)
@@ -120,8 +122,11 @@ def calibrate_all(declaration, out, seed, units_scale, threads, apply_):
                f"written to {out}")
     if apply_:
         scenarios = Path(str(resources.files("ctcsim") / "data" / "scenarios"))
-        for f in calibrated.apply(result, decl, scenarios, path.name):
+        for f in calibrated.apply(result, decl, scenarios, name):
             click.echo(f"applied to {f}")
+        for p in result.parameters:
+            if not p["identified"]:
+                click.echo(f"not applied (not identified): {p['label']}")
 
 
 commands = [calibrate, calibrate_all]

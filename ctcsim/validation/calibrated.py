@@ -2,7 +2,8 @@
 
 calibrated.toml holds nothing that differs between two runs of the same declaration and seed
 (no times, no paths), so the same command gives the same bytes.  ``apply`` sets each fitted
-value (and each value the declaration sets) in every scenario file that shares it, as ``key = value  # C: ...`` with its interval,
+value the targets identify (and each value the declaration sets) in every scenario file that
+shares it, as ``key = value  # C: ...`` with its interval,
 in the table its path names ([biology], [soil.ORGAN]); other paths are refused (one line).
 """
 from __future__ import annotations
@@ -40,13 +41,14 @@ def to_toml(result: Result, decl: Declaration, declaration_name: str) -> str:
 
 
 def apply(result: Result, decl: Declaration, scenario_dir: Path, declaration_name: str) -> list[Path]:
-    """Write every fitted value, and every value the declaration sets, into the scenario files
-    of ``scenario_dir`` that share it; each file is checked by loading it afterwards.  Returns
-    the files changed."""
+    """Write every identified fitted value, and every value the declaration sets, into the
+    scenario files of ``scenario_dir`` that share it; each file is checked by loading it
+    afterwards.  A value the targets do not determine stays as it was: written, it would be
+    the optimiser's wandering in a flat direction.  Returns the files changed."""
     texts: dict[Path, str] = {}
-    entries = [(p["path"], p["scenarios"], p["estimate"], _comment(p, declaration_name)) for p in result.parameters]
-    entries += [(x.path, x.scenarios, x.value, f"U: set by {declaration_name} for the joint fit (see there why)")
-                for x in decl.settings]
+    entries = [(p["path"], p["scenarios"], p["estimate"], _comment(p, declaration_name)) for p in result.parameters
+               if p["identified"]]
+    entries += [(x.path, x.scenarios, x.value, f"U: {x.why} (set by {declaration_name})") for x in decl.settings]
     for path_, names, value, comment in entries:
         table, key = _table_and_key(path_, declaration_name)
         for name in names:
@@ -70,16 +72,16 @@ def _table_and_key(path: str, where: str) -> tuple[str, str]:
 
 
 def _comment(p: dict, where: str) -> str:
-    lo = f"{p['ci_low']:.3g}" + (" (range end)" if p["open_low"] else "")
-    hi = f"{p['ci_high']:.3g}" + (" (range end)" if p["open_high"] else "")
-    flag = "" if p["identified"] else "; not identified by the targets"
-    return f"C: joint fit (ctcsim calibrate-all, {where}), 95 % interval [{lo}, {hi}]{flag}"
+    lo = f"{p['ci_low']:.4g}" + (" (range end)" if p["open_low"] else "")
+    hi = f"{p['ci_high']:.4g}" + (" (range end)" if p["open_high"] else "")
+    return f"C: joint fit (ctcsim calibrate-all, {where}), 95 % interval [{lo}, {hi}]"
 
 
 def set_value(text: str, table: str, key: str, value: float, comment: str) -> str:
     """``text`` with ``key = value  # comment`` in ``[table]``: the key's line replaced, else
     added at the table's end, else the table added at the end of the file."""
-    line = f"{key} = {value:.4g}  # {comment}"
+    shown = f"{value:.4g}"
+    line = f"{key} = {shown if any(c in shown for c in '.en') else shown + '.0'}  # {comment}"  # a float stays one
     lines = text.splitlines()
     header = re.compile(r"^\s*\[+([^\]]+)\]+\s*(#.*)?$")
     start = next((i for i, s in enumerate(lines) if (m := header.match(s)) and m.group(1).strip() == table), None)
@@ -91,6 +93,7 @@ def set_value(text: str, table: str, key: str, value: float, comment: str) -> st
     if at is not None:
         lines[at] = line
     else:
-        last = max((i for i in range(start, end) if lines[i].strip()), default=start)
+        # after the table's last key: comments just above the next header belong to that one
+        last = max((i for i in range(start, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")))
         lines.insert(last + 1, line)
     return "\n".join(lines) + "\n"

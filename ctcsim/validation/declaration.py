@@ -52,6 +52,7 @@ class Setting:
     path: str = spec(str)
     scenarios: list = spec(list, doc="built-in scenarios that take this value")
     value: float = spec(float)
+    why: str = spec(str, doc="the value's source or reason, written beside it by --apply")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,6 +31,7 @@ class Parameter:
     low: float = spec(float)
     high: float = spec(float)
     scale: str = spec(str, "linear", check=one_of("linear", "log"))
+    start: float | None = spec(float, None, doc="where the fit starts [the middle of the range]")
 
     @property
     def label(self) -> str:
@@ -207,6 +208,8 @@ def _check_parameter(p: Parameter, where: str, key: str) -> None:
         raise ScenarioError(where, f"{key}.high", f"expected high > low, got low {p.low:g}, high {p.high:g}")
     if p.scale == "log" and positive(p.low):
         raise ScenarioError(where, f"{key}.low", f"a log scale needs low > 0, got {p.low:g}")
+    if p.start is not None and not p.low <= p.start <= p.high:
+        raise ScenarioError(where, f"{key}.start", f"expected a start in [{p.low:g}, {p.high:g}], got {p.start:g}")
     for name in p.scenarios:
         s = _scenario.builtin_scenario(name)
         for x in (p.low, p.high):  # both ends of the range must make valid scenarios

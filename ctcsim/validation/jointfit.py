@@ -91,15 +91,10 @@ class Objective:
 
 
 def start(decl: Declaration) -> np.ndarray:
-    """The unit-cube point of the built-in values (of the first simulated scenario of each),
-    kept a step inside the range so that the first differences stay inside it."""
-    z = []
-    for p in decl.parameters:
-        simulated = next(name for name in p.scenarios if name in decl.scenarios)  # declaration checks one is
-        x = paths.value(decl.scenarios[simulated], p.path)
-        u = p.to_unit(x) if x is not None and (p.scale == "linear" or x > 0) else 0.5
-        z.append(min(max(u, 2 * decl.fit.step), 1 - 2 * decl.fit.step))
-    return np.array(z)
+    """The unit-cube point of the declared starts (the middle of a range without one), kept a
+    step inside the range so that the first differences stay inside it."""
+    z = [p.to_unit(p.start) if p.start is not None else 0.5 for p in decl.parameters]
+    return np.clip(z, 2 * decl.fit.step, 1 - 2 * decl.fit.step)
 
 
 def fit(decl: Declaration, threads: int | None = None, progress: Callable[[str], None] | None = None) -> Result:

@@ -133,3 +133,18 @@ def test_apply_writes_identified_values_and_settings_only(tmp_path):
     assert s.biology.p_dormant == 0.93 and s.biology.k_wake_per_s == 2e-8  # the flat estimate is not written
     text = (tmp_path / "luzzi1998.toml").read_text()
     assert "p_dormant = 0.93  # C: joint fit" in text and "k_wake_per_s = 2e-08  # U: a test (set by cal.toml)" in text
+
+
+def test_a_shared_parameter_takes_one_value_in_every_scenario_it_names():
+    data = {"parameters": [{"path": "biology.p_dormant", "scenarios": ["luzzi1998", "fidler1970"], "low": 0.5,
+                            "high": 0.9},
+                           {"path": "soil.lung.macrophage", "scenarios": ["fidler1970"], "low": 1.0, "high": 100.0,
+                            "scale": "log"}],
+            "targets": ["luzzi1998_micro_d3", "fidler1970_alive_24h"], "units": {"luzzi1998": 10, "fidler1970": 10},
+            "set": [{"path": "biology.trap_max", "scenarios": ["luzzi1998"], "value": 0.95, "why": "a test"}]}
+    decl = declaration.from_dict(data, "cal.toml", declaration.target_rows())
+    s = jointfit.Objective(decl).scenarios([0.5, 0.5])
+    assert s["luzzi1998"].biology.p_dormant == s["fidler1970"].biology.p_dormant == pytest.approx(0.7)
+    assert s["fidler1970"].soil["lung"]["macrophage"] == pytest.approx(10.0)
+    assert s["luzzi1998"].soil["lung"]["macrophage"] != pytest.approx(10.0)  # not named there: its own value
+    assert s["luzzi1998"].biology.trap_max == 0.95 and s["fidler1970"].biology.trap_max != 0.95

@@ -42,11 +42,10 @@ def _synthetic(truth: dict, seed: int, units: int, rel_sd: float):
     s = sc.builtin_scenario("luzzi1998")
     from ctcsim.runner import simulate
     from ctcsim.studies import paths
-    fates = simulate(measures.EXPERIMENTS["luzzi1998"].prepare(paths.with_values(s, truth, "truth")), units,
-                     seed=seed).fates
+    run = simulate(measures.EXPERIMENTS["luzzi1998"].prepare(paths.with_values(s, truth, "truth")), units, seed=seed)
     rows = []
     for tid in ids:
-        v, _ = MEASURES[tid].of(fates)
+        v, _ = MEASURES[tid].of(run)
         half = 1.96 * rel_sd * v
         rows.append({"id": tid, "role": "calibration", "low": v - half, "high": v + half})
     return params, ids, rows
@@ -106,15 +105,21 @@ def test_apply_replaces_adds_to_and_adds_the_table():
     assert table.endswith("[soil.liver]\nniche = 0.5  # C: n\n")
 
 
-def test_the_half_life_measure_is_the_median_exit_from_the_blood():
-    # 5 units leave the blood at 1..5 h after entry, one is still there at the end: median 3.5 h.
+def test_the_half_life_is_when_the_circulation_first_holds_half_the_units():
+    # 4 units enter at 0; unit 0 is trapped at 1 h, released at 2 h, trapped at 5 h; units 1, 2
+    # leave at 3 h and 4 h; unit 3 is censored at 6 h. Occupancy 4 -> 3 (1 h) -> 4 (2 h) -> 3
+    # (3 h) -> 2 (4 h): half first at 4 h, later than the median of first exits (3 h).
     import pyarrow as pa
-    f = pa.table({"fate_time_s": [3600.0 * k for k in (1, 2, 3, 4, 5, 6)], "entry_time_s": [0.0] * 6,
-                  "fate": ["arrested"] * 5 + ["censored"]})
-    v, var = measures.meng2004_half_life(f)
-    assert v == pytest.approx(3.5) and var > 0
-    f = f.set_column(2, "fate", pa.array(["censored"] * 4 + ["arrested"] * 2))
-    assert measures.meng2004_half_life(f)[0] == 6.0  # past the end: the end, a lower bound
+    from ctcsim.runner import Result
+    h = 3600.0
+    events = pa.table({"unit_id": [0, 1, 2, 3, 0, 0, 1, 2, 0, 3], "time_s": [0, 0, 0, 0, h, 2 * h, 3 * h, 4 * h, 5 * h, 6 * h],
+                       "event": ["enter"] * 4 + ["trapped", "released", "died_nk", "adhered", "trapped", "censored"]})
+    fates = pa.table({"unit_id": [0, 1, 2, 3]})
+    v, var = measures.meng2004_half_life(Result(fates, events, 1))
+    assert v == 4.0 and var > 0
+    events = events.set_column(2, "event", pa.array(["enter"] * 4 + ["trapped", "released", "move", "move", "trapped",
+                                                                     "censored"]))
+    assert measures.meng2004_half_life(Result(fates, events, 1)) == (6.0, 0.0)  # above half until the end
 
 
 def test_apply_writes_identified_values_and_settings_only(tmp_path):

@@ -23,8 +23,8 @@ PINNED = {
                                                "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
     "breast": ("7c8a92806feccddc77ee4ef5fb6c4b1ca6b05e3617124708d0f67d4acb464aad",
                "f7cdbfa6f04dd3d20d94e9ec4fe56c8c47e5686d07ba60bdbfde0c8292ac52e6"),
-    "luzzi1998": ("ef317ff1de46a929dff64dc3bf4170039ed876545eff3c873a52c57eac81154b",
-                  "f570d2587035c20cb6926f094f1b1eba8ac46319b852809eed5cd7bf01ef5144"),
+    "luzzi1998": ("18e6b6e651b1bdd6f3dbbcf3395cdf8903656a10f11df08edce15f287d96184d",
+                  "30701cef957dee1adb2a9001c53e469fe6dcd7ccecc1a98f842ae416a149d117"),
 }
 
 

@@ -65,12 +65,13 @@ class Objective:
         z = np.clip(np.asarray(z, float), 0.0, 1.0)
         key = tuple(z.tolist())
         if key not in self.cache:
-            scenarios, fates = self.scenarios(z), {}
+            scenarios, runs = self.scenarios(z), {}
             for e in self.decl.experiments:
                 exp = EXPERIMENTS[e]
-                s = exp.prepare(scenarios[exp.scenario])
-                fates[e] = simulate(s, self.decl.units[e], seed=self.decl.seed, threads=self.threads).fates
-            self.cache[key] = [MEASURES[t.id].of(fates[t.experiment]) for t in self.decl.targets]
+                events = any(MEASURES[t.id].events for t in self.decl.targets if t.experiment == e)
+                runs[e] = simulate(exp.prepare(scenarios[exp.scenario]), self.decl.units[e], seed=self.decl.seed,
+                                   events=events, threads=self.threads)
+            self.cache[key] = [MEASURES[t.id].of(runs[t.experiment]) for t in self.decl.targets]
             self._report(key)
         return self.cache[key]
 

@@ -2,7 +2,8 @@
 function per target id, on simulated fates, with its Monte Carlo variance.
 
 A measurement is an experiment (``EXPERIMENTS``: a built-in scenario, set up as the paper
-did it) and a function of that experiment's fates (``MEASURES[id]``) returning
+did it) and a function of a simulation of it (``MEASURES[id]``: ``runner.Result``, its fates
+and, where ``events``, its events) returning
 ``(value, variance)``: the value in the target's unit and the Monte Carlo variance of that
 value over the experiment's units (binomial for fractions; the sample median's asymptotic
 variance for a half-life).  The joint calibration (``jointfit``) runs each experiment once per
@@ -59,66 +60,84 @@ def _fraction(hit: np.ndarray) -> tuple[float, float]:
     return p, p * (1.0 - p) / n
 
 
-def meng2004_half_life(f) -> tuple[float, float]:
-    """Hours until half of the units have left the blood (arrest or death in circulation):
-    the median of the time each unit leaves it; a censored unit (still in the blood at
-    t_max_s) leaves after t_max_s, so a median past it is reported as t_max_s, a lower bound.
-    Today an arrest is final; once arrested units can be released, a unit's time in the
-    blood must be read from its events (arrest and release), not from its fate.
-    Variance: the sample median's, p(1 - p) / (n f^2) at p = 1/2, with the density f of the
-    exit time at the median from the 45 % and 55 % quantiles."""
-    end = float(np.max(column(f, "fate_time_s")))
-    t = column(f, "fate_time_s").astype(float) - column(f, "entry_time_s").astype(float)
-    t = np.where(column(f, "fate") == "censored", 2 * end + 1, t)  # after every exit
-    q45, q50, q55 = np.quantile(t, [0.45, 0.5, 0.55])
-    if q50 > end:
-        return end / HOUR_S, 0.0
-    width = (q55 - q45) / HOUR_S
-    return float(q50) / HOUR_S, 0.25 / len(t) * (width / 0.1) ** 2
+# Events that put a unit into the circulation, and that take it out (an arrest, a death, the end).
+_INTO = ("enter", "released")
+_OUT_OF = ("trapped", "adhered", "died_shear", "died_nk", "died_anoikis", "censored")
 
 
-def luzzi1998_extravasated_d3(f) -> tuple[float, float]:
+def meng2004_half_life(run) -> tuple[float, float]:
+    """Hours until the units in the circulation first fall to half of those injected: the
+    occupancy of the circulation over time, from each unit's events (in at entry and at each
+    release from arrest, out at each arrest, a death or the end), so a unit released back
+    counts again, as Meng's CTC counts would.  Without release this is the median time each
+    unit leaves the blood.  Still above half at t_max_s: t_max_s, a lower bound.
+    Variance: a median's, p(1 - p) / (n f^2) at p = 1/2, with the occupancy's rate of fall f
+    between its first crossings of 55 % and 45 %."""
+    ev, n = run.events, run.fates.num_rows
+    kind, t = column(ev, "event"), column(ev, "time_s").astype(float)
+    step = np.where(np.isin(kind, _INTO), 1, np.where(np.isin(kind, _OUT_OF), -1, 0))
+    keep = step != 0
+    kind, t, step = kind[keep], t[keep], step[keep]
+    order = np.lexsort((-step, t))  # at one time, in before out: a unit trapped at entry was in
+    kind, t, occupancy = kind[order], t[order], np.cumsum(step[order]) / n
+
+    peak = int(np.argmax(occupancy)) if len(occupancy) else 0  # the bolus is all in
+
+    def first_at_most(p):
+        below = np.flatnonzero(occupancy[peak:] <= p)
+        return peak + below[0] if len(below) else None
+
+    half = first_at_most(0.5)
+    if half is None or kind[half] == "censored":  # still above half until the end
+        return (float(t.max()) if len(t) else 0.0) / HOUR_S, 0.0
+    t55, t45 = first_at_most(0.55), first_at_most(0.45)
+    width = (t[t45 if t45 is not None else -1] - t[t55]) / HOUR_S
+    return float(t[half]) / HOUR_S, 0.25 / n * (width / 0.1) ** 2
+
+
+def luzzi1998_extravasated_d3(run) -> tuple[float, float]:
     """Fraction of injected units extravasated within 3 days."""
-    return _fraction(column(f, "extravasation_time_s") <= 3 * DAY_S)  # NaN (never) compares False
+    return _fraction(column(run.fates, "extravasation_time_s") <= 3 * DAY_S)  # NaN (never) compares False
 
 
-def luzzi1998_micro_d3(f) -> tuple[float, float]:
+def luzzi1998_micro_d3(run) -> tuple[float, float]:
     """Fraction of injected units that began a micrometastasis within 3 days."""
-    return _fraction(column(f, "micrometastasis_time_s") <= 3 * DAY_S)
+    return _fraction(column(run.fates, "micrometastasis_time_s") <= 3 * DAY_S)
 
 
-def luzzi1998_macro_d13(f) -> tuple[float, float]:
+def luzzi1998_macro_d13(run) -> tuple[float, float]:
     """Fraction of injected units that are macrometastases at the end (day 13)."""
-    return _fraction(column(f, "post_arrest") == "macrometastasis")
+    return _fraction(column(run.fates, "post_arrest") == "macrometastasis")
 
 
-def luzzi1998_dormant_d13(f) -> tuple[float, float]:
+def luzzi1998_dormant_d13(run) -> tuple[float, float]:
     """Fraction of injected units that are solitary dormant cells at the end (day 13)."""
-    return _fraction(column(f, "post_arrest") == "dormant")
+    return _fraction(column(run.fates, "post_arrest") == "dormant")
 
 
-def fidler1970_alive_24h(f) -> tuple[float, float]:
+def fidler1970_alive_24h(run) -> tuple[float, float]:
     """Fraction of injected units alive at 24 h, anywhere (``compare.indicator("alive")``)."""
-    return _fraction(indicator(f, "alive").astype(bool))
+    return _fraction(indicator(run.fates, "alive").astype(bool))
 
 
-def fidler1970_lung_share_24h(f) -> tuple[float, float]:
+def fidler1970_lung_share_24h(run) -> tuple[float, float]:
     """Of the units alive at 24 h, the fraction in the lung (binomial over the survivors;
     no survivor: 0 with variance 1/4, the most a fraction can have)."""
-    alive = indicator(f, "alive").astype(bool)
+    alive = indicator(run.fates, "alive").astype(bool)
     if not alive.any():
         return 0.0, 0.25
-    return _fraction(indicator(f, "organ:lung").astype(bool)[alive])
+    return _fraction(indicator(run.fates, "organ:lung").astype(bool)[alive])
 
 
 @dataclasses.dataclass(frozen=True)
 class Measure:
     experiment: str                        # a key of EXPERIMENTS
-    of: Callable[[object], tuple[float, float]]  # fates -> (value, Monte Carlo variance)
+    of: Callable[[object], tuple[float, float]]  # a run (.fates, .events) -> (value, Monte Carlo variance)
+    events: bool = False                   # whether it reads the run's events
 
 
 MEASURES = {
-    "meng2004_half_life": Measure("breast_bolus", meng2004_half_life),
+    "meng2004_half_life": Measure("breast_bolus", meng2004_half_life, events=True),
     "luzzi1998_extravasated_d3": Measure("luzzi1998", luzzi1998_extravasated_d3),
     "luzzi1998_micro_d3": Measure("luzzi1998", luzzi1998_micro_d3),
     "luzzi1998_macro_d13": Measure("luzzi1998", luzzi1998_macro_d13),

@@ -141,3 +141,22 @@ def test_widened_keeps_no_information_and_stretches_each_side():
     assert Estimate(math.nan, 0.0, math.inf, "").widened(2) == Estimate(math.nan, 0.0, math.inf, "")
     w = Estimate(1.0, 0.5, 3.0, "").widened(2)
     assert (w.low, w.high) == (0.0, 5.0)
+
+
+def test_alive_at_an_earlier_time_from_fates_observed_later():
+    f = pa.table({"fate": ["died_nk", "arrested", "arrested", "censored"], "fate_time_s": [5.0, 1.0, 1.0, 100.0],
+                  "post_arrest": ["none", "died_in_capillary", "dormant", "none"],
+                  "post_arrest_time_s": [float("nan"), 50.0, 100.0, float("nan")]})
+    assert measures._alive_at(f, 10.0).tolist() == [False, True, True, True]
+    assert measures._alive_at(f, 60.0).tolist() == [False, False, True, True]
+
+
+def test_every_site_series_reads_and_a_fitted_one_reads_as_the_fit_reads_it():
+    from ctcsim.site_frequencies import read_sites
+    from ctcsim.validation import held_out
+    for table, ((label, part), others) in held_out.SERIES.items():
+        fit = held_out.read_series(label, part, table)
+        assert fit.values == {s.organ: s.value for s in read_sites(None, label, part).sites}
+        for lab, p, _ in others:
+            assert held_out.read_series(lab, p, table).values
+    assert held_out.read_series("breast", "Newton").values == {"bone": 35.0, "brain": 5.0}  # "<5" ranked as 5

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import experiments
+from .. import experiments, hazards, stats
 from .. import scenario as sc
 from ..compare import column, indicator
 from . import blood, held_out
@@ -94,7 +94,10 @@ def _fidler_24h(runs: Runs):
 
 def fidler_alive(runs: Runs) -> Result:
     s, f = _fidler_24h(runs)
-    return Result(fraction(_count(indicator(f, "alive")), f.num_rows), f"{f.num_rows:,} units", horizon_text(s.t_max_s))
+    alive = indicator(f, "alive") == 1
+    circulating = _count(alive & (column(f, "fate") == "censored"))
+    return Result(fraction(_count(alive), f.num_rows), f"{f.num_rows:,} units", horizon_text(s.t_max_s),
+                  (f"alive at 24 h: {circulating:,} still circulating, {_count(alive) - circulating:,} arrested",))
 
 
 def fidler_lung_share(runs: Runs) -> Result:
@@ -136,16 +139,50 @@ def fidler_lung_tumours(runs: Runs) -> Result:
                   horizon_text(s.t_max_s), (_lung_outcomes(control),))
 
 
+def _alive_at(f, t_s: float) -> np.ndarray:
+    """Alive at time t_s (a fate table observed to a later horizon): neither dead in the blood
+    nor gone after arrest by then (final post-arrest outcomes carry their time)."""
+    dead = np.isin(column(f, "fate"), hazards.DEAD_FATES) & (column(f, "fate_time_s") <= t_s)
+    gone = np.isin(column(f, "post_arrest"), hazards.GONE) & (column(f, "post_arrest_time_s") <= t_s)
+    return ~(dead | gone)
+
+
+def _change(arm, control) -> str:
+    """arm / control - 1 in % with its matched-pairs 95 % interval."""
+    ka, kc = _count(arm), _count(control)
+    if not (ka and kc):
+        return f"{ka:,} vs {kc:,}"
+    c = stats.paired_contrast(ka, kc, _count(arm & control), len(arm))
+    lo, hi = c["rr_ci95"]
+    return f"{100 * (c['relative_risk'] - 1):+.2g} % [{100 * (lo - 1):+.2g}, {100 * (hi - 1):+.2g}]"
+
+
+def _shielded_at_arrest(f) -> str:
+    arrested = column(f, "fate") == "arrested"
+    shielded = np.asarray(column(f, "shielded_at_fate"), bool) & arrested
+    return _pct(fraction(_count(shielded), _count(arrested)))
+
+
+def breast_antiplatelet(runs: Runs) -> str:
+    """The issue's own anti-platelet figures: built-in breast_antiplatelet (k_on x 0.1), paired."""
+    s = variant("breast_antiplatelet", t_max_s=human_horizon_s("breast_antiplatelet"))
+    f = runs.fates("breast_antiplatelet_horizon", s)
+    control, arm = _arm(f, "control"), _arm(f, "anti_platelet")
+    alive = _change(_alive_at(arm, DAY_S), _alive_at(control, DAY_S))
+    return (f"breast_antiplatelet (k_on x 0.1): alive at 24 h {alive}, micrometastases formed by "
+            f"{horizon_text(s.t_max_s)} {_change(_formed(arm), _formed(control))}, "
+            f"arrested carrying platelets {_shielded_at_arrest(control)}")
+
+
 def antiplatelet(runs: Runs) -> Result:
     s, control, arm = _fidler_14d(runs)
     yc = _metastasis(control) & (column(control, "organ") == "lung")
     ya = _metastasis(arm) & (column(arm, "organ") == "lung")
-    shielded = np.asarray(column(control, "shielded_at_fate"), bool) & (column(control, "fate") == "arrested")
-    arrested = column(control, "fate") == "arrested"
     return Result(fold_reduction(_count(yc), _count(ya), _count(yc & ya), control.num_rows),
                   f"{control.num_rows:,} units per arm (paired)", horizon_text(s.t_max_s),
                   (f"lung metastases: control {_count(yc):,}, anti-platelet {_count(ya):,}",
-                   f"arrested carrying platelets (control): {_pct(fraction(_count(shielded), _count(arrested)))}"))
+                   f"arrested carrying platelets (control): {_shielded_at_arrest(control)}",
+                   breast_antiplatelet(runs)))
 
 
 def _arrested_breakdown(f) -> tuple[np.ndarray, str]:

@@ -68,7 +68,7 @@ def _issue(by_id) -> list[str]:
            "| quantity | published | ctcsim now [95 %] | why (from the measurement) |", "|---|---|---|---|"]
     for quantity, ids in ISSUE_ROWS:
         rs = [by_id[i] for i in ids if i in by_id]
-        published = "; ".join(f"{r.target.published} ({r.target.unit})" for r in rs)
+        published = "; ".join(r.target.published for r in rs)
         now = "; ".join(f"{value_text(r.result.estimate)} {r.verdict.split(':')[0]}" for r in rs)
         why = "; ".join(dict.fromkeys(w for r in rs for w in r.result.why))
         out.append(f"| {quantity} | {dossier._cell(published)} | {dossier._cell(now)} | {dossier._cell(why)} |")

@@ -14,7 +14,7 @@ import scipy.stats
 from click.testing import CliRunner
 
 from ctcsim.cli import main
-from ctcsim.validation import blood, dossier, measures, ranks, targets
+from ctcsim.validation import blood, dossier, measurements, ranks, targets
 from ctcsim.validation.intervals import Estimate, fold_reduction, fraction, ratio
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_every_target_has_a_measurement_and_the_committed_dossier_has_every_row_with_its_role():
     rows = targets.load()
-    assert [t.id for t in rows] == list(measures.MEASURES)  # one measurement per row, in the file's order
+    assert [t.id for t in rows] == list(measurements.MEASURES)  # one measurement per row, in the file's order
     committed = dossier.parse((REPO / "docs" / "VALIDATION.md").read_text(), "docs/VALIDATION.md")
     assert {i: role for i, (role, _) in committed.items()} == {t.id: t.role for t in rows}
 
@@ -30,7 +30,7 @@ def test_every_target_has_a_measurement_and_the_committed_dossier_has_every_row_
 def _stub(monkeypatch, value=0.5):
     """Every measurement replaced by a fixed fraction (no simulation)."""
     def fake(runs):
-        return measures.Result(fraction(round(value * 1000), 1000), "1,000 units", "1 d", ("stub",))
+        return measurements.Result(fraction(round(value * 1000), 1000), "1,000 units", "1 d", ("stub",))
     monkeypatch.setattr(dossier, "MEASURES", {t.id: fake for t in targets.load()})
     monkeypatch.setattr("ctcsim.validation.report._sites", lambda by_id: [])
 
@@ -74,7 +74,7 @@ def test_check_of_a_file_that_is_not_a_dossier_is_one_line(tmp_path):
 def test_verdicts_say_inside_or_how_far_off():
     t = next(t for t in targets.load() if t.id == "koop1995_extravasation")  # range 0.8-1
     def v(k, n):
-        return dossier.verdict(t, measures.Result(fraction(k, n), "", ""))
+        return dossier.verdict(t, measurements.Result(fraction(k, n), "", ""))
     assert v(90, 100) == "inside"
     assert v(2, 100).startswith("MISS: below, by ")
     assert v(0, 0) == "MISS: no value (undefined)"
@@ -83,7 +83,7 @@ def test_verdicts_say_inside_or_how_far_off():
 def test_a_measurement_on_the_real_model_lands_in_its_row():
     """One cheap measurement end to end (luzzi1998, 2000 units): a fraction with its Wilson interval."""
     from ctcsim.validation.sim import Runs
-    r = measures.MEASURES["luzzi1998_dormant_d13"](Runs(2000, 3, threads=1, quiet=True))
+    r = measurements.MEASURES["luzzi1998_dormant_d13"](Runs(2000, 3, threads=1, quiet=True))
     e = r.estimate
     assert 0 < e.low < e.value < e.high < 1 and r.horizon == "13 d" and r.n == "2,000 units"
 
@@ -110,9 +110,11 @@ def test_pooled_p_is_the_share_of_joint_orderings_with_a_sum_of_rhos_at_least_th
     assert got["p"] == pytest.approx(sum(s >= observed - 1e-9 for s in sums) / len(sums), abs=1e-15)
 
 
-def test_blood_count_and_half_life_from_events_with_a_release():
+def test_blood_count_and_half_life_from_events_with_a_release(monkeypatch):
     """Unit i (of n = 100) enters at 0 and is trapped at time i + 1; unit 0 is released at 30.5
-    and trapped again at 200: the count is n - t, one more from 30.5 to 200."""
+    and trapped again at 200: the count is n - t, one more from 30.5 to 200.  The release's
+    event is the model's ("released": hazards.py's release hazard, where the model has it)."""
+    monkeypatch.setattr(blood, "INTO_BLOOD", ("enter", "released"))
     n = 100
     ev, t = ["enter"] * n + ["trapped"] * n + ["released", "trapped"], [0.0] * n + [i + 1.0 for i in range(n)] + [30.5, 200.0]
     times, count = blood.blood_count(*blood.changes(pa.table({"time_s": t, "event": ev})))
@@ -147,8 +149,8 @@ def test_alive_at_an_earlier_time_from_fates_observed_later():
     f = pa.table({"fate": ["died_nk", "arrested", "arrested", "censored"], "fate_time_s": [5.0, 1.0, 1.0, 100.0],
                   "post_arrest": ["none", "died_in_capillary", "dormant", "none"],
                   "post_arrest_time_s": [float("nan"), 50.0, 100.0, float("nan")]})
-    assert measures._alive_at(f, 10.0).tolist() == [False, True, True, True]
-    assert measures._alive_at(f, 60.0).tolist() == [False, False, True, True]
+    assert measurements._alive_at(f, 10.0).tolist() == [False, True, True, True]
+    assert measurements._alive_at(f, 60.0).tolist() == [False, False, True, True]
 
 
 def test_every_site_series_reads_and_a_fitted_one_reads_as_the_fit_reads_it():

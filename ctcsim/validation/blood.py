@@ -3,8 +3,8 @@
 Meng counted CTCs in blood at times after the primary was removed, so what is measured is
 the number of units circulating at time t, not the time to a first arrest: once arrested
 units can be released, a unit leaves the blood and comes back.  The count changes only at
-events, so it is exact from the events table: +1 at each entry into the blood ("enter", and
-"released" where the model has it), -1 at each way out of it (trapped, adhered, a death in
+events, so it is exact from the events table: +1 at each entry into the blood ("enter", and a
+release from arrest where the model has one), -1 at each way out of it (trapped, adhered, a death in
 circulation).  B(t) = the running sum, sorted by time; t_half = the first time B <= n / 2.
 
 Each unit is or is not in the blood at time t, independently of the others, so B(t) is
@@ -24,7 +24,9 @@ import pyarrow.compute as pc
 from .. import hazards, stats
 from .intervals import Estimate, fraction
 
-INTO_BLOOD = ("enter", "released")  # "released": arrested units back into the blood (when the model has it)
+# Into the blood: entry, and the events of hazards that send an arrested unit back into it
+# (kind "release", where the model has one).
+INTO_BLOOD = ("enter",) + tuple(h.event for h in hazards.HAZARDS if h.kind == "release")
 OUT_OF_BLOOD = ("trapped", "adhered") + tuple(h.event for h in hazards.HAZARDS
                                              if h.phase == "circulating" and h.kind == "fate")
 

@@ -1,6 +1,6 @@
 """docs/VALIDATION.md: every row of targets.toml measured, judged and written as one table.
 
-``build`` measures every target (``measures.MEASURES``, through one ``sim.Runs``); ``render``
+``build`` measures every target (``measurements.MEASURES``, through one ``sim.Runs``); ``render``
 writes the Markdown (``report`` holds its sections); ``parse`` reads a dossier's table back
 and ``check`` compares a fresh build with a committed file: the same ids, the same roles, and
 each value agreeing with the committed one.
@@ -19,7 +19,7 @@ import re
 import statistics
 
 from .intervals import Estimate
-from .measures import MEASURES, Result
+from .measurements import MEASURES, Result
 from .sim import Runs
 from .targets import Target
 
@@ -65,7 +65,7 @@ def build(targets: list[Target], runs: Runs) -> list[Row]:
     missing = [t.id for t in targets if t.id not in MEASURES]
     if missing:
         raise ValueError(f"targets.toml: no measurement registered for {', '.join(missing)} "
-                         "(ctcsim/validation/measures.py, MEASURES)")
+                         "(ctcsim/validation/measurements.py, MEASURES)")
     rows = []
     for t in targets:
         runs.say(f"measuring {t.id}")

@@ -121,9 +121,12 @@ def fitted_scenario(table: str):
     return scenario
 
 
-def _metastases(runs: Runs, table: str) -> dict:
-    """organ -> micrometastases formed by the horizon, in SITE_UNITS x n units of the table's
-    scenario (only the counts are kept: a million fates per primary are not)."""
+def site_prediction(runs: Runs, table: str) -> dict:
+    """The model's site frequencies by organ for the table's scenario (any scale; ranks are what
+    count): the micrometastases formed by the horizon in SITE_UNITS x n simulated units (only the
+    counts are kept: a million fates per primary are not), whose Monte Carlo error ``_interval``
+    resamples.  This is the one prediction the held-out test makes: an exact prediction of
+    relative site frequencies (scenario, table) -> organ -> share replaces it where the model has one."""
     def make():
         base = fitted_scenario(table)
         f = runs.simulate(f"sites_{table}", variant(base, t_max_s=human_horizon_s(base)), n=SITE_UNITS * runs.n).fates
@@ -154,7 +157,7 @@ def _series(held: bool) -> list[Series]:
 
 def report(runs: Runs, held: bool) -> Report:
     series = _series(held)
-    counts = {t: _metastases(runs, t) for t in SERIES}
+    counts = {t: site_prediction(runs, t) for t in SERIES}
     lines = []
     for s in series:
         obs = list(s.values.values())

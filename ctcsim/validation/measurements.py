@@ -30,6 +30,7 @@ HALF_LIFE_HORIZON_S = 12 * 3600.0   # 5 x Meng's longest half-life: a t_half up 
 # of steps); 20 000 put the share in blood at the crossing within +-0.7 % (95 %).
 HALF_LIFE_UNITS = 20_000
 ANTI_PLATELET = {"k_on_per_s": 0.0, "k_on_capillary_per_s": 0.0}
+LYMPH_NODES = ("lymph_nodes", "regional_lymph_nodes")  # distant (blood-perfused) and regional (lymph-borne) nodes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +217,7 @@ def chambers(runs: Runs) -> Result:
 
 def lymph_nodes(runs: Runs) -> Result:
     s, f = _breast(runs)
-    nodes = column(f, "organ") == "lymph_nodes"
+    nodes = np.isin(column(f, "organ"), LYMPH_NODES)
     arrested = column(f, "fate") == "arrested"
     met = _formed(f)
     return Result(fraction(_count(met & nodes), _count(met)), f"{f.num_rows:,} units", horizon_text(s.t_max_s),

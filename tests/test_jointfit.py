@@ -114,7 +114,7 @@ def test_the_half_life_is_when_the_circulation_first_holds_half_the_units():
     h = 3600.0
     events = pa.table({"unit_id": [0, 1, 2, 3, 0, 0, 1, 2, 0, 3], "time_s": [0, 0, 0, 0, h, 2 * h, 3 * h, 4 * h, 5 * h, 6 * h],
                        "event": ["enter"] * 4 + ["trapped", "released", "died_nk", "adhered", "trapped", "censored"]})
-    fates = pa.table({"unit_id": [0, 1, 2, 3]})
+    fates = pa.table({"unit_id": [0, 1, 2, 3], "fate_time_s": [5 * h, 3 * h, 4 * h, 6 * h]})
     v, var = measures.meng2004_half_life(Result(fates, events, 1))
     assert v == 4.0 and var > 0
     events = events.set_column(2, "event", pa.array(["enter"] * 4 + ["trapped", "released", "move", "move", "trapped",

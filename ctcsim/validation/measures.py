@@ -9,19 +9,23 @@ value over the experiment's units (binomial for fractions; the sample median's a
 variance for a half-life).  The joint calibration (``jointfit``) runs each experiment once per
 evaluation and measures every target on it; the dossier may reuse the same functions.
 
-Only the calibration targets are here so far; a prediction's measurement belongs beside them
-(the dossier's), but no fit may read one (``jointfit`` refuses any id whose role is not
-"calibration").
+Only the calibration targets are here, measured as ``measurements`` (the dossier's) measures
+them, but on a run of the scenario the fit hands over (the dossier's functions simulate the
+built-in scenarios themselves); the half-life is the dossier's ``blood``.  No fit may read a
+prediction (``declaration`` refuses any id whose role is not "calibration").
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable
 
 import numpy as np
 
 from .. import scenario as _scenario
 from ..compare import column, indicator
+from ..stats import Z95
+from . import blood
 
 DAY_S = 86400.0
 HOUR_S = 3600.0
@@ -43,8 +47,9 @@ class Experiment:
 
 def _intravenous_bolus(d: dict) -> dict:
     # Meng 2004 counted CTCs after the primary was removed: no further entry, so the decay of
-    # units that start together in the systemic veins (the vena cava) at t = 0.
-    return {**d, "entry": {"mode": "injection", "site": "systemic_veins"}}
+    # units that start together in the systemic veins (the vena cava) at t = 0, observed for 12 h
+    # (5 x Meng's longest half-life, as the dossier's measurement).
+    return {**d, "entry": {"mode": "injection", "site": "systemic_veins"}, "t_max_s": 12 * HOUR_S}
 
 
 EXPERIMENTS = {
@@ -60,39 +65,19 @@ def _fraction(hit: np.ndarray) -> tuple[float, float]:
     return p, p * (1.0 - p) / n
 
 
-# Events that put a unit into the circulation, and that take it out (an arrest, a death, the end).
-_INTO = ("enter", "released")
-_OUT_OF = ("trapped", "adhered", "died_shear", "died_nk", "died_anoikis", "censored")
-
-
 def meng2004_half_life(run) -> tuple[float, float]:
-    """Hours until the units in the circulation first fall to half of those injected: the
-    occupancy of the circulation over time, from each unit's events (in at entry and at each
-    release from arrest, out at each arrest, a death or the end), so a unit released back
-    counts again, as Meng's CTC counts would.  Without release this is the median time each
-    unit leaves the blood.  Still above half at t_max_s: t_max_s, a lower bound.
-    Variance: a median's, p(1 - p) / (n f^2) at p = 1/2, with the occupancy's rate of fall f
-    between its first crossings of 55 % and 45 %."""
-    ev, n = run.events, run.fates.num_rows
-    kind, t = column(ev, "event"), column(ev, "time_s").astype(float)
-    step = np.where(np.isin(kind, _INTO), 1, np.where(np.isin(kind, _OUT_OF), -1, 0))
-    keep = step != 0
-    kind, t, step = kind[keep], t[keep], step[keep]
-    order = np.lexsort((-step, t))  # at one time, in before out: a unit trapped at entry was in
-    kind, t, occupancy = kind[order], t[order], np.cumsum(step[order]) / n
-
-    peak = int(np.argmax(occupancy)) if len(occupancy) else 0  # the bolus is all in
-
-    def first_at_most(p):
-        below = np.flatnonzero(occupancy[peak:] <= p)
-        return peak + below[0] if len(below) else None
-
-    half = first_at_most(0.5)
-    if half is None or kind[half] == "censored":  # still above half until the end
-        return (float(t.max()) if len(t) else 0.0) / HOUR_S, 0.0
-    t55, t45 = first_at_most(0.55), first_at_most(0.45)
-    width = (t[t45 if t45 is not None else -1] - t[t55]) / HOUR_S
-    return float(t[half]) / HOUR_S, 0.25 / n * (width / 0.1) ** 2
+    """Hours until the units in the blood first fall to half of those injected, counted from
+    the events (``blood``, the dossier's: in at entry and at each release from arrest, out at
+    each arrest or death), so a unit released back counts again, as Meng's CTC counts would.
+    Still above half at the horizon: the horizon, a lower bound, with variance 0.  Variance:
+    that of a normal with the 95 % interval of ``blood.half_life`` (the binomial inverted at
+    the crossing)."""
+    times, count = blood.blood_count(*blood.changes(run.events))
+    e = blood.half_life(times, count, run.fates.num_rows)
+    if not math.isfinite(e.value):
+        return float(np.max(column(run.fates, "fate_time_s"))) / HOUR_S, 0.0
+    high = e.high if math.isfinite(e.high) else e.value + (e.value - e.low)
+    return e.value / HOUR_S, ((high - e.low) / (2 * Z95 * HOUR_S)) ** 2
 
 
 def luzzi1998_extravasated_d3(run) -> tuple[float, float]:

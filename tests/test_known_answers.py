@@ -23,8 +23,8 @@ PINNED = {
                                                "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
     "breast": ("7c8a92806feccddc77ee4ef5fb6c4b1ca6b05e3617124708d0f67d4acb464aad",
                "f7cdbfa6f04dd3d20d94e9ec4fe56c8c47e5686d07ba60bdbfde0c8292ac52e6"),
-    "luzzi1998": ("18e6b6e651b1bdd6f3dbbcf3395cdf8903656a10f11df08edce15f287d96184d",
-                  "30701cef957dee1adb2a9001c53e469fe6dcd7ccecc1a98f842ae416a149d117"),
+    "luzzi1998": ("1daf12a9e2424881aa5cf68116d61ec46dc61f8afaac5c0adbec209a5e701395",
+                  "2653fa8998d6b965e72c3ef4e0f5932039e165813e0f9630db9116dbebe01cf0"),
 }
 
 

@@ -21,8 +21,8 @@ from ctcsim import simulate
 PINNED = {
     "rich, fast after arrest, arm from 60 s": ("26155e436ff18b8ac93e57907764e1768d3788cdebe9401591a36e64488f53b8",
                                                "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
-    "breast": ("1dad9231ea018b20046cf5d3a6585e5a7ee63201e83c3a2a7c5b54f5d90fa37a",
-               "4932cd1537f0cd2b859e66fd45ac2d9474251829840b4d6b541eff2b1ce011d5"),
+    "breast": ("fc09c5393656131b01c5d07a4311fb4ba8c8261fb46cccad77d8ff292b5e450e",
+               "06a7485791e1f25e3761d6f67b01bf74d5089dde0dc0a6a97bee9b7889813817"),
     "luzzi1998": ("00e501f4fef20437af86065bee80d7627df9b0d77b16ae057bcb66865b96a2bf",
                   "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
 }

@@ -103,3 +103,11 @@ def test_a_resection_must_be_a_positive_time():
     d["entry"]["resection_s"] = 0.0
     with pytest.raises(ScenarioError, match=r"entry\.resection_s"):
         sc.from_dict(d, "test")
+
+
+def test_the_report_shows_the_disease_by_organ_at_the_horizon(breast, tmp_path):
+    out, _ = breast
+    assert cli("report", out, "-o", tmp_path / "r.html").exit_code == 0
+    html = (tmp_path / "r.html").read_text()
+    i = html.index("control: by organ at 10 y, units in each state")
+    assert all(f"<th>{s}</th>" in html[i:i + 600] for s in ("dormant", "micrometastasis", "macrometastasis"))

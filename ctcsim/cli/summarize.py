@@ -15,8 +15,9 @@ from .compare import difference_lines
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def summarize(run_dir, by_organ, as_json):
     """Summarize the run in DIR, stating its horizon first: per arm, the units per fate (with
-    the median time to it) and per outcome after arrest, and a table of organ of arrest x
-    outcome, all as counts and fractions with 95% Wilson intervals; with several arms, each
+    the median time to it) and per outcome after arrest, a table of organ of arrest x
+    outcome, and per organ the units dormant, in micro- and macrometastases (...) at the
+    horizon, all as counts and fractions with 95% Wilson intervals; with several arms, each
     arm's paired difference from the control (same units, same random numbers) and relative
     risk, with 95% intervals, for every outcome (--by-organ: and per organ); for the built-in
     experiments (luzzi1998, fidler1970), the published figures beside the simulated ones.
@@ -98,17 +99,13 @@ def _organ_lines(rows: list[dict], h: str) -> list[str]:
     return out
 
 
-# Always shown by organ (the disease at the horizon); the others when any unit is in them.
-_STATES_SHOWN = ("dormant", "micrometastasis", "macrometastasis")
-
-
 def _state_lines(rows: list[dict], h: str, n: int) -> list[str]:
     """Organ x state at the horizon: units, and the 95% interval of their share of all n units."""
-    from ..report.tables import ORGAN_STATES
+    from ..report.tables import states_shown
 
     if not rows:
         return []
-    states = [s for s in ORGAN_STATES if s in _STATES_SHOWN or any(r[s]["count"] for r in rows)]
+    states = states_shown(rows)
     width = 26
     out = [f"  by organ at {h}: units in each state [95% interval of their share of all {n:,} units]",
            "    " + f"{'organ':<18}" + "".join(f"{s:>{width}}" for s in states)]

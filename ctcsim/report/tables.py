@@ -38,6 +38,13 @@ STAGES = ("entered", "arrested", "extravasated", "micrometastasis", "macrometast
 ORGAN_OUTCOMES = ("arrested", "extravasated", "micrometastasis", "macrometastasis", "alive")
 # The states an arrested unit can be in at the horizon, alive: the columns of ``organ_states``.
 ORGAN_STATES = ("in_capillary", "dormant", "proliferating", "micrometastasis", "macrometastasis")
+# Always shown by organ (the disease at the horizon); the other states when any unit is in them.
+STATES_SHOWN = ("dormant", "micrometastasis", "macrometastasis")
+
+
+def states_shown(rows: list[dict]) -> list[str]:
+    """The columns of an organ x state table of ``organ_states`` rows (of one arm or several)."""
+    return [s for s in ORGAN_STATES if s in STATES_SHOWN or any(r[s]["count"] for r in rows)]
 # Outcomes of a whole unit: its fate, its post-arrest outcome at the end, alive at the end.
 UNIT_OUTCOMES = FATES + tuple(p for p in POST_ARREST if p != "none") + ("alive",)
 # Outcomes with a time: the ends of circulation (censoring is not an event), extravasation, the

@@ -5,7 +5,8 @@ boundaries, row groups, dictionaries and metadata, for the same seed, threads an
 PINNED holds the sha256 of every part file of three small runs, made by the sequential writer
 (one writer thread per table, chunks consumed in unit order) before parts were written in
 parallel (main at 34c5c20: file schemas with field descriptions; the summaries' digests are
-those of 8c6418a too).  The run metadata every file carries is fixed (``FIXED``: run id, date, versions,
+those of 8c6418a too), re-pinned when the run metadata and the summary gained the horizon
+(``horizon_s``, ``horizon``: CHANGELOG.md).  The run metadata every file carries is fixed (``FIXED``: run id, date, versions,
 platform), so the digests depend on nothing but the simulated values (x86-64 glibc libm, as
 tests/test_known_answers.py) and pyarrow's Parquet writer (its version is in each file's
 footer): a pyarrow upgrade changes them, and then CHANGELOG.md says so with the new digests
@@ -45,47 +46,47 @@ RUNS = {
 }
 PINNED = {
     'two arms, events, 5 parts per arm': {
-        'events/arm=anti_platelet/part-00000.parquet': 'c46b00cef945446581158dd45e3cfe1214786b27a104b8f0162ab37ea3085545',
-        'events/arm=anti_platelet/part-00001.parquet': 'fd404f2b1a419ea9f26bf48689e0d3235b926ae575b51127f09bd5a95b49a35d',
-        'events/arm=anti_platelet/part-00002.parquet': '7876a27967d7c7941fc6508454223eac3db29c3aa20c1895d4ef0a68ac6e9870',
-        'events/arm=anti_platelet/part-00003.parquet': '26f2ea9cd95ea86b39e9d418e1e86a46894d9d0e73e9d2c5ad9cffb361e4be60',
-        'events/arm=anti_platelet/part-00004.parquet': 'b5b420f63157ac93604fdcf2a6eb3a0ecdf317c2ea4020953c35622bb8c32f41',
-        'events/arm=control/part-00000.parquet': 'c168e58c4ee37f4ade4bb487d6d46fa2b173724942fe4893b34227249b1bc279',
-        'events/arm=control/part-00001.parquet': 'ce069993d424e5fb1b8fb04c533fcedfb53bbb579758f9cad79639909b13c88c',
-        'events/arm=control/part-00002.parquet': 'd4c501658dd3169f7252a724fb26aac8f2c9ed05da5c50df7ad4b087bed2d42d',
-        'events/arm=control/part-00003.parquet': 'be210147505766cd7126382654242917b6b24d9c864ac57d59a958769f04bf37',
-        'events/arm=control/part-00004.parquet': '2ba5a0a214879bd77f08139be515dd5a0ef2d9bf16d84e5140932ae970276656',
-        'fates/arm=anti_platelet/part-00000.parquet': '04ba7f0bed05e294ef4bed39d2d60d5150fdd1b5874b642876b0a15993a7a4a4',
-        'fates/arm=anti_platelet/part-00001.parquet': '6a04de0a9752892dd045c2bb922dfb631dee1e784894be55c0a42fc91273ae02',
-        'fates/arm=anti_platelet/part-00002.parquet': '9883f1c57545e0145d9dc874d145ad578ffcf5b4a27a3ff53eea796a2eab9612',
-        'fates/arm=anti_platelet/part-00003.parquet': 'a5a5a97a38da7d815403ac24e80065d56cb67fb74b5977de2046cdc953b729c5',
-        'fates/arm=anti_platelet/part-00004.parquet': '17209f1fa1299e6bb4cfa0d9c8f723596a9ac54014599bf82af5562a93b44833',
-        'fates/arm=control/part-00000.parquet': '0189df19658ae4ba3e6309b50058f30d636b4b75716e9459df7cd2acec3ef8cc',
-        'fates/arm=control/part-00001.parquet': 'e72138621cb57d32162641522684ecba3819437a0c8482b3ac23405bc3f3801b',
-        'fates/arm=control/part-00002.parquet': '1d90e7282d149f86731c5c8e6d3971d80c8d4b02e743cf602348ed11f1ba35de',
-        'fates/arm=control/part-00003.parquet': '808fbd2c6102a8012419e32f5e1bb7b6733a2f2441c125609f0c44a2acb0e729',
-        'fates/arm=control/part-00004.parquet': 'a07ef4800dd888fab00800ef0f2d88b71b38c3901cd7315078cbe99dba33453e',
-        'summary': 'bcc900bf2baf5226470ae219188c216f61d41873c4eddc5cf94070ce226839d9',
+        'events/arm=anti_platelet/part-00000.parquet': '57aac6daee44f1834e2b44ad233f0b7674af7a07720ec4528cced0bc86b95324',
+        'events/arm=anti_platelet/part-00001.parquet': 'f1514b35f6831b8834428537913e4a389eb819d5722e39823494863afda72939',
+        'events/arm=anti_platelet/part-00002.parquet': 'ad6e7679e9994bcafab86b1905b86acae76883286fd9129c96e0208cd31d22e8',
+        'events/arm=anti_platelet/part-00003.parquet': '2e642c5db9abbe0e76a02293f72e7c600181c8140bcd858675b985739656c85e',
+        'events/arm=anti_platelet/part-00004.parquet': 'cd5c7d7c085b2000a7e5a94c38d9c9d36fa4364073eca1b30a1402044f5d623b',
+        'events/arm=control/part-00000.parquet': 'e4786da666189d373ff1bfc99af284f6352ff4d824c9b14d50d606f6fdb5a2e1',
+        'events/arm=control/part-00001.parquet': '91548d0d7073b1c540a88dd488c2daf3a1a4bb6101a9e0b704f42ad1ad360d8b',
+        'events/arm=control/part-00002.parquet': '2569632375b00f1ba3929d47f191ca0677e769663118a5c02962def3fa69a48e',
+        'events/arm=control/part-00003.parquet': '068539a9d94b5209ac5839a5bb76b2e6a959cc8217dc6e156c54edec7a196ee6',
+        'events/arm=control/part-00004.parquet': '25bda25617c602b1bb6bdbbdb7ce22d4c18c163b5fefa1f822a39ff6fb8766cb',
+        'fates/arm=anti_platelet/part-00000.parquet': '4956185690bdebe7321841e04e4654d4df79685bc04e6ec4bea886cb7232e402',
+        'fates/arm=anti_platelet/part-00001.parquet': '593b00118cf91af2e995c2024564bf0ea1e0928ac759fca57333be2e433be493',
+        'fates/arm=anti_platelet/part-00002.parquet': 'b3c16b2fd49cf7f02bd44911dfe59d44684840a00e2d31e80242ed4c211e5fb1',
+        'fates/arm=anti_platelet/part-00003.parquet': '311b3dc338211c3cba6bac262f7f36aec662dfe0e9573142b4d8120725666fcb',
+        'fates/arm=anti_platelet/part-00004.parquet': '4dc07613c45d1007faf2563b5557efc31904e14521709b3c41a1297817c57597',
+        'fates/arm=control/part-00000.parquet': 'b815084ba6c92a0b51659a72e51737971d407608f614698f58d92d5b94a88f40',
+        'fates/arm=control/part-00001.parquet': 'bf7516be19412a68fa1cc82d397de87a3ae89201df57d70abec0efa7dbb510fa',
+        'fates/arm=control/part-00002.parquet': '4a5b7abe527e1aa9967d7127aa4a098c11b3894b55958bd985e8a156e2fccafd',
+        'fates/arm=control/part-00003.parquet': 'be54ad550c38d03cf2ed6e80d9422d1ad75e617d4dea2a6cae56e1085f6c7375',
+        'fates/arm=control/part-00004.parquet': '84acf0936a7f18ca112861a7786f2e7eeaa65dae4c35406d7c80b11c79bcc05d',
+        'summary': 'a975cba9a45f7ab625d30fcd5e66069e9045c850f99b4bc33c3902d192a668e5',
     },
     'one arm, events, 2 row groups, chunks of 50': {
-        'events/arm=control/part-00000.parquet': '98d2f7ef657b292ef7d00069854173e73e5e67ab6fb307eb476a94db2490d385',
-        'fates/arm=control/part-00000.parquet': '691e7a9de45cce4392b19abba4e597a04fadc18aa446bed46fa2866f5ed67c68',
-        'summary': '1570583ba209be3c7cb2468a44e9aa1a70529e5287ae52de8b40d84bc78417ca',
+        'events/arm=control/part-00000.parquet': '0d3ea1da3523d55a19ada22348090e40af6dfe2a2d589b98c14330e7c6849b46',
+        'fates/arm=control/part-00000.parquet': '7c9d72999fd12f44b9dc209d819594e0604b70df819cde7e1355dc96198bfa95',
+        'summary': '13fde209bed35cf2a002e931ff3c488208e505cc11c539c8ec06e49e3815848f',
     },
     'two arms, fates only, parts of 999': {
-        'fates/arm=anti_platelet/part-00000.parquet': 'e764fad531bc2012d4d11efda578359abf55941852a3186d652087537a2dd0a3',
-        'fates/arm=anti_platelet/part-00001.parquet': 'c3304bfb33e0d5a1d3f6723c65f315923035beddebb132f2091d97a3f66ffec8',
-        'fates/arm=anti_platelet/part-00002.parquet': '3aa597ec845df704d84c624dd9286e1bd1de479077e3a50672d58427faeb897e',
-        'fates/arm=anti_platelet/part-00003.parquet': 'b39fa147d7cea48f96a4f074f0633c3b2369ccdffcfc3429d1df177d086f8fc9',
-        'fates/arm=anti_platelet/part-00004.parquet': 'a013a276ec1781b8c1c378e7f939fd190846535701dffb40ff0fc1be9f559f3c',
-        'fates/arm=anti_platelet/part-00005.parquet': 'a8d92c891b6628939964e9a1a83be8dc82f508d6cf3fec4843f731ec55301795',
-        'fates/arm=control/part-00000.parquet': '87caa0c376c8c4a190214109e61f0c7e3e9ed8f1b709d514fd12d179420965bf',
-        'fates/arm=control/part-00001.parquet': 'aa901f621b0dd518f8091fc49a71cccf7501c17ed0f0722177017f4c37d9107f',
-        'fates/arm=control/part-00002.parquet': '1b6fdf16a0c3ff592624868ba74615410a4576dd616a9a17d49f826d422fdaea',
-        'fates/arm=control/part-00003.parquet': '95c6f03233d61a50221ed9df7dcb9bb34475703912179c9c7376f13ad7c50df8',
-        'fates/arm=control/part-00004.parquet': 'c7b37c2c5efb6c737aeba1f4e3d6a36f0dedfd5bcafe5b4d14e6224e0f326f61',
-        'fates/arm=control/part-00005.parquet': 'abfb3628b688719514a7c5a3ca7a10f70c3eac16913a8d5de6224ae6dbb16720',
-        'summary': 'fad9a968e459323dfd7f2d6366f57b74bcdcf4e3253d9f669ecc7c05de6261b2',
+        'fates/arm=anti_platelet/part-00000.parquet': '78cd9d8d1e9a0b5be52104207588d21cf934b2d26376d04430e8bfbdf54597b5',
+        'fates/arm=anti_platelet/part-00001.parquet': '24d7157695e9ef370a306ec9e38ec5a3765d5789c5cfb975aee31253972d6744',
+        'fates/arm=anti_platelet/part-00002.parquet': '8863f8acf01ac238d91c67729d4ce49491bedcd1e3f955bc8d27b4705a79e39b',
+        'fates/arm=anti_platelet/part-00003.parquet': '33f823a1b9510b714c7c7277823749fd2fbb7ea99af933c94702fd61cab41add',
+        'fates/arm=anti_platelet/part-00004.parquet': '50296e016a4ac189f4560dfa9263925e485a23596e33217ed268e048e6ac80e2',
+        'fates/arm=anti_platelet/part-00005.parquet': '48d2ff9633bf193526751ae85dabe71910129180f5c2376223d68230195d73ac',
+        'fates/arm=control/part-00000.parquet': 'fbb59e3dbb376537385518a5efbb08b0de7b236a8e6cd3a3406d5bf1a3549696',
+        'fates/arm=control/part-00001.parquet': '0051ce9635dc6478c1f574a8f3f1d147118966614da17304ff8fd581c5adb9bf',
+        'fates/arm=control/part-00002.parquet': '08972f75a825f3e013cba40959393b9a8d42b3b3a1c2b8f559acf14cda4deba4',
+        'fates/arm=control/part-00003.parquet': 'a9be81fed7df9fc43954c52a7345e2ec2fdef1711ca0081bdb0b5da3cac39291',
+        'fates/arm=control/part-00004.parquet': '13a7c7d6c5a64cd65f57ca7cd6ce77260b2dfcf16ba4b6493199cfb5f8e31c46',
+        'fates/arm=control/part-00005.parquet': 'cb3f8ddb2b52923367aaa16c5e66a51253773a8a5e70a6a44d320a51a39d103c',
+        'summary': 'c503eb3df71d31111e53751c3dd6095d00a8de31d55d2c8dadcda1f9387e8b0f',
     },
 }
 
@@ -130,7 +131,7 @@ def test_a_part_job_is_a_plain_function_of_plan_arm_and_part(tmp_path, monkeypat
     pinned summary."""
     name = "two arms, events, 5 parts per arm"
     plan = pickle.loads(pickle.dumps(prepared(tmp_path / "r", name, monkeypatch)))
-    tally, files = analysis.Tally(plan.metadata["arms"]), {}
+    tally, files = analysis.Tally(plan.metadata["arms"], plan.scenario.t_max_s), {}  # as the driver
     for arm, part in reversed([(a, p) for a in plan.metadata["arms"] for p in range(5)]):
         done = pickle.loads(pickle.dumps(jobs.write_part(plan, arm, part)))
         assert (done.arm, done.part, done.units) == (arm, part, 2000 if part < 4 else 1000)

@@ -111,3 +111,12 @@ def test_the_report_shows_the_disease_by_organ_at_the_horizon(breast, tmp_path):
     html = (tmp_path / "r.html").read_text()
     i = html.index("control: by organ at 10 y, units in each state")
     assert all(f"<th>{s}</th>" in html[i:i + 600] for s in ("dormant", "micrometastasis", "macrometastasis"))
+
+
+def test_paired_differences_of_a_run_state_its_horizon(tmp_path):
+    from ctcsim import compare
+
+    out = tmp_path / "ap"
+    assert cli("run", "breast_antiplatelet", "-n", 200, "--seed", 1, "--horizon", "30d", "-o", out, "-q").exit_code == 0
+    d = compare.run_paired_differences(ctcsim.read_run(out))
+    assert (d["horizon_s"], d["horizon"]) == (30 * 86400, "30 d") and "anti_platelet" in d["arms"]

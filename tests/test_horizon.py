@@ -120,3 +120,8 @@ def test_paired_differences_of_a_run_state_its_horizon(tmp_path):
     assert cli("run", "breast_antiplatelet", "-n", 200, "--seed", 1, "--horizon", "30d", "-o", out, "-q").exit_code == 0
     d = compare.run_paired_differences(ctcsim.read_run(out))
     assert (d["horizon_s"], d["horizon"]) == (30 * 86400, "30 d") and "anti_platelet" in d["arms"]
+
+
+def test_the_scenario_list_gives_each_horizon():
+    rows = {line.split()[0]: line.split()[1:3] for line in cli("scenarios").stdout.splitlines()}
+    assert rows["breast"] == ["10", "y"] and rows["fidler1970"] == ["1", "d"] and rows["luzzi1998"] == ["13", "d"]

@@ -19,11 +19,11 @@ from ctcsim import simulate
 
 # (fates, events) digests; see CHANGELOG.md for when and why each was last changed.
 PINNED = {
-    "rich, fast after arrest, arm from 60 s": ("26155e436ff18b8ac93e57907764e1768d3788cdebe9401591a36e64488f53b8",
+    "rich, fast after arrest, arm from 60 s": ("f092d122c7457fd0431f1e1fd850b050e3709e25c683062dab3632710532bf66",
                                                "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
-    "breast": ("fc09c5393656131b01c5d07a4311fb4ba8c8261fb46cccad77d8ff292b5e450e",
-               "06a7485791e1f25e3761d6f67b01bf74d5089dde0dc0a6a97bee9b7889813817"),
-    "luzzi1998": ("00e501f4fef20437af86065bee80d7627df9b0d77b16ae057bcb66865b96a2bf",
+    "breast": ("7e5440419253c86475e1a15469e062e86002bad8dd24bdd34601a0978a8aabb2",
+               "36c7ec24ff492d059206c8001fa9a6247cd64308f5b5149162160cca63ce9280"),
+    "luzzi1998": ("56b09a943f7f579e72461185f3831eda8300a9f9b61117e50caef7d951e971ea",
                   "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
 }
 

@@ -5,12 +5,14 @@ boundaries, row groups, dictionaries and metadata, for the same seed, threads an
 PINNED holds the sha256 of every part file of three small runs, made by the sequential writer
 (one writer thread per table, chunks consumed in unit order) before parts were written in
 parallel (main at 34c5c20: file schemas with field descriptions; the summaries' digests are
-those of 8c6418a too), re-pinned when the run metadata and the summary gained the horizon
-(``horizon_s``, ``horizon``: CHANGELOG.md).  The run metadata every file carries is fixed (``FIXED``: run id, date, versions,
+those of 8c6418a too).  The run metadata every file carries is fixed (``FIXED``: run id, date, versions,
 platform), so the digests depend on nothing but the simulated values (x86-64 glibc libm, as
 tests/test_known_answers.py) and pyarrow's Parquet writer (its version is in each file's
 footer): a pyarrow upgrade changes them, and then CHANGELOG.md says so with the new digests
-(``python tests/test_run_parallel.py`` prints them).
+(``python tests/test_run_parallel.py`` prints them).  Re-pinned for run format 1.2 (the fates
+column ``releases``): every file's bytes changed, the summaries did not.  Re-pinned when the
+run metadata and the summary gained the horizon (``horizon_s``, ``horizon``): every file's bytes
+and the summaries changed, the simulated values did not.
 """
 import dataclasses
 import hashlib
@@ -46,46 +48,46 @@ RUNS = {
 }
 PINNED = {
     'two arms, events, 5 parts per arm': {
-        'events/arm=anti_platelet/part-00000.parquet': '57aac6daee44f1834e2b44ad233f0b7674af7a07720ec4528cced0bc86b95324',
-        'events/arm=anti_platelet/part-00001.parquet': 'f1514b35f6831b8834428537913e4a389eb819d5722e39823494863afda72939',
-        'events/arm=anti_platelet/part-00002.parquet': 'ad6e7679e9994bcafab86b1905b86acae76883286fd9129c96e0208cd31d22e8',
-        'events/arm=anti_platelet/part-00003.parquet': '2e642c5db9abbe0e76a02293f72e7c600181c8140bcd858675b985739656c85e',
-        'events/arm=anti_platelet/part-00004.parquet': 'cd5c7d7c085b2000a7e5a94c38d9c9d36fa4364073eca1b30a1402044f5d623b',
-        'events/arm=control/part-00000.parquet': 'e4786da666189d373ff1bfc99af284f6352ff4d824c9b14d50d606f6fdb5a2e1',
-        'events/arm=control/part-00001.parquet': '91548d0d7073b1c540a88dd488c2daf3a1a4bb6101a9e0b704f42ad1ad360d8b',
-        'events/arm=control/part-00002.parquet': '2569632375b00f1ba3929d47f191ca0677e769663118a5c02962def3fa69a48e',
-        'events/arm=control/part-00003.parquet': '068539a9d94b5209ac5839a5bb76b2e6a959cc8217dc6e156c54edec7a196ee6',
-        'events/arm=control/part-00004.parquet': '25bda25617c602b1bb6bdbbdb7ce22d4c18c163b5fefa1f822a39ff6fb8766cb',
-        'fates/arm=anti_platelet/part-00000.parquet': '4956185690bdebe7321841e04e4654d4df79685bc04e6ec4bea886cb7232e402',
-        'fates/arm=anti_platelet/part-00001.parquet': '593b00118cf91af2e995c2024564bf0ea1e0928ac759fca57333be2e433be493',
-        'fates/arm=anti_platelet/part-00002.parquet': 'b3c16b2fd49cf7f02bd44911dfe59d44684840a00e2d31e80242ed4c211e5fb1',
-        'fates/arm=anti_platelet/part-00003.parquet': '311b3dc338211c3cba6bac262f7f36aec662dfe0e9573142b4d8120725666fcb',
-        'fates/arm=anti_platelet/part-00004.parquet': '4dc07613c45d1007faf2563b5557efc31904e14521709b3c41a1297817c57597',
-        'fates/arm=control/part-00000.parquet': 'b815084ba6c92a0b51659a72e51737971d407608f614698f58d92d5b94a88f40',
-        'fates/arm=control/part-00001.parquet': 'bf7516be19412a68fa1cc82d397de87a3ae89201df57d70abec0efa7dbb510fa',
-        'fates/arm=control/part-00002.parquet': '4a5b7abe527e1aa9967d7127aa4a098c11b3894b55958bd985e8a156e2fccafd',
-        'fates/arm=control/part-00003.parquet': 'be54ad550c38d03cf2ed6e80d9422d1ad75e617d4dea2a6cae56e1085f6c7375',
-        'fates/arm=control/part-00004.parquet': '84acf0936a7f18ca112861a7786f2e7eeaa65dae4c35406d7c80b11c79bcc05d',
+        'events/arm=anti_platelet/part-00000.parquet': '4ca76326ea69035fa81f8dd4af391451842794e9afafe00e87e81c859dd16c61',
+        'events/arm=anti_platelet/part-00001.parquet': '02b89440e6e18d659b1fd4f699ed11abb354088d3583e2303aefb353169a8dc2',
+        'events/arm=anti_platelet/part-00002.parquet': '9d032e53a864d1252d1465c8a3f1d0fe756705c363a151e627f581cf1c1c73bf',
+        'events/arm=anti_platelet/part-00003.parquet': '438bc233f3477f1472ab52d408860b4ca9a1989c813fef09329f3598e35ead42',
+        'events/arm=anti_platelet/part-00004.parquet': 'd39df055285824d23ea7de2507cfc6d6d5b4809ce8c6870db713c32ddcd78a04',
+        'events/arm=control/part-00000.parquet': '3dc795adfd20ba91cf8d200ae26981f1c7c996ea38bf70a2ecb2deb0d2a98238',
+        'events/arm=control/part-00001.parquet': 'dc0487cbd311ac37c9214f9aab98e2391b7f66aa1e69a449b45c793df6e1eabe',
+        'events/arm=control/part-00002.parquet': '2e8562b24d2ea9fc6230f4136bc8eb5312e6d6fe8fc7c6a5136230638c989fad',
+        'events/arm=control/part-00003.parquet': '987c1f70e1ea019004d9264e4a5d820048f6c3edc05cea7ba322142cd0683030',
+        'events/arm=control/part-00004.parquet': '7410520ead089b0dd43e211b1b4d958c58ffe47b2df5b535e7d90c8c5afd7ca2',
+        'fates/arm=anti_platelet/part-00000.parquet': 'cddf6bc8d50e26434d45c67b8feb748139d65c6028a5e608aac6164a1dbce446',
+        'fates/arm=anti_platelet/part-00001.parquet': 'd5eeb78687f05f436429639bcb6002d207085f616374bc5cb05d8f14c04fecc7',
+        'fates/arm=anti_platelet/part-00002.parquet': '7a8cdd00917350fbda5bd6301fc2b6c6325217d58dfcaab834fa0f4160d3eff1',
+        'fates/arm=anti_platelet/part-00003.parquet': '7ec433df1b610a4153f3b3a24fdab0ed9b80a6971b297690f098e1b8ba4bca33',
+        'fates/arm=anti_platelet/part-00004.parquet': '7de3b5fe439a14299d8b3b884bc3c3294d31a808e0a5d8e3dcdf89772ea880e4',
+        'fates/arm=control/part-00000.parquet': 'ca302f3ab3b5425dec32154a6432031a6dfef14a2b859d1cd04035f0fda2437d',
+        'fates/arm=control/part-00001.parquet': '48952b3d4e95d4fea8d2bc45531d5579060191227ba3d6004d2ea823f2db62cf',
+        'fates/arm=control/part-00002.parquet': '980c61bbdc575ec748ec8dd0992eb908fae45f4cac9dd5ecbfc9cb581fc1bdba',
+        'fates/arm=control/part-00003.parquet': '3d1fa63da936ac03c89855020bf3624d33859543b9197cc8d2cdf706900c5a2e',
+        'fates/arm=control/part-00004.parquet': 'f1c7d95737c6158ab77b814102dcf8a0179559599b802c5b66d29740b1f769e5',
         'summary': 'a975cba9a45f7ab625d30fcd5e66069e9045c850f99b4bc33c3902d192a668e5',
     },
     'one arm, events, 2 row groups, chunks of 50': {
-        'events/arm=control/part-00000.parquet': '0d3ea1da3523d55a19ada22348090e40af6dfe2a2d589b98c14330e7c6849b46',
-        'fates/arm=control/part-00000.parquet': '7c9d72999fd12f44b9dc209d819594e0604b70df819cde7e1355dc96198bfa95',
+        'events/arm=control/part-00000.parquet': '5952c82f96558ecf2ae8e0b569dd836f1a77941189dda5604328106ccd9d2c1a',
+        'fates/arm=control/part-00000.parquet': '5adba888139186267f23addf86e7f6ae04f1fef2602e3ffc07244c355d3cbfd9',
         'summary': '13fde209bed35cf2a002e931ff3c488208e505cc11c539c8ec06e49e3815848f',
     },
     'two arms, fates only, parts of 999': {
-        'fates/arm=anti_platelet/part-00000.parquet': '78cd9d8d1e9a0b5be52104207588d21cf934b2d26376d04430e8bfbdf54597b5',
-        'fates/arm=anti_platelet/part-00001.parquet': '24d7157695e9ef370a306ec9e38ec5a3765d5789c5cfb975aee31253972d6744',
-        'fates/arm=anti_platelet/part-00002.parquet': '8863f8acf01ac238d91c67729d4ce49491bedcd1e3f955bc8d27b4705a79e39b',
-        'fates/arm=anti_platelet/part-00003.parquet': '33f823a1b9510b714c7c7277823749fd2fbb7ea99af933c94702fd61cab41add',
-        'fates/arm=anti_platelet/part-00004.parquet': '50296e016a4ac189f4560dfa9263925e485a23596e33217ed268e048e6ac80e2',
-        'fates/arm=anti_platelet/part-00005.parquet': '48d2ff9633bf193526751ae85dabe71910129180f5c2376223d68230195d73ac',
-        'fates/arm=control/part-00000.parquet': 'fbb59e3dbb376537385518a5efbb08b0de7b236a8e6cd3a3406d5bf1a3549696',
-        'fates/arm=control/part-00001.parquet': '0051ce9635dc6478c1f574a8f3f1d147118966614da17304ff8fd581c5adb9bf',
-        'fates/arm=control/part-00002.parquet': '08972f75a825f3e013cba40959393b9a8d42b3b3a1c2b8f559acf14cda4deba4',
-        'fates/arm=control/part-00003.parquet': 'a9be81fed7df9fc43954c52a7345e2ec2fdef1711ca0081bdb0b5da3cac39291',
-        'fates/arm=control/part-00004.parquet': '13a7c7d6c5a64cd65f57ca7cd6ce77260b2dfcf16ba4b6493199cfb5f8e31c46',
-        'fates/arm=control/part-00005.parquet': 'cb3f8ddb2b52923367aaa16c5e66a51253773a8a5e70a6a44d320a51a39d103c',
+        'fates/arm=anti_platelet/part-00000.parquet': '3763ae9b5638f1961c9b15ec734b9861eb19d96be47e3301a68b93179564b260',
+        'fates/arm=anti_platelet/part-00001.parquet': 'aec0073ef6c29c4e21736d1f862a96bb36cdb6a8e253ee4fb2f0da25d18ea561',
+        'fates/arm=anti_platelet/part-00002.parquet': 'ede5b623688dd8d2516bf17558cb8abe73f2daa72ceb9bcbc9ec8c4a1a087bf7',
+        'fates/arm=anti_platelet/part-00003.parquet': '7299a2bdf8bd6ffe16e2635d09160081a13216aba77f8147c38b6701c3cf9495',
+        'fates/arm=anti_platelet/part-00004.parquet': '17a893220352256aa37cabc4400fa38f981dda077e9c2fe6d98efd17e4f34b1f',
+        'fates/arm=anti_platelet/part-00005.parquet': 'fc4562a7dbace956f79fab43481d91d47b780d2caed5fba945270f39902b2fdc',
+        'fates/arm=control/part-00000.parquet': '2b30818e4c34e1671b15a18a75bd1b9e67838f9d8cdb0d4adb2163e6cbde7baf',
+        'fates/arm=control/part-00001.parquet': '4799409bd4deeec289179c4f0d6a99de2710e4dc5c8e0ad68250ba2d5e73f9a5',
+        'fates/arm=control/part-00002.parquet': 'e5281c99de643ccaf8e91c40c9fe56f3d6c8998f80dc5ee4c267f8b282810733',
+        'fates/arm=control/part-00003.parquet': '62a2561db5016c4ea854cc4a6cfb4c9eeb6d88985b15bf6051073e804a292c16',
+        'fates/arm=control/part-00004.parquet': '4d6f2e37932f86833bf7654b6cc3afe34b060fd1633bc988360b702ba83e2c2d',
+        'fates/arm=control/part-00005.parquet': '754f65ca3dbdc67f9839e7dedb1c1f2ed724439c699b06801aa1f938cc2949b1',
         'summary': 'c503eb3df71d31111e53751c3dd6095d00a8de31d55d2c8dadcda1f9387e8b0f',
     },
 }

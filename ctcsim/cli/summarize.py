@@ -91,12 +91,17 @@ def _organ_lines(rows: list[dict], h: str) -> list[str]:
     if not rows:
         return []
     names = ["arrested", "extravasated (ever)", "micrometastasis (ever)", "macrometastasis", "alive at the end"]
+    w = _organ_width(rows)
     out = [f"  arrested in, by {h} (units per organ of arrest and outcome)",
-           "    " + f"{'organ':<18}" + "".join(f"{n:>{max(len(n), 9) + 2}}" for n in names)]
+           "    " + f"{'organ':<{w}}" + "".join(f"{n:>{max(len(n), 9) + 2}}" for n in names)]
     for r in rows:
-        out.append("    " + f"{r['organ']:<18}" + "".join(f"{r[o]:>{max(len(n), 9) + 2},}"
+        out.append("    " + f"{r['organ']:<{w}}" + "".join(f"{r[o]:>{max(len(n), 9) + 2},}"
                                                            for o, n in zip(ORGAN_OUTCOMES, names)))
     return out
+
+
+def _organ_width(rows: list[dict]) -> int:
+    return max(18, 2 + max(len(r["organ"]) for r in rows))
 
 
 def _state_lines(rows: list[dict], h: str, n: int) -> list[str]:
@@ -105,13 +110,12 @@ def _state_lines(rows: list[dict], h: str, n: int) -> list[str]:
 
     if not rows:
         return []
-    states = states_shown(rows)
-    width = 26
+    states, w, width = states_shown(rows), _organ_width(rows), 26
     out = [f"  by organ at {h}: units in each state [95% interval of their share of all {n:,} units]",
-           "    " + f"{'organ':<18}" + "".join(f"{s:>{width}}" for s in states)]
+           "    " + f"{'organ':<{w}}" + "".join(f"{s:>{width}}" for s in states)]
     for r in rows:
         cells = (f"{r[s]['count']:,} [{r[s]['ci95'][0]:.2g}, {r[s]['ci95'][1]:.2g}]" for s in states)
-        out.append("    " + f"{r['organ']:<18}" + "".join(f"{c:>{width}}" for c in cells))
+        out.append("    " + f"{r['organ']:<{w}}" + "".join(f"{c:>{width}}" for c in cells))
     return out
 
 

@@ -21,8 +21,8 @@ from ctcsim import simulate
 PINNED = {
     "rich, fast after arrest, arm from 60 s": ("f092d122c7457fd0431f1e1fd850b050e3709e25c683062dab3632710532bf66",
                                                "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
-    "breast": ("7c8a92806feccddc77ee4ef5fb6c4b1ca6b05e3617124708d0f67d4acb464aad",
-               "f7cdbfa6f04dd3d20d94e9ec4fe56c8c47e5686d07ba60bdbfde0c8292ac52e6"),
+    "breast": ("7e5440419253c86475e1a15469e062e86002bad8dd24bdd34601a0978a8aabb2",
+               "36c7ec24ff492d059206c8001fa9a6247cd64308f5b5149162160cca63ce9280"),
     "luzzi1998": ("1daf12a9e2424881aa5cf68116d61ec46dc61f8afaac5c0adbec209a5e701395",
                   "2653fa8998d6b965e72c3ef4e0f5932039e165813e0f9630db9116dbebe01cf0"),
 }

@@ -10,7 +10,9 @@ platform), so the digests depend on nothing but the simulated values (x86-64 gli
 tests/test_known_answers.py) and pyarrow's Parquet writer (its version is in each file's
 footer): a pyarrow upgrade changes them, and then CHANGELOG.md says so with the new digests
 (``python tests/test_run_parallel.py`` prints them).  Re-pinned for run format 1.2 (the fates
-column ``releases``): every file's bytes changed, the summaries did not.
+column ``releases``): every file's bytes changed, the summaries did not.  Re-pinned when the
+run metadata and the summary gained the horizon (``horizon_s``, ``horizon``): every file's bytes
+and the summaries changed, the simulated values did not.
 """
 import dataclasses
 import hashlib
@@ -46,47 +48,47 @@ RUNS = {
 }
 PINNED = {
     'two arms, events, 5 parts per arm': {
-        'events/arm=anti_platelet/part-00000.parquet': '437db1f3865cbff33427d318141d83c797f2be46364a4993f1b80f91a76d54b1',
-        'events/arm=anti_platelet/part-00001.parquet': '1baaf66ca096be7d7003739a68b618ef1ab42d6bbfd0efd87ad3e1cf3c132909',
-        'events/arm=anti_platelet/part-00002.parquet': '9b5335d0b3499f009a08000b0c13efd360233c19444ac8481624634a19e0d877',
-        'events/arm=anti_platelet/part-00003.parquet': 'fa86a34ba471cff0d8dd4d29b59e4b5eaacd36eb1d5b01c347f5368fbc23cef6',
-        'events/arm=anti_platelet/part-00004.parquet': 'db640008c6dafb6d70a9b0ba7942ebb5c9a963018823769bb6fbdbc2fec1f1ba',
-        'events/arm=control/part-00000.parquet': '3fc383f32c84d4a0803c99f33f1c0a5f7947ce949c1edc518e66c543e340305d',
-        'events/arm=control/part-00001.parquet': 'dd6b98cca173c7b214c5249a893f997d6e795e1bdebb2373f52d31ee473e44b0',
-        'events/arm=control/part-00002.parquet': '8456a85a8fcf7357a23209ba43eb3b5f632db2272182d5f74cbb3beda701b0a2',
-        'events/arm=control/part-00003.parquet': '82c2b7ccc389a4ec4ab2a62ebb8ebe0461f84269f4477af6d4405fac729950df',
-        'events/arm=control/part-00004.parquet': 'c59b9ae88e841d3cfa6c1a9c715b4057e834cd539e09da95bbe0adf7ff625c1a',
-        'fates/arm=anti_platelet/part-00000.parquet': 'b283572fedc93d6e7c9ca5ef30bfc5c8a0adff533fe85bd80187aa68ceaca5b9',
-        'fates/arm=anti_platelet/part-00001.parquet': 'd4c57ff8f5bd951c7907d563d78d70e7d5b0f9c4a6a20e0460620c031c166099',
-        'fates/arm=anti_platelet/part-00002.parquet': '970c891c4d4789d6fb3d55ce64024477eec475284c6e6d7fabd907ae69ef3f25',
-        'fates/arm=anti_platelet/part-00003.parquet': '18d1964db14e5490818afd58f8acb47e41c1da8d73228e97e2079a72e08b021d',
-        'fates/arm=anti_platelet/part-00004.parquet': '4e0b0349fa215e9092526e4604121ab8801ae57f8547fc0ba10177070a65aa25',
-        'fates/arm=control/part-00000.parquet': 'ad98f6ca7e1201922818196e23c435468bd5394b5c79e5a00555bf2a91ecf949',
-        'fates/arm=control/part-00001.parquet': 'c8ca75bf4af802a598c491ef296ab3a1e792b894799fa357126f7f5e76a02350',
-        'fates/arm=control/part-00002.parquet': '0b0273ef56e6496fa0c23c7384fef3484d37b79f957882cb4338f0522bbc52f7',
-        'fates/arm=control/part-00003.parquet': 'eecf4af5063db4e74882442789b948f9665108ceff5acc0ec522145909ddefa1',
-        'fates/arm=control/part-00004.parquet': '8c561b836290b087f7e8fd26b42965a29a8974e2da1e64ac3af2a388fae50269',
-        'summary': 'bcc900bf2baf5226470ae219188c216f61d41873c4eddc5cf94070ce226839d9',
+        'events/arm=anti_platelet/part-00000.parquet': '4ca76326ea69035fa81f8dd4af391451842794e9afafe00e87e81c859dd16c61',
+        'events/arm=anti_platelet/part-00001.parquet': '02b89440e6e18d659b1fd4f699ed11abb354088d3583e2303aefb353169a8dc2',
+        'events/arm=anti_platelet/part-00002.parquet': '9d032e53a864d1252d1465c8a3f1d0fe756705c363a151e627f581cf1c1c73bf',
+        'events/arm=anti_platelet/part-00003.parquet': '438bc233f3477f1472ab52d408860b4ca9a1989c813fef09329f3598e35ead42',
+        'events/arm=anti_platelet/part-00004.parquet': 'd39df055285824d23ea7de2507cfc6d6d5b4809ce8c6870db713c32ddcd78a04',
+        'events/arm=control/part-00000.parquet': '3dc795adfd20ba91cf8d200ae26981f1c7c996ea38bf70a2ecb2deb0d2a98238',
+        'events/arm=control/part-00001.parquet': 'dc0487cbd311ac37c9214f9aab98e2391b7f66aa1e69a449b45c793df6e1eabe',
+        'events/arm=control/part-00002.parquet': '2e8562b24d2ea9fc6230f4136bc8eb5312e6d6fe8fc7c6a5136230638c989fad',
+        'events/arm=control/part-00003.parquet': '987c1f70e1ea019004d9264e4a5d820048f6c3edc05cea7ba322142cd0683030',
+        'events/arm=control/part-00004.parquet': '7410520ead089b0dd43e211b1b4d958c58ffe47b2df5b535e7d90c8c5afd7ca2',
+        'fates/arm=anti_platelet/part-00000.parquet': 'cddf6bc8d50e26434d45c67b8feb748139d65c6028a5e608aac6164a1dbce446',
+        'fates/arm=anti_platelet/part-00001.parquet': 'd5eeb78687f05f436429639bcb6002d207085f616374bc5cb05d8f14c04fecc7',
+        'fates/arm=anti_platelet/part-00002.parquet': '7a8cdd00917350fbda5bd6301fc2b6c6325217d58dfcaab834fa0f4160d3eff1',
+        'fates/arm=anti_platelet/part-00003.parquet': '7ec433df1b610a4153f3b3a24fdab0ed9b80a6971b297690f098e1b8ba4bca33',
+        'fates/arm=anti_platelet/part-00004.parquet': '7de3b5fe439a14299d8b3b884bc3c3294d31a808e0a5d8e3dcdf89772ea880e4',
+        'fates/arm=control/part-00000.parquet': 'ca302f3ab3b5425dec32154a6432031a6dfef14a2b859d1cd04035f0fda2437d',
+        'fates/arm=control/part-00001.parquet': '48952b3d4e95d4fea8d2bc45531d5579060191227ba3d6004d2ea823f2db62cf',
+        'fates/arm=control/part-00002.parquet': '980c61bbdc575ec748ec8dd0992eb908fae45f4cac9dd5ecbfc9cb581fc1bdba',
+        'fates/arm=control/part-00003.parquet': '3d1fa63da936ac03c89855020bf3624d33859543b9197cc8d2cdf706900c5a2e',
+        'fates/arm=control/part-00004.parquet': 'f1c7d95737c6158ab77b814102dcf8a0179559599b802c5b66d29740b1f769e5',
+        'summary': 'a975cba9a45f7ab625d30fcd5e66069e9045c850f99b4bc33c3902d192a668e5',
     },
     'one arm, events, 2 row groups, chunks of 50': {
-        'events/arm=control/part-00000.parquet': 'e5174dc364062aa8893f0b0c7812d45aab1506cf3477a44d173ff94764f63146',
-        'fates/arm=control/part-00000.parquet': 'd7224b271ad29988c402713dfa556902c5c15aa97483f03791d8719d5b7c8faa',
-        'summary': '1570583ba209be3c7cb2468a44e9aa1a70529e5287ae52de8b40d84bc78417ca',
+        'events/arm=control/part-00000.parquet': '5952c82f96558ecf2ae8e0b569dd836f1a77941189dda5604328106ccd9d2c1a',
+        'fates/arm=control/part-00000.parquet': '5adba888139186267f23addf86e7f6ae04f1fef2602e3ffc07244c355d3cbfd9',
+        'summary': '13fde209bed35cf2a002e931ff3c488208e505cc11c539c8ec06e49e3815848f',
     },
     'two arms, fates only, parts of 999': {
-        'fates/arm=anti_platelet/part-00000.parquet': 'bc2e234bff49d7091093d4ce2cbfec62b7ae67486e5d1a62709e068d3f1ccb07',
-        'fates/arm=anti_platelet/part-00001.parquet': '5778217f4e065bc22225f29ddc02de7238762cda44aac5e2b883e5a292df1657',
-        'fates/arm=anti_platelet/part-00002.parquet': '201975e7500b5946504f3a9fd048d5bf4269d94fa14c299ec4731a7e7865f532',
-        'fates/arm=anti_platelet/part-00003.parquet': '656eb86307ce88f7bba33f7e3704db36fe79ce52d5a40ca75e991c895cc2fb29',
-        'fates/arm=anti_platelet/part-00004.parquet': '990504884a8f632e2c3b187bc282b65bfa52446998af9947c3a42543dcbcb8f5',
-        'fates/arm=anti_platelet/part-00005.parquet': '8c414cc9149b338d5839dd9a6ddbc560740431346977f6fe7f82f1483a7c9e13',
-        'fates/arm=control/part-00000.parquet': '48b4ce25dca4686a368dfcf6204daa77a35fd82b6a417ab880e03c73bf32ac8a',
-        'fates/arm=control/part-00001.parquet': 'b8c76786ca459eecc825d0e3b6f44b8204bd5950b0dd66eae63faffcfd690a64',
-        'fates/arm=control/part-00002.parquet': '0d3b7e98b38fc77d8c5af48b43049bb3dabce6c8e62c005f69f410a99e52f872',
-        'fates/arm=control/part-00003.parquet': '6c206dd5264fb5a7943d46e3f895eda6c25778c36db9f2ddf1175cd52febb19a',
-        'fates/arm=control/part-00004.parquet': '03d82dea21fa8933204b77e1d3a2f5a572f3d681f1b3511256d090ff41561129',
-        'fates/arm=control/part-00005.parquet': 'b7048852409b00565f13a0aa8cbe6fa0ea4faa8455c2de1678c1f08587cb4b53',
-        'summary': 'fad9a968e459323dfd7f2d6366f57b74bcdcf4e3253d9f669ecc7c05de6261b2',
+        'fates/arm=anti_platelet/part-00000.parquet': '3763ae9b5638f1961c9b15ec734b9861eb19d96be47e3301a68b93179564b260',
+        'fates/arm=anti_platelet/part-00001.parquet': 'aec0073ef6c29c4e21736d1f862a96bb36cdb6a8e253ee4fb2f0da25d18ea561',
+        'fates/arm=anti_platelet/part-00002.parquet': 'ede5b623688dd8d2516bf17558cb8abe73f2daa72ceb9bcbc9ec8c4a1a087bf7',
+        'fates/arm=anti_platelet/part-00003.parquet': '7299a2bdf8bd6ffe16e2635d09160081a13216aba77f8147c38b6701c3cf9495',
+        'fates/arm=anti_platelet/part-00004.parquet': '17a893220352256aa37cabc4400fa38f981dda077e9c2fe6d98efd17e4f34b1f',
+        'fates/arm=anti_platelet/part-00005.parquet': 'fc4562a7dbace956f79fab43481d91d47b780d2caed5fba945270f39902b2fdc',
+        'fates/arm=control/part-00000.parquet': '2b30818e4c34e1671b15a18a75bd1b9e67838f9d8cdb0d4adb2163e6cbde7baf',
+        'fates/arm=control/part-00001.parquet': '4799409bd4deeec289179c4f0d6a99de2710e4dc5c8e0ad68250ba2d5e73f9a5',
+        'fates/arm=control/part-00002.parquet': 'e5281c99de643ccaf8e91c40c9fe56f3d6c8998f80dc5ee4c267f8b282810733',
+        'fates/arm=control/part-00003.parquet': '62a2561db5016c4ea854cc4a6cfb4c9eeb6d88985b15bf6051073e804a292c16',
+        'fates/arm=control/part-00004.parquet': '4d6f2e37932f86833bf7654b6cc3afe34b060fd1633bc988360b702ba83e2c2d',
+        'fates/arm=control/part-00005.parquet': '754f65ca3dbdc67f9839e7dedb1c1f2ed724439c699b06801aa1f938cc2949b1',
+        'summary': 'c503eb3df71d31111e53751c3dd6095d00a8de31d55d2c8dadcda1f9387e8b0f',
     },
 }
 
@@ -131,7 +133,7 @@ def test_a_part_job_is_a_plain_function_of_plan_arm_and_part(tmp_path, monkeypat
     pinned summary."""
     name = "two arms, events, 5 parts per arm"
     plan = pickle.loads(pickle.dumps(prepared(tmp_path / "r", name, monkeypatch)))
-    tally, files = analysis.Tally(plan.metadata["arms"]), {}
+    tally, files = analysis.Tally(plan.metadata["arms"], plan.scenario.t_max_s), {}  # as the driver
     for arm, part in reversed([(a, p) for a in plan.metadata["arms"] for p in range(5)]):
         done = pickle.loads(pickle.dumps(jobs.write_part(plan, arm, part)))
         assert (done.arm, done.part, done.units) == (arm, part, 2000 if part < 4 else 1000)

@@ -87,7 +87,7 @@ def calibrate_all(declaration, out, seed, units_scale, threads, apply_):
     \b
     Example:
       ctcsim calibrate-all                    # the declared calibration
-      ctcsim calibrate-all --units-scale 0.1 -o /tmp/quick.toml
+      ctcsim calibrate-all --units-scale 0.1 -o quick.toml   # a look in ~30 s
     """
     import dataclasses
     from importlib import resources

@@ -21,10 +21,10 @@ from ctcsim import simulate
 PINNED = {
     "rich, fast after arrest, arm from 60 s": ("07fc135cf12b928baebec71a15dbbe48cd3a40a4ac991f692d290ddd45501828",
                                                "f98600399057ab30c2164e085dce518ea991c5e6fdb1b30405f318f1381650e1"),
-    "breast": ("1b178fba98632ce8eea019403e40edd622a8552379e5060786cb220d58c4828a",
-               "0c3f834e10233dc3835539c245b004801b7291017d4e4d037fee021b00a6203d"),
-    "luzzi1998": ("56b09a943f7f579e72461185f3831eda8300a9f9b61117e50caef7d951e971ea",
-                  "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
+    "breast": ("ab907c41f321c0183aee0f555375ca250e47db25c09c8ffe4a85ea1e67102603",
+               "754b3215b5cfa88a596426f3c5b47de2e73f564f70ac12b075299f8cccac84c7"),
+    "luzzi1998": ("1daf12a9e2424881aa5cf68116d61ec46dc61f8afaac5c0adbec209a5e701395",
+                  "2653fa8998d6b965e72c3ef4e0f5932039e165813e0f9630db9116dbebe01cf0"),
 }
 
 

@@ -10,7 +10,9 @@ platform), so the digests depend on nothing but the simulated values (x86-64 gli
 tests/test_known_answers.py) and pyarrow's Parquet writer (its version is in each file's
 footer): a pyarrow upgrade changes them, and then CHANGELOG.md says so with the new digests
 (``python tests/test_run_parallel.py`` prints them).  Re-pinned for run format 1.2 (the fates
-column ``releases``): every file's bytes changed, the summaries did not.
+column ``releases``): every file's bytes changed, the summaries did not.  Re-pinned when the
+run metadata and the summary gained the horizon (``horizon_s``, ``horizon``): every file's bytes
+and the summaries changed, the simulated values did not.
 """
 import dataclasses
 import hashlib
@@ -46,47 +48,47 @@ RUNS = {
 }
 PINNED = {
     'two arms, events, 5 parts per arm': {
-        'events/arm=anti_platelet/part-00000.parquet': '49200a496aa811c612484c2dcc16aad8c48b784b1e1321bab1b1b573cb1251ab',
-        'events/arm=anti_platelet/part-00001.parquet': 'e234f58b11b28c14afc6ea58a50a9ec934c135a789704289e28deea4315c7437',
-        'events/arm=anti_platelet/part-00002.parquet': '8685662bd37408c101612f3f48ec7ba9b59d0a60e846a724e581415372978d29',
-        'events/arm=anti_platelet/part-00003.parquet': 'c3ac4e0e01ec5004997f259aa52966672b81b8a5cd1f515394739248f3866c75',
-        'events/arm=anti_platelet/part-00004.parquet': '4a5e21f60ac15549f632a56ad263cbb1dc2596e0182b2d5f3157acadac6f5608',
-        'events/arm=control/part-00000.parquet': '34d02b77840237d19f78d36d5e7564f464cbd47ba496082cdae47006c0662947',
-        'events/arm=control/part-00001.parquet': '7cbb952108f83a3d4a27d84bf92f09b93cf34ccefb51c315654289cdd5787086',
-        'events/arm=control/part-00002.parquet': '9924e4c542acb8891c5452b01134d218f1cb94a046f81bc024ae27b965fce143',
-        'events/arm=control/part-00003.parquet': '2a18d06fe9d18c4c7fcbc97394bbe55411578d097b0c23dcd94e04bc1d99c880',
-        'events/arm=control/part-00004.parquet': 'd835a16e434e0a3ef04c426c94691dd5b4138a4611150a4565a0e3ade456362d',
-        'fates/arm=anti_platelet/part-00000.parquet': 'f557afcf3776135ba00998c9fffffdf53370bbb81e111f375b0e58638f9e1578',
-        'fates/arm=anti_platelet/part-00001.parquet': '52c998d99acca5b872a3d631594faf3f026e361657d46dcb0fad1edbf5506a60',
-        'fates/arm=anti_platelet/part-00002.parquet': 'e56fc9c0a9b26f64abbd1c2d3f06ef591fa185a24c91711a47eb7ffce140a4ba',
-        'fates/arm=anti_platelet/part-00003.parquet': 'ec314ac0eed0f7bc7d1b5974e6f1d23e092dcaad916135a1618db7912f51f2d9',
-        'fates/arm=anti_platelet/part-00004.parquet': '9d67c3a3f1f74a18a66eac26081221d5b64610e99c8eeff95a57bd230e834fe9',
-        'fates/arm=control/part-00000.parquet': '5100d8ae768c52da8ad9d3f5a4473fa55366b25f780617cd399bc219fe5346e1',
-        'fates/arm=control/part-00001.parquet': 'a0bd7c1461ce39d153d2da990702e1e03f125af9178c2e67b01d07c12ba0a80a',
-        'fates/arm=control/part-00002.parquet': 'ab46109e5ba7668952a272f220c7ac8adc0141077419fba1159a9b7ebe286683',
-        'fates/arm=control/part-00003.parquet': 'e811f71458239cbaa49eab6998006a67da78e0551ab8be533d0ac52bbe6ff5eb',
-        'fates/arm=control/part-00004.parquet': '62566f6d4d174e7d6316d275c794c946a9fbb13ac09d049f48d6d8fc67dd125f',
-        'summary': '62cb4c1789d509159e810c26e75a2921883eb720cf590f863dec8a6097b29b40',
+        'events/arm=anti_platelet/part-00000.parquet': 'a349f8177e042c2b8aeee71af3871057b33577a5e29e38ac18883c6d1059afa3',
+        'events/arm=anti_platelet/part-00001.parquet': 'ad0782ba3462394b401ca5d65db46f9ddc171e378ce93a8610d90979a4ba8895',
+        'events/arm=anti_platelet/part-00002.parquet': '99919c78a0c6ee62f5d8f1f63e51420419c7ecb0697fccd03bee1dee72d1a630',
+        'events/arm=anti_platelet/part-00003.parquet': '7a6ebf91b87f20d54a7e7b4d367fa5366bbb15883748e2f6ce1d85dd32ac45c9',
+        'events/arm=anti_platelet/part-00004.parquet': 'aa2ea443a0690369ab6dfbb30896c0bf7dea15291e78dd0b6a605352297df8ce',
+        'events/arm=control/part-00000.parquet': '8b5e90ccecdf0bec3605329daa6aa100521d4218983c382e71977c2c9fa53f35',
+        'events/arm=control/part-00001.parquet': '8ce1bcd6e2a2295f9d7c4fa4b23e670371b12a86f702ecea31d6db741683d413',
+        'events/arm=control/part-00002.parquet': '32b6f2dcf152b78ba75ecd9473e669ca661fb189b78667bf343d177805759934',
+        'events/arm=control/part-00003.parquet': 'd427e80ce727df499b87a743c86d3f947c518688beb42c5086b354b6523f63d9',
+        'events/arm=control/part-00004.parquet': '1209e5554c49c34d7bcdcbfc014e5eb2eb8002df0cddccfa3414e65eee4804f9',
+        'fates/arm=anti_platelet/part-00000.parquet': '589e3272a9bc19042ce21260f25909772324aa265087c72ffc007c58b71ffdc2',
+        'fates/arm=anti_platelet/part-00001.parquet': 'f1cce6007462bdb69319dbab6c90aa3d341d3c2b0365bfada5808fc5dcd0da9b',
+        'fates/arm=anti_platelet/part-00002.parquet': 'a90030a7a0b2ab8085fdbd53821352df70f1a9eb9e62568f58d5febdfdf81fd8',
+        'fates/arm=anti_platelet/part-00003.parquet': '67d6a80f5c2de73e2c9c36eb7b237f21800842a4a861e04429db4f081904edcc',
+        'fates/arm=anti_platelet/part-00004.parquet': '0e19213db2a65848969c50a8f3baa8495e673e2b500c17c1cb6453e07a50a758',
+        'fates/arm=control/part-00000.parquet': '7e38f7b9be4d8db72a607648505186baa1f8ea23453793d2eef82b4693881b6e',
+        'fates/arm=control/part-00001.parquet': 'ef9c814f2edde008190bb763f120af9a4c9c5e1d0690bad85edc121e682c637a',
+        'fates/arm=control/part-00002.parquet': '880c7291896c3ecf0d47b36595bb6628551867a66ae8541999f97a6ee970c2d5',
+        'fates/arm=control/part-00003.parquet': 'b33fd25a03e45223c13883c4874fc404f76ac815643fc9ab1f0e4eea05cbd114',
+        'fates/arm=control/part-00004.parquet': '165642464df9acde53ccc2862a3bf2d3ce2c9216de2e720a2a511263a138f6e1',
+        'summary': '0c7cb398847a24f51c04fd2e0f2a0e0964dae5fd826e15cd2f0f848f17eea581',
     },
     'one arm, events, 2 row groups, chunks of 50': {
-        'events/arm=control/part-00000.parquet': '6b32dfe593e6920c712d9a35a7011bbffe4e0ecc04b9d38b27156297eda41416',
-        'fates/arm=control/part-00000.parquet': '610d4e007ee805b0aa95d67620747563c138db883b51271a988221705236f10d',
-        'summary': '45ce12b6ae3e2c544642add719103df9abe1a0b437ab5bf248fa1d6b84e35862',
+        'events/arm=control/part-00000.parquet': 'da30f9a962f33739d09cf8a97fee6ee5c88e834f7313aa3f080a5ea4bc850996',
+        'fates/arm=control/part-00000.parquet': 'fadc0a21bfe06c1e874391e188381df45145bc97773eb9680d19eabc7800429f',
+        'summary': '2d5acf6994a032e152c2cce7b04f3d34a740e19f8d501ecac8944187b8e79711',
     },
     'two arms, fates only, parts of 999': {
-        'fates/arm=anti_platelet/part-00000.parquet': 'dc6e75d8c1635bea651846eaa741d72234b8fc8e24df8736b62cb5d629194058',
-        'fates/arm=anti_platelet/part-00001.parquet': '5a8bb219780a7af13adf01b924b8d65956c1fcb39136ef06ae5c9c992b8db0d2',
-        'fates/arm=anti_platelet/part-00002.parquet': 'fd870cfd6c7e5a9d7daefc24b50febc2c33a951936aa3b4543a32dbed6061b1f',
-        'fates/arm=anti_platelet/part-00003.parquet': 'cf585847aef462c507d2c0b70c57bd895d22fc7a1774c37c8a1a2d850c4428b2',
-        'fates/arm=anti_platelet/part-00004.parquet': 'cf57a9151e7d6a986174f583496512425fd3b90997a8af4362cb748e35831cf0',
-        'fates/arm=anti_platelet/part-00005.parquet': 'ae8311d92d08987d87bfc5ed5b72c2b7f64fadb48d436ee1cc0984c61a1910c1',
-        'fates/arm=control/part-00000.parquet': '27515d6f11916ff9f59f1a3880c0449496162c46a6ad421ebf7565045e777c1d',
-        'fates/arm=control/part-00001.parquet': '0f2ad2cdd95c401a966f2ff5bbef3820ad0461ec475ca019acd66175b782ba7a',
-        'fates/arm=control/part-00002.parquet': '517789a410e6f6009c5471d20135453235437670cb204cb4c6620a1f74822281',
-        'fates/arm=control/part-00003.parquet': '033ff8ce6be93329b54e7444fcadf326dce80e2ef1e73ff07ce8aa65373062e8',
-        'fates/arm=control/part-00004.parquet': '5e530169467d80da9103322ccc42994776f750a46e41691eb9c2e621cf401b05',
-        'fates/arm=control/part-00005.parquet': '6e9e77c8c289df473f7c3ed0b3e20640af31532f1376ce4e5e8c85b07bfb1b02',
-        'summary': 'fad9a968e459323dfd7f2d6366f57b74bcdcf4e3253d9f669ecc7c05de6261b2',
+        'fates/arm=anti_platelet/part-00000.parquet': '75da7637b3b7c4cda5d35a631fd8205e17793c740a38e611728831924ef0c1b1',
+        'fates/arm=anti_platelet/part-00001.parquet': '24bbb028952a48838eb486d5bcd88c5af120b1dae3a3a99c22c25e5490e48089',
+        'fates/arm=anti_platelet/part-00002.parquet': '588950a13cff8014004d6a32208ad2d4a91fb622cb15b3b149b1e384e6bfa464',
+        'fates/arm=anti_platelet/part-00003.parquet': '6e6457ad373a7dee65820d0c7135ea1b782598c05dcaa1d0aa7a823aeaac576c',
+        'fates/arm=anti_platelet/part-00004.parquet': '6ce0a59ea38ed2afb95ee0c811ed6aa56c00ad2ce5ac217c988c636ffe94a1d3',
+        'fates/arm=anti_platelet/part-00005.parquet': '3ce87068885a17485813475e7390d536a17e3ef8164e25f812bcf0d578d4527f',
+        'fates/arm=control/part-00000.parquet': '628244250328e07d8076e6013d275fc45e02c3534e6d0042aa8ba2938e530df5',
+        'fates/arm=control/part-00001.parquet': '0a9b2194a17292d853945ac5899202b2a0866fee3ebd0a71174382ed31e7aa42',
+        'fates/arm=control/part-00002.parquet': '1c763d5705268dce5049302c0823630f644beec867741f483a5508e1fb82597a',
+        'fates/arm=control/part-00003.parquet': '62fe65c4662ccfabed759281158fc6c608bf763ee83212bcd56511e882fa8edc',
+        'fates/arm=control/part-00004.parquet': 'a8deee4359ab8f9105265c1ba62c20ddde4f8d83ed403bb75c8e4c5127e45d49',
+        'fates/arm=control/part-00005.parquet': '1c38547e2fde0708b09ace4b017109ca5510bd61d2665c540a0db70db6c3b0c3',
+        'summary': 'c503eb3df71d31111e53751c3dd6095d00a8de31d55d2c8dadcda1f9387e8b0f',
     },
 }
 
@@ -131,7 +133,7 @@ def test_a_part_job_is_a_plain_function_of_plan_arm_and_part(tmp_path, monkeypat
     pinned summary."""
     name = "two arms, events, 5 parts per arm"
     plan = pickle.loads(pickle.dumps(prepared(tmp_path / "r", name, monkeypatch)))
-    tally, files = analysis.Tally(plan.metadata["arms"]), {}
+    tally, files = analysis.Tally(plan.metadata["arms"], plan.scenario.t_max_s), {}  # as the driver
     for arm, part in reversed([(a, p) for a in plan.metadata["arms"] for p in range(5)]):
         done = pickle.loads(pickle.dumps(jobs.write_part(plan, arm, part)))
         assert (done.arm, done.part, done.units) == (arm, part, 2000 if part < 4 else 1000)

@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
 
 from ctcsim import scenario as sc  # noqa: E402
 
@@ -148,3 +149,26 @@ diameter_median_um = 10.0
 anoikis_on = false
 k_on_per_s = 0.0
 """
+
+
+# A sweep of breast_antiplatelet (two parameters on a 3 x 3 grid, two arms) and its report,
+# made once: test_report_study.py checks the page against table.parquet, test_report_browser.py
+# renders it in Chromium.  Drawing its response figures is about 12 s of CPU, so both modules'
+# tests that use it are in one xdist group (one worker makes it).
+SWEEP_K_ON, SWEEP_DIAMETER = "biology.k_on_per_s", "primary.diameter_median_um"
+SWEEP = ["sweep", "--scenario", "breast_antiplatelet", "-p", f"{SWEEP_K_ON}=1e-4:1e-2:log", "-p",
+         f"{SWEEP_DIAMETER}=11:14", "--points", "3", "-n", "600", "--seed", "2", "-q"]
+
+
+@pytest.fixture(scope="session")
+def sweep_report(tmp_path_factory):
+    """The sweep's directory, with report.html written by `ctcsim report`."""
+    from ctcsim.cli import main
+
+    out = tmp_path_factory.mktemp("study") / "grid"
+    r = CliRunner().invoke(main, SWEEP + ["-o", str(out)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["report", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == str(out / "report.html")
+    return out

@@ -8,7 +8,8 @@ figure's box must hold ink (not a blank panel): at least ``MIN_INK`` of its pixe
 white and several distinct colours.  Set CTCSIM_SCREENSHOTS=DIR to keep the screenshots.
 
 Reports: the default scenario (one arm), breast_antiplatelet with events (two arms), a sweep
-of two parameters (a response figure per outcome with units) and a Sobol' sensitivity study.
+of two parameters (conftest's, whose report test_report_study.py checks: a response figure per
+outcome with units) and a Sobol' sensitivity study.
 """
 import json
 import os
@@ -30,8 +31,6 @@ MIN_INK = 0.01      # a figure's share of non-white pixels; drawn axes alone giv
 MIN_COLOURS = 4     # text, axes, and at least two colours of data
 NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND"
 RUN = ["-n", "2000", "--seed", "3", "-q"]
-SWEEP = ["sweep", "-p", "biology.k_on_per_s=1e-4:1e-2:log", "-p", "primary.diameter_median_um=11:14", "--points", "3",
-         "-n", "500", "--seed", "1", "-q"]
 SOBOL = """
 units = 500
 [[parameters]]
@@ -60,11 +59,12 @@ def response_figures(study: Path) -> set:
     return {f"response-{r['outcome']}" for r in t if r["organ"] == "all" and r["count"] > 0}
 
 
-# name: (the commands that make the directory OUT, the figures its report must show)
+# name: (the commands that make the directory OUT, the figures its report must show); the
+# sweep is conftest's sweep_report, made once for this module and test_report_study.py.
 CASES = {"default": ([["run", *RUN]], {"cascade", "organs", "times", "spent"}),
          "two_arms": ([["run", "breast_antiplatelet", "--events", *RUN]],
                       {"cascade", "organs", "times", "forest", "spent"}),
-         "sweep": ([SWEEP], response_figures),
+         "sweep": (None, response_figures),
          "sobol": ([["sensitivity", "STUDY", "-q"]], {"sobol-0", "outputs"})}
 
 
@@ -83,9 +83,13 @@ def browse(html: Path, *args, height: int = 2000) -> subprocess.CompletedProcess
     return done
 
 
-@pytest.fixture(scope="module", params=sorted(CASES))
+@pytest.fixture(scope="module", params=[pytest.param(c, marks=pytest.mark.xdist_group("sweep_report")) if c == "sweep"
+                                        else c for c in sorted(CASES)])
 def report(request, tmp_path_factory):
     commands, figures = CASES[request.param]
+    if commands is None:
+        out = request.getfixturevalue("sweep_report")
+        return request.param, out / "report.html", figures(out)
     tmp = tmp_path_factory.mktemp(request.param)
     (tmp / "study.toml").write_text(SOBOL)
     out = tmp / "out"
@@ -99,7 +103,7 @@ def report(request, tmp_path_factory):
     return request.param, Path(result.output.strip()), figures(out) if callable(figures) else figures
 
 
-def test_every_figure_renders_in_chromium_without_network(report):
+def test_every_figure_renders_in_chromium_without_network(report, tmp_path):
     name, html, expected = report
     dom = browse(html, "--dump-dom").stdout
     found = dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)"[^>]*?data-box="([\d,.-]+)"', dom))
@@ -107,7 +111,7 @@ def test_every_figure_renders_in_chromium_without_network(report):
     assert set(found) == expected and set(states) == expected, (found, states)
     assert all(s == "yes" for s in states.values()), states
     height = int(re.search(r'data-height="(\d+)"', dom).group(1))
-    shot = html.with_name(f"{name}.png")
+    shot = tmp_path / f"{name}.png"
     browse(html, f"--screenshot={shot}", height=height)
     image = np.asarray(Image.open(shot).convert("RGB"))
     assert image.shape[0] >= height - 1 and image.shape[1] == WIDTH

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,9 @@ MIN_INK = 0.01      # a figure's share of non-white pixels; drawn axes alone giv
 MIN_COLOURS = 4     # text, axes, and at least two colours of data
 NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND"
 RUN = ["-n", "2000", "--seed", "3", "-q"]
+# On one xdist worker with test_report_study.py (conftest's sweep_report, made once) and this
+# module's reports (made once each, not once per worker).
+pytestmark = pytest.mark.xdist_group("sweep_report")
 SOBOL = """
 units = 500
 [[parameters]]
@@ -75,16 +79,18 @@ def chromium() -> str:
 
 
 def browse(html: Path, *args, height: int = 2000) -> subprocess.CompletedProcess:
-    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", NO_NETWORK,
-           "--disable-background-networking", f"--window-size={WIDTH},{height}", *args, html.as_uri()]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.  A profile of
+    # its own: two Chromiums on one profile (pytest -n 2) would hand the page to each other.
+    with tempfile.TemporaryDirectory(prefix="ctcsim-chromium-") as profile:
+        cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", NO_NETWORK,
+               "--disable-background-networking", f"--user-data-dir={profile}", f"--window-size={WIDTH},{height}",
+               *args, html.as_uri()]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 
 
-@pytest.fixture(scope="module", params=[pytest.param(c, marks=pytest.mark.xdist_group("sweep_report")) if c == "sweep"
-                                        else c for c in sorted(CASES)])
+@pytest.fixture(scope="module", params=sorted(CASES))
 def report(request, tmp_path_factory):
     commands, figures = CASES[request.param]
     if commands is None:

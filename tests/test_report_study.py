@@ -17,6 +17,8 @@ from ctcsim.report import study as study_report
 from ctcsim.studies import study, sweep
 
 K_ON, DIAMETER = SWEEP_K_ON, SWEEP_DIAMETER
+# With test_report_browser.py on one xdist worker, which makes conftest's sweep_report once.
+pytestmark = pytest.mark.xdist_group("sweep_report")
 
 
 def sensitivity_study(tmp_path, method: str, model: str, samples: int) -> str:
@@ -67,7 +69,6 @@ def grid(sweep_report):
     return sweep_report
 
 
-@pytest.mark.xdist_group("sweep_report")
 def test_a_sweep_report_has_one_response_figure_per_outcome_that_happened(grid):
     html = (grid / "report.html").read_text()
     t = pq.read_table(grid / "table.parquet").to_pylist()
@@ -83,7 +84,6 @@ def test_a_sweep_report_has_one_response_figure_per_outcome_that_happened(grid):
     assert "Horizon:</b> every unit is followed until 1 d (86,400 s)" in html
 
 
-@pytest.mark.xdist_group("sweep_report")
 def test_response_curves_are_the_tables_fractions_and_intervals_on_the_grids_middle_slice(grid):
     c = study_report.collect(grid)
     t = pq.read_table(grid / "table.parquet").to_pandas()
@@ -159,7 +159,6 @@ def test_a_morris_study_on_the_exact_model_shows_mu_star_and_sigma(tmp_path):
     assert "exact probabilities, no Monte Carlo interval" in html and "exact probabilities (master equation)" in html
 
 
-@pytest.mark.xdist_group("sweep_report")
 def test_a_study_that_cannot_be_reported_is_one_line(tmp_path, grid):
     half = tmp_path / "half"
     sweep.prepare(study.from_dict({"parameters": [{"path": K_ON, "values": [1e-4, 1e-3]}], "units": 10}), half)

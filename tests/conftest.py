@@ -153,8 +153,7 @@ k_on_per_s = 0.0
 
 # A sweep of breast_antiplatelet (two parameters on a 3 x 3 grid, two arms) and its report,
 # made once: test_report_study.py checks the page against table.parquet, test_report_browser.py
-# renders it in Chromium.  Drawing its response figures is about 12 s of CPU, so both modules'
-# tests that use it are in one xdist group (one worker makes it).
+# renders it in Chromium.  Drawing its response figures is about 12 s of CPU.
 SWEEP_K_ON, SWEEP_DIAMETER = "biology.k_on_per_s", "primary.diameter_median_um"
 SWEEP = ["sweep", "--scenario", "breast_antiplatelet", "-p", f"{SWEEP_K_ON}=1e-4:1e-2:log", "-p",
          f"{SWEEP_DIAMETER}=11:14", "--points", "3", "-n", "600", "--seed", "2", "-q"]
@@ -162,13 +161,22 @@ SWEEP = ["sweep", "--scenario", "breast_antiplatelet", "-p", f"{SWEEP_K_ON}=1e-4
 
 @pytest.fixture(scope="session")
 def sweep_report(tmp_path_factory):
-    """The sweep's directory, with report.html written by `ctcsim report`."""
+    """The sweep's directory, with report.html written by `ctcsim report`.  Each xdist worker
+    has a session of its own, so the first to ask makes it in the directory the workers share
+    (the parent of their base temporary directories) and the others wait on the lock, then read."""
+    import fcntl
+
     from ctcsim.cli import main
 
-    out = tmp_path_factory.mktemp("study") / "grid"
-    r = CliRunner().invoke(main, SWEEP + ["-o", str(out)])
-    assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["report", str(out)])
-    assert r.exit_code == 0, r.output
-    assert r.output.strip() == str(out / "report.html")
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    out = shared / "sweep_report"
+    with open(shared / "sweep_report.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "report.html").exists():
+            r = CliRunner().invoke(main, SWEEP + ["-o", str(out)])
+            assert r.exit_code == 0, r.output
+            r = CliRunner().invoke(main, ["report", str(out)])
+            assert r.exit_code == 0, r.output
+            assert r.output.strip() == str(out / "report.html")
     return out

@@ -18,8 +18,6 @@ from ctcsim.hazards import FATES, GONE, POST_ARREST
 from ctcsim.report import content, tables
 
 N = 3000
-# One xdist worker for the module: its run and its page (below) are made once.
-pytestmark = pytest.mark.xdist_group("report_page")
 
 
 def cli(*args):

@@ -1,27 +1,27 @@
 """The report in a real browser: headless Chromium (Debian's package, installed by .ci/run)
 opens it with every network name unresolvable, and every figure must have rendered.
 
-Two looks per report: ``--dump-dom`` gives the page after its load event, where the report's
-own script has written each figure's box and whether its SVG laid out with drawn content
-(``data-rendered``); ``--screenshot`` at the page's full height gives the pixels, and each
-figure's box must hold ink (not a blank panel): at least ``MIN_INK`` of its pixels away from
-white and several distinct colours.  Set CTCSIM_SCREENSHOTS=DIR to keep the screenshots.
+Two looks per report, in a tab of one Chromium for the module (tests/chromium.py): the page's
+DOM after its load event, where the report's own script has written each figure's box and
+whether its SVG laid out with drawn content (``data-rendered``); then, the viewport resized to
+the page's full height, a screenshot: each figure's box must hold ink (not a blank panel): at
+least ``MIN_INK`` of its pixels away from white and several distinct colours.  Set
+CTCSIM_SCREENSHOTS=DIR to keep the screenshots.
 
 Reports: the default scenario (one arm), breast_antiplatelet with events (two arms), a sweep
 of two parameters (conftest's, whose report test_report_study.py checks: a response figure per
 outcome with units) and a Sobol' sensitivity study.
 """
+import io
 import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from chromium import Chromium
 from PIL import Image
 
 from ctcsim.cli import main
@@ -32,9 +32,6 @@ MIN_INK = 0.01      # a figure's share of non-white pixels; drawn axes alone giv
 MIN_COLOURS = 4     # text, axes, and at least two colours of data
 NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND"
 RUN = ["-n", "2000", "--seed", "3", "-q"]
-# On one xdist worker with test_report_study.py (conftest's sweep_report, made once) and this
-# module's reports (made once each, not once per worker).
-pytestmark = pytest.mark.xdist_group("sweep_report")
 SOBOL = """
 units = 500
 [[parameters]]
@@ -72,22 +69,16 @@ CASES = {"default": ([["run", *RUN]], {"cascade", "organs", "times", "spent"}),
          "sobol": ([["sensitivity", "STUDY", "-q"]], {"sobol-0", "outputs"})}
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert path, "headless Chromium is needed: apt-get install chromium (as .ci/run does)"
-    return path
+@pytest.fixture(scope="module")
+def browser():
+    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    b = Chromium("--no-sandbox", "--disable-gpu", "--hide-scrollbars", NO_NETWORK, "--disable-background-networking")
+    yield b
+    b.close()
 
 
-def browse(html: Path, *args, height: int = 2000) -> subprocess.CompletedProcess:
-    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.  A profile of
-    # its own: two Chromiums on one profile (pytest -n 2) would hand the page to each other.
-    with tempfile.TemporaryDirectory(prefix="ctcsim-chromium-") as profile:
-        cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", NO_NETWORK,
-               "--disable-background-networking", f"--user-data-dir={profile}", f"--window-size={WIDTH},{height}",
-               *args, html.as_uri()]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
+def load(browser: Chromium, html: Path, height: int = 2000):
+    return browser.open(html.as_uri(), WIDTH, height)
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
@@ -109,17 +100,19 @@ def report(request, tmp_path_factory):
     return request.param, Path(result.output.strip()), figures(out) if callable(figures) else figures
 
 
-def test_every_figure_renders_in_chromium_without_network(report, tmp_path):
+def test_every_figure_renders_in_chromium_without_network(report, browser):
     name, html, expected = report
-    dom = browse(html, "--dump-dom").stdout
+    tab = load(browser, html)
+    dom = tab.dom()
     found = dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)"[^>]*?data-box="([\d,.-]+)"', dom))
     states = dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)"[^>]*?data-rendered="(\w+)"', dom))
     assert set(found) == expected and set(states) == expected, (found, states)
     assert all(s == "yes" for s in states.values()), states
     height = int(re.search(r'data-height="(\d+)"', dom).group(1))
-    shot = tmp_path / f"{name}.png"
-    browse(html, f"--screenshot={shot}", height=height)
-    image = np.asarray(Image.open(shot).convert("RGB"))
+    tab.resize(WIDTH, height)
+    png = tab.screenshot()
+    tab.close()
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     assert image.shape[0] >= height - 1 and image.shape[1] == WIDTH
     for fig, box in found.items():
         x, y, w, h = (int(v) for v in box.split(","))
@@ -131,16 +124,18 @@ def test_every_figure_renders_in_chromium_without_network(report, tmp_path):
     keep = os.environ.get("CTCSIM_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(keep) / shot.name)
+        (Path(keep) / f"{name}.png").write_bytes(png)
 
 
-def test_a_figure_that_does_not_lay_out_is_reported(tmp_path):
+def test_a_figure_that_does_not_lay_out_is_reported(tmp_path, browser):
     """The check itself: an empty SVG in a figure is marked data-rendered="no" (and the page says
     "this figure did not render"), so the test above can fail."""
     page = tmp_path / "blank.html"
     page.write_text('<!DOCTYPE html><html><body><figure class="plot" id="fig-blank"><svg width="400" '
                     f'height="200"></svg></figure><script>{CHECK}</script></body></html>')
-    dom = browse(page, "--dump-dom").stdout
+    tab = load(browser, page)
+    dom = tab.dom()
+    tab.close()
     assert re.search(r'id="fig-blank"[^>]*data-rendered="no"', dom), dom
 
 

@@ -17,8 +17,6 @@ from ctcsim.report import study as study_report
 from ctcsim.studies import study, sweep
 
 K_ON, DIAMETER = SWEEP_K_ON, SWEEP_DIAMETER
-# With test_report_browser.py on one xdist worker, which makes conftest's sweep_report once.
-pytestmark = pytest.mark.xdist_group("sweep_report")
 
 
 def sensitivity_study(tmp_path, method: str, model: str, samples: int) -> str:

@@ -14,8 +14,6 @@ from ctcsim.studies import designs, outputs, paths, study, sweep
 
 SWEEP = ["sweep", "-p", "biology.k_on_per_s=1e-4:1e-2:log", "-p", "primary.diameter_median_um=11:14",
          "--seed", "1", "-q"]
-# One xdist worker runs this module, so the grid below (64 points) is made once.
-pytestmark = pytest.mark.xdist_group("sweep_grid")
 
 
 def files(path):

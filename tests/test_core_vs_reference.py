@@ -45,9 +45,22 @@ def variants(rich):
     yield "seed and soil", dataclasses.replace(fast, soil={"liver": {"compatibility": 0.4},
                                                            "lung": {"compatibility": 0.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))
+    # Release from arrest: units arrest, are released, circulate on and arrest or die again.
+    release = dataclasses.replace(fast, biology=dataclasses.replace(
+        fast.biology, k_release_per_s=0.1, p_release=0.5, k_on_capillary_per_s=0.05))
+    yield "release", release
+    yield "release, arm from t = 60 s, early anoikis", sc.from_dict({**release.to_dict(), "biology": {
+        **release.to_dict()["biology"], "anoikis_beta": 0.6}, "arms": [
+        {"name": "treated", "start_s": 60.0, "multipliers": {"k_release_per_s": 3.0, "k_nk_per_s": 3.0,
+                                                             "anoikis_eta_s": 0.5}}]})
+    yield "release, sure trapping, soil", dataclasses.replace(release, biology=dataclasses.replace(
+        release.biology, trap_max=1.0, trap_width=1e-3, k_release_per_s=0.2), soil={"liver": {"compatibility": 0.4}})
 
 
-@pytest.mark.parametrize("which", range(10))
+N_VARIANTS = 15
+
+
+@pytest.mark.parametrize("which", range(N_VARIANTS))
 def test_core_equals_reference_fates_and_events(rich, which):
     """Every fate column and every event row of the core equals the reference, on variants that
     between them produce every fate and every event type."""
@@ -79,6 +92,7 @@ def test_core_equals_reference_fates_and_events(rich, which):
 def test_variants_cover_every_fate_and_event(rich):
     """The comparison above is only as strong as its coverage: all fates, post-arrest outcomes
     and events occur."""
+    assert len(list(variants(rich))) == N_VARIANTS
     fates, post, events = set(), set(), set()
     for _, s in variants(rich):
         res = simulate(s, N_UNITS, seed=11, events=True)

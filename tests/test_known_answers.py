@@ -19,11 +19,11 @@ from ctcsim import simulate
 
 # (fates, events) digests; see CHANGELOG.md for when and why each was last changed.
 PINNED = {
-    "rich, fast after arrest, arm from 60 s": ("26155e436ff18b8ac93e57907764e1768d3788cdebe9401591a36e64488f53b8",
+    "rich, fast after arrest, arm from 60 s": ("f092d122c7457fd0431f1e1fd850b050e3709e25c683062dab3632710532bf66",
                                                "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
-    "breast": ("1dad9231ea018b20046cf5d3a6585e5a7ee63201e83c3a2a7c5b54f5d90fa37a",
-               "4932cd1537f0cd2b859e66fd45ac2d9474251829840b4d6b541eff2b1ce011d5"),
-    "luzzi1998": ("00e501f4fef20437af86065bee80d7627df9b0d77b16ae057bcb66865b96a2bf",
+    "breast": ("7c8a92806feccddc77ee4ef5fb6c4b1ca6b05e3617124708d0f67d4acb464aad",
+               "f7cdbfa6f04dd3d20d94e9ec4fe56c8c47e5686d07ba60bdbfde0c8292ac52e6"),
+    "luzzi1998": ("56b09a943f7f579e72461185f3831eda8300a9f9b61117e50caef7d951e971ea",
                   "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
 }
 

@@ -33,10 +33,11 @@ class Chromium:
             os.dup2(a, 3)
             os.dup2(b, 4)
 
+        # stderr to a file: a pipe nobody reads while the pages load could fill and stall Chromium.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([executable(), "--headless", "--remote-debugging-pipe",
                                       f"--user-data-dir={self.profile.name}", *flags, "about:blank"],
-                                     pass_fds=(3, 4), preexec_fn=pipes, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                                     pass_fds=(3, 4), preexec_fn=pipes, stdout=subprocess.DEVNULL, stderr=self.log)
         os.close(commands_r)
         os.close(answers_w)
         self.commands, self.answers = commands_w, answers_r
@@ -68,10 +69,14 @@ class Chromium:
         while b"\0" not in self.pending:
             assert select.select([self.answers], [], [], self.timeout_s)[0], "Chromium did not answer"
             chunk = os.read(self.answers, 1 << 20)
-            assert chunk, "Chromium closed its pipe: " + self.proc.stderr.read().decode(errors="replace")[-2000:]
+            assert chunk, "Chromium closed its pipe: " + self.stderr()[-2000:]
             self.pending += chunk
         line, self.pending = self.pending.split(b"\0", 1)
         return json.loads(line)
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def open(self, url: str, width: int, height: int) -> "Tab":
         """A new tab of ``width`` x ``height`` CSS pixels with ``url`` loaded (its load event handled)."""
@@ -91,7 +96,7 @@ class Chromium:
             os.close(self.commands)
             os.close(self.answers)
             self.proc.wait(timeout=self.timeout_s)
-            self.proc.stderr.close()
+            self.log.close()
             self.profile.cleanup()
 
 

@@ -10,15 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from conftest import TWO_HAZARDS
+from conftest import SWEEP, SWEEP_DIAMETER, SWEEP_K_ON, TWO_HAZARDS
 
 from ctcsim.cli import main
 from ctcsim.report import study as study_report
 from ctcsim.studies import study, sweep
 
-K_ON, DIAMETER = "biology.k_on_per_s", "primary.diameter_median_um"
-SWEEP = ["sweep", "--scenario", "breast_antiplatelet", "-p", f"{K_ON}=1e-4:1e-2:log", "-p", f"{DIAMETER}=11:14",
-         "--points", "3", "-n", "600", "--seed", "3", "-q"]
+K_ON, DIAMETER = SWEEP_K_ON, SWEEP_DIAMETER
 
 
 def sensitivity_study(tmp_path, method: str, model: str, samples: int) -> str:
@@ -63,16 +61,14 @@ def figures(html: str) -> dict[str, str]:
     return dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)">(.*?)</figure>', html, re.S))
 
 
-@pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    out = tmp_path_factory.mktemp("study") / "grid"
-    r = CliRunner().invoke(main, SWEEP + ["-o", str(out)])
-    assert r.exit_code == 0, r.output
-    return out
+@pytest.fixture
+def grid(sweep_report):
+    """conftest's sweep, with its report (written by `ctcsim report`, which printed its path)."""
+    return sweep_report
 
 
 def test_a_sweep_report_has_one_response_figure_per_outcome_that_happened(grid):
-    html = report(grid)
+    html = (grid / "report.html").read_text()
     t = pq.read_table(grid / "table.parquet").to_pylist()
     happened = {r["outcome"] for r in t if r["organ"] == "all" and r["count"] > 0}
     found = figures(html)

@@ -35,10 +35,12 @@ def check(m: CompiledModel, where: str, key: str):
         x = getattr(m, name)
         if not (math.isfinite(x) and (lo < x if strict else lo <= x) and x <= hi):
             bad(f"{name} comes out as {x!r}: expected a finite value in {'(' if strict else '['}{lo}, {hi}]")
-    for name in ("dormancy_prob", "compatibility"):
+    for name in ("dormancy_prob", "compatibility", "trap_chain"):
         x = getattr(m, name)
         if not (np.isfinite(x) & (x >= 0) & (x <= 1)).all():
             bad(f"{name} comes out as {x[~((x >= 0) & (x <= 1))][0]!r}: expected a probability in [0, 1]")
+    if not (np.isfinite(m.trap_deformability) & (m.trap_deformability > 0)).all():
+        bad(f"trap_deformability comes out as {list(m.trap_deformability)!r}: expected finite factors > 0")
     if not np.isfinite(m.cluster_factor).all() or not np.isfinite(m.phenotype_factor).all():
         bad("a cluster or phenotype factor is not finite")
     if not m.t_max_s > 0:
@@ -80,7 +82,7 @@ def _check_absorbing(m: CompiledModel, bad):
             ends = np.zeros((n, 2), bool)
             for name in ending:
                 ends |= m.rates[name] * f[name] > 0
-            ends |= ((m.is_bed > 0) & (m.trap_max > 0))[:, None]
+            ends |= ((m.is_bed > 0) & (m.trap_max > 0 or m.trap_chain[k - 1] > 0))[:, None]
             moves = sum(m.rates[h.name] for h in circulating if h.kind == "stage") > 0
             toggles = sum(m.rates[h.name] for h in circulating if h.kind == "toggle") > 0
             stuck = _stuck(m, ends, moves, toggles)

@@ -32,6 +32,7 @@ running sums of the rates, in the order of ``hazards.in_phase(phase)``).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from . import hazards as H
@@ -67,14 +68,26 @@ def choose(rates, x):
     return i
 
 
-def trap_probability(m: CompiledModel, c, d, k):
-    if m.trap_max == 0.0:
+@functools.lru_cache(maxsize=8)
+def _trap_tables(m: CompiledModel):
+    slope, offset, chain = m.trap_tables()
+    return slope.tolist(), offset.tolist(), chain.tolist(), m.traps()
+
+
+def trap_probability(m: CompiledModel, c, d, k, p):
+    """P(trapped entering bed c): the core's trapped_on_entry, the same operations in the same order."""
+    slope, offset, chain, on = _trap_tables(m)
+    if not on:
         return 0.0
-    r = d * m.trap_diameter_scale[k - 1] / m.capillary_diameter_um[c]
-    try:
-        return m.trap_max / (1.0 + math.exp(-(r - m.trap_ratio50) / m.trap_width))
-    except OverflowError:  # C's exp gives inf there, and so a probability of 0
-        return 0.0
+    q = 0.0
+    if m.trap_max > 0.0:
+        try:
+            q = m.trap_max / (1.0 + math.exp(offset[p] - d * slope[k - 1][c]))
+        except OverflowError:  # C's exp gives inf there, and so a probability of 0
+            q = 0.0
+    if chain[k - 1] > 0.0:
+        q += (1.0 - q) * chain[k - 1]
+    return q
 
 
 def draw_entry(m: CompiledModel, key, unit):
@@ -174,7 +187,7 @@ def circulate(u: _Unit, row, c, k, p, d, t0):
         if not m.is_bed[c]:
             return False
         row["beds_visited"] += 1
-        pt = trap_probability(cur, c, d, k)
+        pt = trap_probability(cur, c, d, k, p)
         return pt >= 1.0 or (pt > 0.0 and g.uniform() < pt)
 
     s, j, a = 0, 0, 0.0

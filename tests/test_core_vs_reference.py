@@ -45,9 +45,17 @@ def variants(rich):
     yield "seed and soil", dataclasses.replace(fast, soil={"liver": {"compatibility": 0.4},
                                                            "lung": {"compatibility": 0.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))
+    yield "passage: deformability, clusters held behind their leading cell", dataclasses.replace(
+        rich, biology=dataclasses.replace(b, trap_deformability=[0.8, 1.3, 2.0], cluster_cell_trap=0.4,
+                                          cluster_diameter_exponent=0.2))
+    yield "passage: only the chain traps (trap_max 0)", dataclasses.replace(
+        rich, biology=dataclasses.replace(b, trap_max=0.0, cluster_cell_trap=0.5))
 
 
-@pytest.mark.parametrize("which", range(10))
+N_VARIANTS = 14
+
+
+@pytest.mark.parametrize("which", range(N_VARIANTS))
 def test_core_equals_reference_fates_and_events(rich, which):
     """Every fate column and every event row of the core equals the reference, on variants that
     between them produce every fate and every event type."""
@@ -79,6 +87,7 @@ def test_core_equals_reference_fates_and_events(rich, which):
 def test_variants_cover_every_fate_and_event(rich):
     """The comparison above is only as strong as its coverage: all fates, post-arrest outcomes
     and events occur."""
+    assert len(list(variants(rich))) == N_VARIANTS  # each is compared above
     fates, post, events = set(), set(), set()
     for _, s in variants(rich):
         res = simulate(s, N_UNITS, seed=11, events=True)

@@ -66,9 +66,9 @@ class Biology:
     cluster_exponent: dict = spec(dict, {"shear": 0.0, "nk": -1.0, "anoikis": -1.0, "adhesion": 0.5},
                                   check=_per_group(_number, "a number"),
                                   doc="factor group -> x in the cluster factor k^x; groups not named: 0 [U]")
-    # Passage (DESIGN 2.2): a cell is trapped entering a bed with trap_max * logistic((d / d_cap -
-    # trap_ratio50 * deformability[p]) / trap_width); a cluster unfolds into single file behind
-    # its leading cell and is held there with cluster_cell_trap at each further cell.
+    # Passage (DESIGN 2.2; model.py): a cell is held entering a bed with q = trap_max * logistic((d /
+    # d_cap - trap_ratio50 * deformability[p]) / trap_width); a cluster unfolds into single file
+    # behind its leading cell and is held at each further cell with cluster_cell_trap * q.
     trap_deformability: list = spec(list, [1.0, 1.1, 1.2], check=lambda x: None if _three(x) and min(x) > 0 else
                                     f"expected 3 positive numbers (epithelial, hybrid, mesenchymal), got {x!r}",
                                     doc="factors of trap_ratio50 by phenotype (epithelial, hybrid, mesenchymal): a softer "
@@ -79,9 +79,10 @@ class Biology:
                                             doc="a cluster's leading cell meets the capillary at diameter d k^x: 0, "
                                                 "single file (Au 2016); 1/3, the volume-equivalent sphere")
     cluster_cell_trap: float = spec(float, 1.0 - 0.9 ** (1.0 / 19.0), check=probability,
-                                    doc="P(a cluster is held at each cell behind its leading one) [D: Au 2016, >90 % "
-                                        "of clusters of up to 20 cells pass 5-10 um constrictions: 1 - 0.9^(1/19), "
-                                        "a 20-cell chain passes with 0.9]")
+                                    doc="a cluster is held at each cell behind its leading one with this times the "
+                                        "cell's own trapping probability [D: Au 2016, >90 % of clusters of up to 20 "
+                                        "cells pass 5-10 um constrictions: 1 - 0.9^(1/19), at which a 20-cell chain "
+                                        "passes with at least 0.9 of its leading cell's chance]")
     phenotype_factor: dict = spec(dict, {"anoikis": [1.0, 0.7, 0.5], "adhesion": [1.0, 1.0, 0.8],
                                          "extravasation": [1.0, 1.2, 1.5], "proliferation": [1.0, 0.9, 0.6]},
                                   check=_per_group(_three, "3 non-negative numbers (epithelial, hybrid, mesenchymal)"),

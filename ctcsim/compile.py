@@ -202,8 +202,7 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
         micro_cells=b.micro_cells,
         macro_cells=b.macro_cells,
         trap_deformability=np.array(b.trap_deformability, dtype=float),
-        # A chain of k cells passes if each cell behind the leading one does (Au 2016).
-        trap_chain=1.0 - (1.0 - b.cluster_cell_trap) ** np.arange(len(cluster), dtype=float),
+        cluster_cell_trap=b.cluster_cell_trap,
     )
     return model
 

@@ -30,12 +30,13 @@ def check(m: CompiledModel, where: str, key: str):
                 f"reference value multiplied to 0?)")
     for name, lo, hi, strict in (("anoikis_eta_s", 0, math.inf, True), ("anoikis_beta", 0, math.inf, True),
                                  ("trap_max", 0, 1, False), ("trap_ratio50", 0, math.inf, True),
-                                 ("trap_width", 0, math.inf, True), ("macro_cells", 0, math.inf, True),
+                                 ("trap_width", 0, math.inf, True), ("cluster_cell_trap", 0, 1, False),
+                                 ("macro_cells", 0, math.inf, True),
                                  ("diameter_median_um", 0, math.inf, True), ("diameter_sigma_log", 0, math.inf, False)):
         x = getattr(m, name)
         if not (math.isfinite(x) and (lo < x if strict else lo <= x) and x <= hi):
             bad(f"{name} comes out as {x!r}: expected a finite value in {'(' if strict else '['}{lo}, {hi}]")
-    for name in ("dormancy_prob", "compatibility", "trap_chain"):
+    for name in ("dormancy_prob", "compatibility"):
         x = getattr(m, name)
         if not (np.isfinite(x) & (x >= 0) & (x <= 1)).all():
             bad(f"{name} comes out as {x[~((x >= 0) & (x <= 1))][0]!r}: expected a probability in [0, 1]")
@@ -82,7 +83,7 @@ def _check_absorbing(m: CompiledModel, bad):
             ends = np.zeros((n, 2), bool)
             for name in ending:
                 ends |= m.rates[name] * f[name] > 0
-            ends |= ((m.is_bed > 0) & (m.trap_max > 0 or m.trap_chain[k - 1] > 0))[:, None]
+            ends |= ((m.is_bed > 0) & (m.trap_max > 0))[:, None]
             moves = sum(m.rates[h.name] for h in circulating if h.kind == "stage") > 0
             toggles = sum(m.rates[h.name] for h in circulating if h.kind == "toggle") > 0
             stuck = _stuck(m, ends, moves, toggles)

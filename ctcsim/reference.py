@@ -70,23 +70,21 @@ def choose(rates, x):
 
 @functools.lru_cache(maxsize=8)
 def _trap_tables(m: CompiledModel):
-    slope, offset, chain = m.trap_tables()
-    return slope.tolist(), offset.tolist(), chain.tolist(), m.traps()
+    slope, offset = m.trap_tables()
+    return slope.tolist(), offset.tolist()
 
 
 def trap_probability(m: CompiledModel, c, d, k, p):
     """P(trapped entering bed c): the core's trapped_on_entry, the same operations in the same order."""
-    slope, offset, chain, on = _trap_tables(m)
-    if not on:
+    if m.trap_max == 0.0:
         return 0.0
-    q = 0.0
-    if m.trap_max > 0.0:
-        try:
-            q = m.trap_max / (1.0 + math.exp(offset[p] - d * slope[k - 1][c]))
-        except OverflowError:  # C's exp gives inf there, and so a probability of 0
-            q = 0.0
-    if chain[k - 1] > 0.0:
-        q += (1.0 - q) * chain[k - 1]
+    slope, offset = _trap_tables(m)
+    try:
+        q = m.trap_max / (1.0 + math.exp(offset[p] - d * slope[k - 1][c]))
+    except OverflowError:  # C's exp gives inf there, and so a probability of 0
+        return 0.0
+    if k > 1 and m.cluster_cell_trap > 0.0:
+        q += (1.0 - q) * (1.0 - (1.0 - m.cluster_cell_trap * q) ** float(k - 1))
     return q
 
 

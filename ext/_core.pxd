@@ -49,11 +49,9 @@ cdef struct Model:
                                       # the anoikis scale (the same products the kernel would form)
     double anoikis_eta_s, anoikis_beta  # the time-dependent hazard's Weibull scale and shape
     bint anoikis_on                   # any anoikis rate > 0
-    double trap_max
-    bint trap_on                      # entering a bed can trap (trap_max > 0 or a chain can be held)
+    double trap_max, cluster_cell_trap
     const double *trap_slope          # [K][C], CompiledModel.trap_tables: the leading cell is held with
-    const double *trap_offset         # [3]     trap_max / (1 + exp(offset[p] - d * slope[k-1][c]))
-    const double *trap_chain          # [K]     and the unit with q + (1 - q) * chain[k-1]
+    const double *trap_offset         # [3]     q = trap_max / (1 + exp(offset[p] - d * slope[k-1][c]))
     int n_entry
     const int32_t *entry_compartment  # [n_entry]
     const double *entry_cum           # [n_entry]

@@ -48,8 +48,8 @@ def variants(rich):
     yield "passage: deformability, clusters held behind their leading cell", dataclasses.replace(
         rich, biology=dataclasses.replace(b, trap_deformability=[0.8, 1.3, 2.0], cluster_cell_trap=0.4,
                                           cluster_diameter_exponent=0.2))
-    yield "passage: only the chain traps (trap_max 0)", dataclasses.replace(
-        rich, biology=dataclasses.replace(b, trap_max=0.0, cluster_cell_trap=0.5))
+    yield "passage: each cell of a cluster held like a single cell", dataclasses.replace(
+        rich, biology=dataclasses.replace(b, trap_max=0.5, cluster_cell_trap=1.0))
 
 
 N_VARIANTS = 14

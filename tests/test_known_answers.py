@@ -19,8 +19,8 @@ from ctcsim import simulate
 
 # (fates, events) digests; see CHANGELOG.md for when and why each was last changed.
 PINNED = {
-    "rich, fast after arrest, arm from 60 s": ("26efd25fc3468a79caf52e344fc0f5fbe78be70c11b4099075600265f5738c60",
-                                               "2b8702a39ffbf66ed69ca6c3bed846ae69ffd4434ffdb276441f20710fee215e"),
+    "rich, fast after arrest, arm from 60 s": ("5bcc8488cbfb43b7c8d0f8fd2bfa5b78efa0b84ceb76acac3e72040faccb960e",
+                                               "2609086707ebf24be5e4aaeab09258654cedf95ce76b09345d49a7316427f52e"),
     "breast": ("45a2334f8f7fd9817510f385cf85eeb9e37570f4539525e7e720ff481ab5ec53",
                "68a6a635bb06eabbc747a68f868efd3d714b9b9662c2ee30fa0d5cc62f459564"),
     "luzzi1998": ("00e501f4fef20437af86065bee80d7627df9b0d77b16ae057bcb66865b96a2bf",

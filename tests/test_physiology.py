@@ -83,7 +83,7 @@ def trap_probability_on_entry(model, bed):
             r = d * model.trap_diameter_scale[k - 1] / model.capillary_diameter_um[c]
             r50 = model.trap_ratio50 * model.trap_deformability[p]
             q = model.trap_max / (1 + np.exp(-(r - r50) / model.trap_width))
-            total += pk * pp * w @ (q + (1 - q) * model.trap_chain[k - 1])
+            total += pk * pp * w @ (q + (1 - q) * (1 - (1 - model.cluster_cell_trap * q) ** (k - 1)))
     return total
 
 

@@ -28,9 +28,9 @@ GH_TOL, GH_MAX = 1e-10, 256  # numpy's hermegauss overflows beyond 256 nodes
 def trap_probability(model: CompiledModel, k: int, p: int, d: np.ndarray) -> np.ndarray:
     """P(trapped on entering c) of a unit (k, p) for diameters d: shape d.shape + (C,), 0 in pools
     (model.py: the leading cell by size and deformability, then the chain behind it)."""
-    slope, offset, chain = model.trap_tables()
+    slope, offset = model.trap_tables()
     q = model.trap_max * expit(np.multiply.outer(d, slope[k - 1]) - offset[p])
-    q = q + (1.0 - q) * chain[k - 1]
+    q = q + (1.0 - q) * (1.0 - (1.0 - model.cluster_cell_trap * q) ** (k - 1))
     return np.where(model.is_bed == 1, q, 0.0)
 
 
@@ -39,7 +39,7 @@ def _diameter_nodes(models, tol: float) -> tuple[np.ndarray, np.ndarray]:
     for the trap probabilities of every model (the two pieces of a delayed arm share them)."""
     m = models[0]
     if m.diameter_sigma_log == 0 or not m.is_bed.any() or all(x.trap_max == 0 for x in models):
-        return np.zeros(1), np.ones(1)  # the diameter only matters through the leading cell's trapping
+        return np.zeros(1), np.ones(1)  # the diameter only matters through trapping
     kinds = [(k, p) for k in range(1, len(m.cluster_cum) + 1) for p in range(len(m.phenotype_cum))]
     last = None
     for n in (16, 32, 64, 128, GH_MAX):

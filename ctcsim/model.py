@@ -131,9 +131,11 @@ class CompiledModel:
             object.__setattr__(self, "compatibility", np.ones(n))
         if self.trap_deformability is None:
             object.__setattr__(self, "trap_deformability", np.ones(3))
+        if np.shape(self.trap_deformability) != (3,):
+            raise ValueError(f"trap_deformability: expected 3 factors (phenotypes {PHENOTYPES}), "
+                             f"got shape {np.shape(self.trap_deformability)}")
         for name, shape in (("cluster_factor", (len(H.FACTORS), len(self.cluster_cum))),
-                            ("phenotype_factor", (len(H.FACTORS), 3)),
-                            ("trap_deformability", (3,))):
+                            ("phenotype_factor", (len(H.FACTORS), 3))):
             if np.shape(getattr(self, name)) != shape:
                 raise ValueError(f"{name}: expected shape {shape} (factor groups {H.FACTORS}), "
                                  f"got {np.shape(getattr(self, name))}")

@@ -25,7 +25,7 @@ SITE_ORGANS = {
     "lung": "lung", "respiratory system": "lung", "thorax": "lung",
     "brain": "brain", "nervous system": "brain", "central nervous system": "brain",
     "liver": "liver", "adrenal": "adrenal", "adrenal gland": "adrenal",
-    "distant lymph nodes": "lymph_nodes", "lymph nodes": "lymph_nodes",
+    "distant lymph nodes": "lymph_nodes", "lymph nodes": "lymph_nodes", "regional lymph nodes": "regional_lymph_nodes",
     "kidney": "kidney", "skin": "skin", "spleen": "spleen", "pancreas": "pancreas",
     "thyroid": "thyroid", "heart": "heart", "muscle": "skeletal_muscle", "skeletal muscle": "skeletal_muscle",
     "stomach": "stomach", "small intestine": "small_intestine", "large intestine": "large_intestine",
@@ -35,7 +35,6 @@ OUTSIDE_CIRCULATION = {
     "peritoneum": "transcoelomic spread across the peritoneal cavity, not through the blood",
     "abdominal cavity": "transcoelomic spread across the peritoneal cavity, not through the blood",
     "pleura": "pleural spread, not a capillary bed of the model",
-    "regional lymph nodes": "lymphatic spread to the draining nodes, not through the blood",
     "multiple sites": "patients with several sites: no single organ to assign",
 }
 _REQUIRED = ("primary", "site", "percent", "denominator", "source")

@@ -21,8 +21,8 @@ from ctcsim import simulate
 PINNED = {
     "rich, fast after arrest, arm from 60 s": ("5bcc8488cbfb43b7c8d0f8fd2bfa5b78efa0b84ceb76acac3e72040faccb960e",
                                                "2609086707ebf24be5e4aaeab09258654cedf95ce76b09345d49a7316427f52e"),
-    "breast": ("854ce677c316a981620dcb51c22b12e94d3d3a916093701c8c02a5dc04a3ef07",
-               "aa78a95c96616efca9b25f020f0bb9a817cf6e340f598b17a6947daa6a012a8c"),
+    "breast": ("e49fb4fd229d45adf9d5bdd912ef34f800863eb0bedadabe85bbd6c62bf0dd11",
+               "df7101742766a06153ec2638b058170454d881b72c0213509a55c920405603fa"),
     "luzzi1998": ("00e501f4fef20437af86065bee80d7627df9b0d77b16ae057bcb66865b96a2bf",
                   "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
     "rich, as recorded with cluster_trap_exponent": ("26155e436ff18b8ac93e57907764e1768d3788cdebe9401591a36e64488f53b8",

@@ -46,10 +46,13 @@ def validate(s: Scenario) -> None:
     starts = _entry_compartments(s, anat, prim, where)
     _check_timing(s, where)
     _check_organ_tables(s, anat, where)
-    reach = _anatomy.reachable(anat, starts)
+    # The lymphatic route is reached only by entering it (a lymph entry weight or an injection
+    # site): a compartment unreachable from the entry and from every injection site is an island.
+    reach = _anatomy.reachable(anat, set(starts) | set(anat.injection_sites.values()))
     unreachable = [c.name for c in anat.compartments if c.name not in reach]
     if unreachable:
-        raise ScenarioError(where, "anatomy", f"compartments unreachable from the entry: {', '.join(unreachable)}")
+        raise ScenarioError(where, "anatomy", f"compartments unreachable from the entry or any injection site: "
+                                              f"{', '.join(unreachable)}")
     _check_arms(s, platelets, where)
 
 

@@ -96,6 +96,11 @@ class Biology:
     k_on_capillary_per_s: float = spec(float, 0.0, check=non_negative,
                                        doc="platelet binding of an arrested unit at platelet_rel 1 (stasis and "
                                            "activated endothelium: Labelle 2011, Palumbo 2005) [U: off until calibrated]")
+    k_release_per_s: float = spec(float, 0.0, check=non_negative,
+                                  doc="release of an arrested unit back into the blood, leaving its bed by flow "
+                                      "(Fidler 1970: arrested emboli recirculate) [U: off until calibrated]")
+    p_release: float = spec(float, 0.0, check=probability,
+                            doc="shield's reduction of release (platelets stabilise the arrest) [U]")
     p_dormant: float = spec(float, 0.9, check=probability, doc="P(dormant) after extravasation [U]")
     k_wake_per_s: float = spec(float, 1.0e-7, check=non_negative, doc="dormant cells wake, times inflammation [U]")
     k_dormant_death_per_s: float = spec(float, 1.0e-7, check=non_negative,

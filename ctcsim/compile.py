@@ -115,6 +115,7 @@ RATES = {
     "extravasation": lambda x: x.b.k_extravasation_per_s * x.beds,
     "capillary_platelets": lambda x: np.stack([x.b.k_on_capillary_per_s * x.platelet_rel * x.beds, np.zeros(x.n)],
                                               axis=1),
+    "release": lambda x: x.b.k_release_per_s * x.beds,
     "dormant_death": lambda x: x.b.k_dormant_death_per_s * x.beds,
     "wake": lambda x: x.b.k_wake_per_s * x.beds,
     "cell_death": lambda x: x.b.death_per_s * x.beds,

@@ -19,7 +19,7 @@ FATES = {
     "diameter_um": "the unit's cell diameter in micrometres (log-normal around the primary's median)",
     "entry_time_s": "when the unit entered the blood",
     "entry_compartment": "the compartment it entered by (the primary's venous drainage, or the injection site)",
-    "fate": "how circulation ended: died_shear, died_nk, died_anoikis, arrested, or censored (still "
+    "fate": "how circulation ended (its last circulation, for a unit released from arrest): died_shear, died_nk, died_anoikis, arrested, or censored (still "
             "circulating at the horizon)",
     "fate_time_s": "when circulation ended (the horizon for censored units)",
     "organ": "the organ of arrest (null unless fate is arrested)",
@@ -38,6 +38,9 @@ FATES = {
                           "on; NaN unless arrested)",
     "extravasation_time_s": "when the unit left the capillary into the tissue (NaN if it never did)",
     "micrometastasis_time_s": "when its colony reached micro_cells cells (NaN if it never did)",
+    "releases": "times the unit was released from arrest back into the blood (0 unless k_release_per_s > 0); "
+                "the row describes its end: the fate after the last release, the post-arrest columns "
+                "from its last arrest",
 }
 
 EVENT_COLUMNS = {
@@ -74,6 +77,8 @@ EVENT_NAMES = {
     "micrometastasis": "the colony reached micro_cells cells",
     "regressed": "a micrometastasis regressed",
     "macrometastasis": "a micrometastasis grew to macro_cells cells",
+    "released": "an arrested unit was released back into the blood (the next row, a move, names where "
+                "it went)",
 }
 
 TABLES = {"fates": FATES, "events": EVENT_COLUMNS}

@@ -30,7 +30,9 @@ PHASES = ("circulating", "capillary", "dormant", "colony", "micrometastasis")
 #   state     the post-arrest chain moves to state ``to`` (final states end it)
 #   extravasate  the cell leaves the capillary: dormant with probability dormancy_prob, else a colony
 #   cells     a colony gains (``to`` = "+1") or loses ("-1") a cell; per-cell rate (times n)
-KINDS = ("stage", "toggle", "fate", "arrest", "state", "extravasate", "cells")
+#   release   the arrested unit leaves its bed by flow (as after the bed's last stage) and
+#             circulates on with its age, anoikis threshold and shield (capillary phase only)
+KINDS = ("stage", "toggle", "fate", "arrest", "state", "extravasate", "cells", "release")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +74,9 @@ HAZARDS: tuple[Hazard, ...] = (
     Hazard("capillary_platelets", "capillary", "toggle", None, "shield_on",
            doc="k_on_capillary platelets_c: platelets bind the arrested unit (stasis, activated endothelium); "
                "the shield is not lost in the capillary"),
+    Hazard("release", "capillary", "release", None, "released", shield="p_release", shield_effect="reduce",
+           doc="k_release: the arrested unit is washed back into the blood (Fidler 1970: recirculation "
+               "of arrested emboli); platelets stabilise the arrest"),
     Hazard("dormant_death", "dormant", "state", "died_dormant", "died_dormant", soil="macrophage",
            doc="k_dormant_death"),
     Hazard("wake", "dormant", "state", "proliferating", "woke", soil="inflammation", doc="k_wake"),
@@ -103,7 +108,7 @@ EVENTS = (
     "enter", "stage", "move", "shield_on", "shield_off", "trapped", "adhered",
     "died_shear", "died_nk", "died_anoikis", "censored",
     "extravasated", "dormant", "woke", "died_in_capillary", "died_dormant", "division",
-    "cell_death", "colony_extinct", "micrometastasis", "regressed", "macrometastasis",
+    "cell_death", "colony_extinct", "micrometastasis", "regressed", "macrometastasis", "released",
 )
 # Why the core stopped (run_chunk's status); codes >= ERRORS name a failing unit.
 STATUSES = {"done": 0, "events_full": 1, "cancelled": 2, "err_step_budget": 16}
@@ -153,6 +158,8 @@ def check_table():
             assert h.to in POST_ARREST and h.phase != "circulating", h
         if h.kind == "cells":
             assert h.to in ("+1", "-1") and h.phase == "colony", h
+        if h.kind == "release":
+            assert h.phase == "capillary", h
     assert set(GONE) <= set(FINAL) <= set(POST_ARREST)
     assert set(PHASE_STATE.values()) <= set(POST_ARREST)
 

@@ -50,7 +50,12 @@ After arrest in bed ``c`` with shield ``s`` (DESIGN 2.4; the shield stays as it 
   live at all, and it dies in the capillary at once (the organ's relative metastatic
   efficiency from its tropism table, ``tropism.compatibility``);
 - in the capillary: death ``rates["capillary_death"][c, s] * F_nk`` or extravasation
-  ``rates["extravasation"][c, s] * F_extravasation``;
+  ``rates["extravasation"][c, s] * F_extravasation``; platelets binding
+  (``capillary_platelets``); release ``rates["release"][c, s]``: the unit leaves ``c`` by flow as
+  after its last stage (trapped on entering a bed), and circulates on with its shield and age
+  (which ran on while it was arrested: the Weibull hazard is in the age since entry, and does
+  not act in the capillary).  Each arrest draws seed and soil anew; the unit's fate is that of
+  its last circulation;
 - extravasated: dormant with probability ``dormancy_prob[c]``, else proliferating;
 - dormant: dies (``dormant_death``) or wakes (``wake``, to proliferating);
 - proliferating: a birth-death colony of n cells (n = k at the start), per cell

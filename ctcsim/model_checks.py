@@ -60,18 +60,22 @@ def _absorbing_error(where, key):
 
 
 def _check_absorbing(m: CompiledModel, bad):
-    """Every reachable state (compartment, shield) of every kind of unit (cluster
-    size, phenotype) must reach one where something ends the circulation: a death or an arrest
-    with a rate > 0 after the unit's factors, anoikis acting, or trapping on entering a bed.
-    A finite chain that can always reach absorption is absorbed with probability 1.  Without
-    t_max that is required; with it, only when units that nothing ends could exhaust the
-    step budget before t_max."""
-    n = m.n_compartments
+    """Every reachable state (compartment, shield, arrested or not) of every kind of unit (cluster
+    size, phenotype) must reach one where something ends it: a death in circulation with a rate
+    > 0 after the unit's factors, or anoikis acting; or an arrest that can hold (by an arrest
+    hazard, or trapping on entering a bed) and then ends in the capillary (a post-arrest rate out
+    of it, an incompatible organ, or nothing acting there).  With release from arrest, an arrest
+    without these is a way back into the blood.  A finite chain that can always reach absorption
+    is absorbed with probability 1.  Without t_max that is required; with it, only when units
+    that nothing ends could exhaust the step budget before t_max."""
     circulating = [h for h in H.HAZARDS if h.phase == "circulating"]
-    ending = [h.name for h in circulating if h.kind in ("fate", "arrest")]
+    capillary = [h for h in H.HAZARDS if h.phase == "capillary"]
+    releasing = any((m.rates[h.name] > 0).any() for h in capillary if h.kind == "release")
     # With t_max, a unit that nothing can end takes up to t_max x its fastest rate of steps:
     # refused when that is beyond the core's step budget (it would fail there, after minutes).
     fastest = sum(m.rates[h.name].max() for h in circulating if h.kind in ("stage", "toggle"))
+    if releasing:  # a released unit can cycle through arrests
+        fastest += sum(m.rates[h.name].max() for h in capillary)
     steps = (m.t_max_s - float(m.entry_time_grid_s.min())) * fastest
     if steps <= _core.DEFAULT_MAX_STEPS:
         return
@@ -80,33 +84,43 @@ def _check_absorbing(m: CompiledModel, bad):
     for k in np.flatnonzero(pk > 0) + 1:
         for p in np.flatnonzero(pp > 0):
             f = dict(zip((h.name for h in H.HAZARDS), m.unit_factors(int(k), int(p))))
-            ends = np.zeros((n, 2), bool)
-            for name in ending:
-                ends |= m.rates[name] * f[name] > 0
-            ends |= ((m.is_bed > 0) & (m.trap_max > 0))[:, None]
-            moves = sum(m.rates[h.name] for h in circulating if h.kind == "stage") > 0
-            toggles = sum(m.rates[h.name] for h in circulating if h.kind == "toggle") > 0
-            stuck = _stuck(m, ends, moves, toggles)
+            stuck = _stuck(m, {h.kind: sum(m.rates[x.name] * f[x.name] for x in circulating if x.kind == h.kind) > 0
+                               for h in circulating},
+                           {h.kind: sum(m.rates[x.name] * f[x.name] for x in capillary if x.kind == h.kind) > 0
+                            for h in capillary})
             if stuck:
-                c, s = stuck
-                unit = (f"units in {m.compartment_names[c]}{' (shielded)' if s else ''} of cluster size {k}, "
-                        f"{H.PHENOTYPES[p]}")
+                c, s, arrested = stuck
+                unit = (f"units {'arrested ' if arrested else ''}in {m.compartment_names[c]}{' (shielded)' if s else ''}"
+                        f" of cluster size {k}, {H.PHENOTYPES[p]}")
                 if math.isinf(m.t_max_s):
-                    bad(f"{unit}, can circulate forever: no death, arrest or anoikis can reach them there; "
-                        "set t_max_s or a hazard")
+                    bad(f"{unit}, can circulate forever: no death, arrest that holds or anoikis can reach them "
+                        "there; set t_max_s or a hazard")
                 bad(f"{unit}, circulate until t_max_s with nothing to end them there, up to {steps:.2g} steps "
                     f"each, beyond the core's budget of {_core.DEFAULT_MAX_STEPS:.0e} steps per unit: lower "
                     "t_max_s or add a hazard")
 
 
-def _stuck(m: CompiledModel, ends, moves, toggles):
-    """A reachable (c, s) from which no ending state is reachable, or None."""
+def _stuck(m: CompiledModel, circ, cap):
+    """A reachable (c, s, arrested) from which no ending state is reachable, or None.  ``circ``
+    and ``cap``: by hazard kind, whether the circulating and the capillary hazards of that kind
+    act in each (c, s) (bool [C, 2])."""
+    none = np.zeros((m.n_compartments, 2), bool)
+    moves, toggles = circ.get("stage", none), circ.get("toggle", none)
+    arrests = circ.get("arrest", none) | ((m.is_bed > 0) & (m.trap_max > 0))[:, None]  # trapped on entering
+    releases, binds = cap.get("release", none), cap.get("toggle", none)
+    leaves = np.any([x for kind, x in cap.items() if kind not in ("release", "toggle")] or [none], axis=0)
+    ends = {(c, s, 0): circ.get("fate", none)[c, s] for c in range(m.n_compartments) for s in (0, 1)}
+    ends |= {(c, s, 1): bool(leaves[c, s] or m.compatibility[c] < 1 or not (releases[c, s] or binds[c, s]))
+             for c in range(m.n_compartments) for s in (0, 1)}
 
-    def successors(c, s):
-        out = [(int(d), s) for d, _ in m.successors(c)] if moves[c, s] else []
-        return out + ([(c, 1 - s)] if toggles[c, s] else [])
+    def successors(c, s, arrested):
+        if arrested:  # in the capillary: platelets bind, or release into the blood by flow
+            return ([(c, 1 - s, 1)] if binds[c, s] else []) + \
+                ([(int(d), s, 0) for d, _ in m.successors(c)] if releases[c, s] else [])
+        out = [(int(d), s, 0) for d, _ in m.successors(c)] if moves[c, s] else []
+        return out + ([(c, 1 - s, 0)] if toggles[c, s] else []) + ([(c, s, 1)] if m.is_bed[c] and arrests[c, s] else [])
 
-    seen, todo = set(), [(int(c), 0) for c in m.entry_compartment]
+    seen, todo = set(), [(int(c), 0, 0) for c in m.entry_compartment]
     while todo:
         x = todo.pop()
         if x not in seen:

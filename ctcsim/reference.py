@@ -12,19 +12,23 @@ Stream 0 (entry attributes), counter (block, unit, 0, 0):
 Stream 1 (circulation), counter (block, unit, 1, 0):
   1. if the entry compartment is a bed with 0 < p_trap < 1: one uniform (trapping);
   2. if anoikis is on (any ``rates["anoikis"]`` > 0): one exponential, the unit's
-     anoikis threshold on the integrated anoikis hazard;
+     anoikis threshold on the integrated anoikis hazard (drawn even if trapped at entry);
   3. each step: one exponential if the total constant hazard is > 0; if a
      constant event wins, one uniform to choose it; on leaving a compartment
      with more than one edge, one uniform for the edge; on entering a bed with
      0 < p_trap < 1, one uniform for trapping.  The anoikis threshold is measured on
      the Weibull clock (a/eta)**beta of the model in force (an arm's after its start).
   A step whose time passes an arm's start time draws nothing more: the clocks restart there.
-Stream 2 (after arrest), counter (block, unit, 2, 0):
+  A unit released from arrest leaves its bed by flow as after the bed's last stage (the edge
+  and trapping draws), then steps as before: its age ran on while it was arrested (the anoikis
+  threshold was spent up to the arrest; no anoikis acts in the capillary).
+Stream 2 (after arrest), counter (block, unit, 2, 0), one stream for all of a unit's arrests;
+at each arrest:
   1. seed and soil: one uniform if 0 < compatibility < 1;
   2. each step in the capillary, dormant or as a colony: one exponential if the total rate is
      > 0, then (unless censored or past the arm's start time) one uniform to choose the event
      if the phase has more than one hazard, and on extravasation one uniform for dormancy if
-     0 < dormancy_prob < 1;
+     0 < dormancy_prob < 1 (release ends the chain: the unit circulates on, stream 1);
   3. at the micrometastasis stage: ``grow_time``'s draws, then one exponential for the
      phase's hazards (regression) if their rate is > 0.
 Categorical choices take the first index i with ``u < cum[i]`` (``u * total`` against
@@ -38,6 +42,10 @@ import math
 from . import hazards as H
 from .model import CompiledModel
 from .philox import Stream
+from .reference_arrest import after_arrest, choose, factors, grow_time
+
+__all__ = ["draw_entry", "simulate_unit", "circulate", "after_arrest", "choose", "factors", "grow_time",
+           "trap_probability"]
 
 EV = {name: i for i, name in enumerate(H.EVENTS)}
 PA = {name: i for i, name in enumerate(H.POST_ARREST)}
@@ -45,27 +53,12 @@ FATE = {name: i for i, name in enumerate(H.FATES)}
 MODE = {name: i for i, name in enumerate(H.ARREST_MODES)}
 CIRCULATING = H.in_phase("circulating")
 ANOIKIS = next(h for h in H.HAZARDS if h.time_dependent)
-PHASES = {p: H.in_phase(p) for p in H.PHASE_STATE}
-PHASE_OF = {PA[state]: phase for phase, state in H.PHASE_STATE.items()}
-FINAL = {PA[name] for name in H.FINAL}
-BY_NAME = {h.name: h for h in H.HAZARDS}
 
 def _pick(cum, u):
     for i, c in enumerate(cum):
         if u < c:
             return i
     return len(cum) - 1
-
-
-def choose(rates, x):
-    """The channel whose running sum first exceeds x = u * total (the core's ``choose``)."""
-    i, acc = 0, rates[0]
-    while i < len(rates) - 1 and x >= acc:
-        i += 1
-        acc += rates[i]
-    while rates[i] == 0.0:  # x rounded up to total: take the last live channel
-        i -= 1
-    return i
 
 
 @functools.lru_cache(maxsize=8)
@@ -109,32 +102,6 @@ def draw_entry(m: CompiledModel, key, unit):
     return c, k, p, d, t0
 
 
-def factors(m: CompiledModel, k, p):
-    """The unit's factor on each hazard, by hazard name."""
-    return dict(zip((h.name for h in H.HAZARDS), m.unit_factors(k, p)))
-
-
-def grow_time(g: Stream, n, birth, death, target):
-    """Time for a colony of n cells to reach ``target`` cells (math.inf if it dies out).
-
-    The large-colony approximation: a supercritical birth-death colony of n cells
-    grows as W exp((birth - death) t), where W is the sum over the n founders of
-    0 (lineage dies out, probability death/birth) or an exponential of mean
-    birth/(birth - death).  Draws: per founder one uniform, and one exponential if
-    its lineage survives.  tests/test_colony.py checks it against the exact process.
-    """
-    if birth <= death:
-        return math.inf
-    q, r = death / birth, birth - death
-    w = 0.0
-    for _ in range(n):
-        if g.uniform() >= q:
-            w += g.exponential() * birth / r
-    if w == 0.0:
-        return math.inf
-    return max(0.0, math.log(target / w) / r)
-
-
 class _Unit:
     """One unit's course: the fate row, the event log, and the arm it follows."""
 
@@ -162,24 +129,18 @@ def simulate_unit(m: CompiledModel, key, unit, events=False, after: CompiledMode
                entry_compartment=c, fate=FATE["censored"], fate_time_s=m.t_max_s, organ=-1,
                arrest_mode=MODE["none"], beds_visited=0, shielded_at_fate=0, time_shielded_s=0.0,
                n_steps=0, post_arrest=PA["none"], post_arrest_time_s=math.nan,
-               extravasation_time_s=math.nan, micrometastasis_time_s=math.nan)
+               extravasation_time_s=math.nan, micrometastasis_time_s=math.nan, releases=0)
     circulate(u, row, c, k, p, d, t0)
     return row, u.log
 
 
 def circulate(u: _Unit, row, c, k, p, d, t0):
-    """The circulating phase on stream 1, then after_arrest if the unit arrests."""
+    """The circulating phase on stream 1, then after_arrest if the unit arrests; a unit released
+    from arrest circulates on, until a fate that holds (the core's ``circulate``)."""
     m, after, switch_s = u.m, u.after, u.switch_s
     cur = m if t0 < switch_s else after
     f = factors(cur, k, p)
-    g = Stream(u.key, u.unit, 1)
-
-    def finish(t, fate, mode, s, ev):
-        row.update(fate=FATE[fate], fate_time_s=t, arrest_mode=MODE[mode], shielded_at_fate=s)
-        u.emit(t, ev, c, s)
-        if fate == "arrested":
-            row["organ"] = int(m.organ[c])
-            after_arrest(u, row, c, s, k, p, t)
+    g, g2 = Stream(u.key, u.unit, 1), None  # g2: stream 2, made at the first arrest, kept across arrests
 
     def enters_trapped():
         if not m.is_bed[c]:
@@ -188,17 +149,25 @@ def circulate(u: _Unit, row, c, k, p, d, t0):
         pt = trap_probability(cur, c, d, k, p)
         return pt >= 1.0 or (pt > 0.0 and g.uniform() < pt)
 
+    def leave(t):  # after a compartment's last stage, or on release: the next one by flow
+        lo, hi = int(m.edge_ptr[c]), int(m.edge_ptr[c + 1])
+        e = lo + (_pick(m.edge_cum[lo:hi], g.uniform()) if hi - lo > 1 else 0)
+        u.emit(t, "move", int(m.edge_to[e]), s)
+        return int(m.edge_to[e])
+
     s, j, a = 0, 0, 0.0
     u.emit(t0, "enter", c, s)
-    if enters_trapped():
-        return finish(t0, "arrested", "trapped", s, "trapped")
+    end = (t0, "arrested", "trapped", "trapped") if enters_trapped() else None
     anoikis_on = (m.rates[ANOIKIS.name] > 0).any() or (after.rates[ANOIKIS.name] > 0).any()
     # The anoikis threshold (an Exp(1) draw) is spent on the Weibull clock w = (a/eta)**beta at
     # the scale b; the clock is read only when b changes (the core's Walk, spend and aim).
     clock = dict(budget=g.exponential() if anoikis_on else math.inf, w=0.0, b=0.0, death_age=math.inf)
 
+    def weibull_clock(model, a):
+        return (a / model.anoikis_eta_s) ** model.anoikis_beta if a > 0 else 0.0
+
     def spend(model):
-        w_now = (a / model.anoikis_eta_s) ** model.anoikis_beta if a > 0 else 0.0
+        w_now = weibull_clock(model, a)
         clock["budget"] -= clock["b"] * (w_now - clock["w"])
         clock["w"] = w_now
 
@@ -208,136 +177,84 @@ def circulate(u: _Unit, row, c, k, p, d, t0):
             if b > 0 else math.inf
 
     while True:
-        rates = [cur.rates[h.name][c, s] * f[h.name] for h in CIRCULATING]
-        total = 0.0
-        for r in rates:
-            total += r
-        dt = g.exponential() / total if total > 0 else math.inf
-        if anoikis_on:
-            b = cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name]
-            if b != clock["b"]:
-                spend(cur)
-                aim(cur, b)
-        dt_a = clock["death_age"] - a
-        if cur is not after and t0 + a + min(dt, dt_a) >= switch_s:
-            # Advance to the switch; the clocks restart there, the threshold carries over.
-            if s:
-                row["time_shielded_s"] += switch_s - t0 - a
-            a = switch_s - t0
+        while end is None:
+            rates = [cur.rates[h.name][c, s] * f[h.name] for h in CIRCULATING]
+            total = 0.0
+            for r in rates:
+                total += r
+            dt = g.exponential() / total if total > 0 else math.inf
             if anoikis_on:
-                spend(cur)
-                clock["w"] = (a / after.anoikis_eta_s) ** after.anoikis_beta  # the new clock, read now
-            cur = after
-            f = factors(cur, k, p)
-            if anoikis_on:
-                aim(cur, cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name])
-            continue
-        row["n_steps"] += 1
-        if t0 + a + min(dt, dt_a) >= m.t_max_s:
-            if s:
-                row["time_shielded_s"] += m.t_max_s - t0 - a
-            return finish(m.t_max_s, "censored", "none", s, "censored")
-        if dt_a <= dt:
-            if s:
-                row["time_shielded_s"] += dt_a
-            return finish(t0 + a + dt_a, ANOIKIS.to, "none", s, ANOIKIS.event)
-        if s:
-            row["time_shielded_s"] += dt
-        a += dt
-        t = t0 + a
-        h = CIRCULATING[choose(rates, g.uniform() * total)]
-        if h.kind == "stage":
-            j += 1
-            if j < cur.n_stages[c]:
-                u.emit(t, "stage", c, s)
+                b = cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name]
+                if b != clock["b"]:
+                    spend(cur)
+                    aim(cur, b)
+            dt_a = clock["death_age"] - a
+            if cur is not after and t0 + a + min(dt, dt_a) >= switch_s:
+                # Advance to the switch; the clocks restart there, the threshold carries over.
+                if s:
+                    row["time_shielded_s"] += switch_s - t0 - a
+                a = switch_s - t0
+                if anoikis_on:
+                    spend(cur)
+                    clock["w"] = (a / after.anoikis_eta_s) ** after.anoikis_beta  # the new clock, read now
+                cur = after
+                f = factors(cur, k, p)
+                if anoikis_on:
+                    aim(cur, cur.rates[ANOIKIS.name][c, s] * f[ANOIKIS.name])
                 continue
-            lo, hi = int(m.edge_ptr[c]), int(m.edge_ptr[c + 1])
-            e = lo + (_pick(m.edge_cum[lo:hi], g.uniform()) if hi - lo > 1 else 0)
-            c, j = int(m.edge_to[e]), 0
-            u.emit(t, "move", c, s)
-            if enters_trapped():
-                return finish(t, "arrested", "trapped", s, "trapped")
-        elif h.kind == "toggle":
-            s = 1 - s
-            u.emit(t, "shield_on" if s else "shield_off", c, s)
-        elif h.kind == "arrest":
-            return finish(t, "arrested", h.to, s, h.event)
-        else:
-            return finish(t, h.to, "none", s, h.event)
-
-
-def _pa_rate(m: CompiledModel, f, h: H.Hazard, c, s, n):
-    r = m.rates[h.name][c, s] * f[h.name]
-    return r * n if h.kind == "cells" else r
-
-
-def after_arrest(u: _Unit, row, c, s, k, p, t):
-    """The post-arrest chain of DESIGN 2.4, on stream 2 (the core's ``after_arrest``)."""
-    m, after = u.m, u.after
-    cur = m if t < u.switch_s else after
-    g = Stream(u.key, u.unit, 2)
-    q = m.compatibility[c]
-    if q <= 0.0 or (q < 1.0 and g.uniform() >= q):  # the organ does not let it live
-        row["post_arrest"], row["post_arrest_time_s"] = PA["died_in_capillary"], t
-        u.emit(t, "died_in_capillary", c, s)
-        return
-    f = factors(cur, k, p)
-    state, n = PA["in_capillary"], k
-    while state not in FINAL:
-        phase = PHASE_OF[state]
-        if phase == "colony" and n >= cur.micro_cells:
-            row["micrometastasis_time_s"] = t
-            u.emit(t, "micrometastasis", c, s)
-            state = PA["micrometastasis"]
-            continue
-        channels = PHASES[phase]
-        if phase == "micrometastasis":  # growth (the approximation) against the phase's hazards
-            grow = grow_time(g, n, _pa_rate(cur, f, BY_NAME["division"], c, s, 1),
-                             _pa_rate(cur, f, BY_NAME["cell_death"], c, s, 1), cur.macro_cells)
-            rates = [_pa_rate(cur, f, h, c, s, n) for h in channels]
-            total = sum(rates)
-            other = g.exponential() / total if total > 0 else math.inf
-            if (grow == math.inf and other == math.inf) or t + min(grow, other) >= m.t_max_s:
+            row["n_steps"] += 1
+            if t0 + a + min(dt, dt_a) >= m.t_max_s:
+                if s:
+                    row["time_shielded_s"] += m.t_max_s - t0 - a
+                end = (m.t_max_s, "censored", "none", "censored")
                 break
-            t += min(grow, other)
-            if grow <= other:
-                state = PA["macrometastasis"]
-                u.emit(t, "macrometastasis", c, s)
+            if dt_a <= dt:
+                if s:
+                    row["time_shielded_s"] += dt_a
+                end = (t0 + a + dt_a, ANOIKIS.to, "none", ANOIKIS.event)
+                break
+            if s:
+                row["time_shielded_s"] += dt
+            a += dt
+            t = t0 + a
+            h = CIRCULATING[choose(rates, g.uniform() * total)]
+            if h.kind == "stage":
+                j += 1
+                if j < cur.n_stages[c]:
+                    u.emit(t, "stage", c, s)
+                    continue
+                c, j = leave(t), 0
+                if enters_trapped():
+                    end = (t, "arrested", "trapped", "trapped")
+            elif h.kind == "toggle":
+                s = 1 - s
+                u.emit(t, "shield_on" if s else "shield_off", c, s)
+            elif h.kind == "arrest":
+                end = (t, "arrested", h.to, h.event)
             else:
-                h = channels[choose(rates, g.uniform() * total) if len(channels) > 1 else 0]
-                state = PA[h.to]
-                u.emit(t, h.event, c, s)
-            break
-        rates = [_pa_rate(cur, f, h, c, s, n) for h in channels]
-        total = 0.0
-        for r in rates:
-            total += r
-        dt = g.exponential() / total if total > 0 else math.inf
-        if cur is not after and t + dt >= u.switch_s:
-            t, cur = u.switch_s, after  # the clock restarts under the arm's multipliers
-            f = factors(cur, k, p)
-            continue
-        if t + dt >= m.t_max_s:
-            break
-        t += dt
-        h = channels[choose(rates, g.uniform() * total) if len(channels) > 1 else 0]
-        if h.kind == "toggle":
-            s = 1 - s
-            u.emit(t, "shield_on" if s else "shield_off", c, s)
-            continue
-        u.emit(t, h.event, c, s)
-        if h.kind == "cells":
-            n += int(h.to)
-            if n == 0:
-                state = PA["colony_extinct"]
-                u.emit(t, "colony_extinct", c, s)
-        elif h.kind == "extravasate":
-            row["extravasation_time_s"] = t
-            q = cur.dormancy_prob[c]
-            state = PA["dormant"] if q >= 1.0 or (q > 0.0 and g.uniform() < q) else PA["proliferating"]
-            if state == PA["dormant"]:
-                u.emit(t, "dormant", c, s)
-        else:
-            state = PA[h.to]
-    row["post_arrest"] = state
-    row["post_arrest_time_s"] = t if state in FINAL else m.t_max_s
+                end = (t, h.to, "none", h.event)
+        t, fate, mode, ev = end
+        row.update(fate=FATE[fate], fate_time_s=t, arrest_mode=MODE[mode], shielded_at_fate=s,
+                   organ=int(m.organ[c]) if fate == "arrested" else -1)
+        u.emit(t, ev, c, s)
+        if fate != "arrested":
+            return
+        g2 = g2 or Stream(u.key, u.unit, 2)
+        released = after_arrest(u, row, g2, c, s, k, p, t)
+        if released is None:
+            return
+        # Released: leave the bed by flow.  The threshold was spent up to the arrest under the
+        # model then; the clock is read at the release, the scale set at the next step.
+        t, s, steps = released
+        row["n_steps"] += steps
+        row["releases"] += 1
+        if anoikis_on:
+            spend(cur)
+        cur = m if t < switch_s else after
+        f = factors(cur, k, p)
+        a = t - t0
+        if anoikis_on:
+            clock.update(w=weibull_clock(cur, a), b=0.0, death_age=math.inf)
+        c, j, end = leave(t), 0, None
+        if enters_trapped():
+            end = (t, "arrested", "trapped", "trapped")

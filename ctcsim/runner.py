@@ -175,6 +175,7 @@ def fate_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
         "post_arrest_time_s": cols["post_arrest_time_s"],
         "extravasation_time_s": cols["extravasation_time_s"],
         "micrometastasis_time_s": cols["micrometastasis_time_s"],
+        "releases": cols["releases"],
     })
 
 

@@ -51,11 +51,19 @@ class Verification:
 
 
 def outcome_counts(fates, known) -> tuple[list, np.ndarray]:
-    """Units of ``fates`` (a pyarrow Table) per outcome (fate, organ, arrest_mode): the
+    """Units of ``fates`` (a pyarrow Table) per outcome (fate, organ, arrest_mode[, exit]): the
     outcomes ``known`` in their order, then any other outcome that units reached.  Grouped by
     pyarrow (python objects per unit would take seconds for 200,000 units)."""
     columns = ["fate", "organ", "arrest_mode"]
-    groups = fates.select(columns).unify_dictionaries().group_by(columns).aggregate([([], "count_all")]).to_pylist()
+    table = fates.select(columns).unify_dictionaries()
+    if known and len(known[0]) == 4:  # with release from arrest: how the last arrest ended (exact.capillary)
+        import pyarrow as pa
+
+        from .exact.capillary import exit_of
+        post = fates.column("post_arrest").combine_chunks()
+        exits = pa.array([exit_of(x) for x in post.dictionary.to_pylist()]).take(post.indices)
+        table, columns = table.append_column("exit", exits), columns + ["exit"]
+    groups = table.group_by(columns).aggregate([([], "count_all")]).to_pylist()
     index = {k: i for i, k in enumerate(known)}
     found = {index.setdefault(tuple(g[c] for c in columns), len(index)): g["count_all"] for g in groups}
     counts = np.zeros(len(index), dtype=np.int64)
@@ -63,8 +71,8 @@ def outcome_counts(fates, known) -> tuple[list, np.ndarray]:
     return list(index), counts
 
 
-def label(fate: str, organ: str | None, mode: str) -> str:
-    return fate if organ is None else f"{fate} {organ} ({mode})"
+def label(fate: str, organ: str | None, mode: str, exit: str = "none") -> str:
+    return fate if organ is None else f"{fate} {organ} ({mode}{'' if exit == 'none' else ', ' + exit})"
 
 
 def solver_tolerances(n_units: int) -> tuple[float, float]:
@@ -105,10 +113,11 @@ def verify(scenario: Scenario, n_units: int, seed: int, arm: str | None = None, 
     probs = step("solving the master equation", lambda: exact.outcome_probabilities(
         model, after=after, switch_s=switch_s, rtol=rtol, atol=atol))
     fates = step(f"simulating {n_units:,} units", lambda: simulate(scenario, n_units, seed=seed, arms=[arm]).fates)
-    keys, counts = outcome_counts(fates, exact.outcomes(model))  # unknown to exact: probability 0
+    known = exact.arm_outcomes(model, after, switch_s)  # with release: how each arrest ended, too
+    keys, counts = outcome_counts(fates, known)  # unknown to exact: probability 0
     probs = np.append(probs, np.zeros(len(keys) - len(probs)))
     rows = []
-    for (fate, organ, mode), p, c in zip(keys, probs, counts):
+    for key, p, c in zip(keys, probs, counts):
         z = (c / n_units - p) / math.sqrt(p * (1 - p) / n_units) if 0 < p < 1 else 0.0
-        rows.append(Outcome(label(fate, organ, mode), float(p), int(c), float(z)))
+        rows.append(Outcome(label(*key), float(p), int(c), float(z)))
     return Verification(scenario.name, arm, n_units, seed, rows, pearson(counts, probs))

@@ -12,13 +12,14 @@
 #             category), diameter (two uniforms, Box-Muller) if sigma > 0, entry time (one uniform)
 #             if the grid has more than one point;
 #   stream 1  circulation: trapping on entry (one uniform if 0 < p < 1), the anoikis threshold
-#             (one exponential if anoikis is on), then per step one exponential, one uniform to
-#             choose the channel, one uniform for the edge when leaving by more than one, one for
-#             trapping on entering a bed;
-#   stream 2  after arrest: compatibility (one uniform if 0 < q < 1), then per step one
-#             exponential, one uniform to choose if the phase has more than one channel, one for
-#             dormancy on extravasation; at the micrometastasis stage grow_time's draws and one
-#             exponential for the phase's hazards.
+#             (one exponential if anoikis is on, trapped at entry or not), then per step one
+#             exponential, one uniform to choose the channel, one uniform for the edge when leaving
+#             by more than one, one for trapping on entering a bed; on release from arrest the
+#             edge and the trapping draws of leaving the bed, then steps as before;
+#   stream 2  after arrest, one stream for all of a unit's arrests: at each arrest compatibility
+#             (one uniform if 0 < q < 1), then per step one exponential, one uniform to choose if
+#             the phase has more than one channel, one for dormancy on extravasation; at the
+#             micrometastasis stage grow_time's draws and one exponential for the phase's hazards.
 from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
 include "_model.pxi"
@@ -92,6 +93,7 @@ cdef struct Fates:
     double *post_arrest_time_s
     double *extravasation_time_s
     double *micrometastasis_time_s
+    int32_t *releases                 # times released from arrest back into the blood
 
 
 cdef struct Events:
@@ -123,8 +125,8 @@ cdef struct Arm:
 cdef Entry draw_entry(const Model *m, const uint64_t *key, int64_t unit) noexcept nogil
 cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
                    Fates *out, Events *ev) noexcept nogil
-cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, int c, int s,
-                      Entry e, double t, int64_t steps, Fates *out, Events *ev) noexcept nogil
+cdef int after_arrest(const Arm *arm, ctcsim_rng *g, int64_t unit, int64_t row, int c, int *s_io,
+                      Entry e, double *t_io, int64_t *steps_io, Fates *out, Events *ev) noexcept nogil
 cdef int simulate_unit(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row,
                        Fates *out, Events *ev) noexcept nogil
 

@@ -23,6 +23,7 @@ CODES = dict(n_hazards=N_HAZARDS, n_factors=N_FACTORS, n_circ=N_CIRC, fate_arres
              h_division=H_DIVISION, cancelled=STATUS_CANCELLED)
 cdef enum:
     STOP_CHECK_MASK = 4095  # a unit looks at the stop flag every 4096 steps: cheap, well under 1 ms apart
+    RELEASED = -1  # after_arrest: the unit was released into the blood (never leaves the kernel)
 
 # Set from any thread (a signal handler); read by the nogil loop, hence volatile.
 cdef volatile int _stop_requested = 0
@@ -57,7 +58,7 @@ FATE_COLUMNS = (
     ("organ", np.int32), ("arrest_mode", np.int8), ("beds_visited", np.int32),
     ("shielded_at_fate", np.int8), ("time_shielded_s", np.float64), ("n_steps", np.int32),
     ("post_arrest", np.int8), ("post_arrest_time_s", np.float64),
-    ("extravasation_time_s", np.float64), ("micrometastasis_time_s", np.float64),
+    ("extravasation_time_s", np.float64), ("micrometastasis_time_s", np.float64), ("releases", np.int32),
 )
 EVENT_COLUMNS = (
     ("unit_id", np.int64), ("time_s", np.float64), ("event", np.int8),
@@ -176,7 +177,7 @@ cdef Entry draw_entry(const Model *m, const uint64_t *key, int64_t unit) noexcep
 # clock is read (two pow calls) only when b changes: at a shield toggle, a compartment with
 # another anoikis rate, or an arm's start.
 cdef struct Walk:
-    int c, j, s, beds, fate, mode, evcode
+    int c, j, s, beds, fate, mode, evcode, releases
     double a, budget, w, b, death_age, shielded_s, t_end
 
 
@@ -214,9 +215,13 @@ cdef inline bint move_on(const Model *m, const Model *cur, ctcsim_rng *g, Entry 
     return True
 
 
+cdef inline double weibull_clock(const Model *cur, double a) noexcept nogil:
+    return pow(a / cur.anoikis_eta_s, cur.anoikis_beta) if a > 0 else 0.0  # pow(0, beta) = 0
+
+
 cdef inline void spend(Walk *u, const Model *cur) noexcept nogil:
     """Spend the threshold on the clock's growth since it was last read, at scale b."""
-    cdef double w_now = pow(u.a / cur.anoikis_eta_s, cur.anoikis_beta) if u.a > 0 else 0.0  # pow(0, beta) = 0
+    cdef double w_now = weibull_clock(cur, u.a)
     u.budget -= u.b * (w_now - u.w)
     u.w = w_now
 
@@ -229,87 +234,123 @@ cdef inline void aim(Walk *u, const Model *cur, double b) noexcept nogil:
 
 cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
                    Fates *out, Events *ev) noexcept nogil:
-    """The circulating phase on stream 1 (reference.circulate), then after_arrest if arrested."""
-    cdef ctcsim_rng g
+    """The circulating phase on stream 1 (reference.circulate), then after_arrest if arrested; a
+    unit released from arrest circulates on, until a fate that holds."""
+    cdef ctcsim_rng g, g2  # g2: stream 2, initialised at the unit's first arrest, kept across arrests
+    cdef bint g2_ready = False
     cdef const Model *m = arm.m
     cdef const Model *cur = m if e.t0 < arm.switch_s else arm.m2
     cdef Walk u
     cdef int i, h, st
-    cdef int64_t steps = 0
-    cdef double dt, dt_a, b, total
+    cdef int64_t steps = 0, steps_io  # steps_io: after_arrest's count (steps' address is never taken: a register)
+    cdef double dt, dt_a, b, total, t
     cdef const double *ur = unit_rates(cur, e)
     cdef const double *cr
     cdef bint anoikis_on = m.anoikis_on or arm.m2.anoikis_on
     u.c, u.j, u.s, u.beds, u.fate, u.mode, u.evcode = e.c, 0, 0, 0, FATE_CENSORED, MODE_NONE, EV_CENSORED
+    u.releases = 0
     u.a, u.budget, u.w, u.b, u.death_age, u.shielded_s, u.t_end = 0.0, INFINITY, 0.0, 0.0, INFINITY, 0.0, e.t0
     ctcsim_rng_init(&g, key, <uint64_t>unit, 1)
     if not emit(ev, unit, e.t0, EV_ENTER, u.c, u.s):
         return STATUS_EVENTS_FULL
-    if not enter_bed(cur, &g, e, &u) and anoikis_on:
+    enter_bed(cur, &g, e, &u)
+    if anoikis_on:  # drawn even if trapped at entry: a released unit needs it
         u.budget = ctcsim_exponential(&g)
-    while u.fate == FATE_CENSORED:
-        cr = ur + (2 * u.c + u.s) * (N_CIRC + 1)
-        total = 0.0
-        for i in range(N_CIRC):
-            total += cr[i]
-        dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
-        if anoikis_on:
-            b = cr[N_CIRC]
-            if b != u.b:
-                spend(&u, cur)
-                aim(&u, cur, b)
-        dt_a = u.death_age - u.a
-        if cur != arm.m2 and e.t0 + u.a + (dt if dt < dt_a else dt_a) >= arm.switch_s:
-            # Advance to the switch; the clocks restart under the arm's multipliers, the
-            # anoikis threshold carries over, measured on the new Weibull clock.
+    while True:
+        while u.fate == FATE_CENSORED:
+            cr = ur + (2 * u.c + u.s) * (N_CIRC + 1)
+            total = 0.0
+            for i in range(N_CIRC):
+                total += cr[i]
+            dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
+            if anoikis_on:
+                b = cr[N_CIRC]
+                if b != u.b:
+                    spend(&u, cur)
+                    aim(&u, cur, b)
+            dt_a = u.death_age - u.a
+            if cur != arm.m2 and e.t0 + u.a + (dt if dt < dt_a else dt_a) >= arm.switch_s:
+                # Advance to the switch; the clocks restart under the arm's multipliers, the
+                # anoikis threshold carries over, measured on the new Weibull clock.
+                if u.s:
+                    u.shielded_s += arm.switch_s - e.t0 - u.a
+                u.a = arm.switch_s - e.t0
+                if anoikis_on:
+                    spend(&u, cur)
+                    u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)  # the new clock, read now
+                cur = arm.m2
+                ur = unit_rates(cur, e)
+                if anoikis_on:
+                    aim(&u, cur, ur[(2 * u.c + u.s) * (N_CIRC + 1) + N_CIRC])
+                continue
+            steps += 1
+            st = budget_check(steps, arm.max_steps)
+            if st != STATUS_DONE:
+                return st
+            if e.t0 + u.a + (dt if dt < dt_a else dt_a) >= m.t_max_s:
+                if u.s:
+                    u.shielded_s += m.t_max_s - e.t0 - u.a
+                u.t_end = m.t_max_s
+                break  # censored
+            if dt_a <= dt:
+                if u.s:
+                    u.shielded_s += dt_a
+                u.t_end = e.t0 + u.a + dt_a
+                u.fate, u.evcode = ctc_hazard_to[H_TIME_DEPENDENT], ctc_hazard_event[H_TIME_DEPENDENT]
+                break
             if u.s:
-                u.shielded_s += arm.switch_s - e.t0 - u.a
-            u.a = arm.switch_s - e.t0
-            if anoikis_on:
-                spend(&u, cur)
-                u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)  # the new clock, read now
-            cur = arm.m2
-            ur = unit_rates(cur, e)
-            if anoikis_on:
-                aim(&u, cur, ur[(2 * u.c + u.s) * (N_CIRC + 1) + N_CIRC])
-            continue
-        steps += 1
-        st = budget_check(steps, arm.max_steps)
-        if st != STATUS_DONE:
+                u.shielded_s += dt
+            u.a += dt
+            u.t_end = e.t0 + u.a
+            h = ctc_circ_hazard[choose(cr, N_CIRC, ctcsim_uniform(&g) * total)]
+            if ctc_hazard_kind[h] == KIND_STAGE:
+                if not move_on(m, cur, &g, e, &u, unit, ev):
+                    return STATUS_EVENTS_FULL
+            elif ctc_hazard_kind[h] == KIND_TOGGLE:
+                u.s = 1 - u.s
+                if not emit(ev, unit, u.t_end, EV_SHIELD_ON if u.s else EV_SHIELD_OFF, u.c, u.s):
+                    return STATUS_EVENTS_FULL
+            elif ctc_hazard_kind[h] == KIND_ARREST:
+                u.fate, u.mode, u.evcode = FATE_ARRESTED, ctc_hazard_to[h], ctc_hazard_event[h]
+            else:
+                u.fate, u.evcode = ctc_hazard_to[h], ctc_hazard_event[h]
+        st = end_circulation(arm, unit, row, &u, steps, out, ev)
+        if st != STATUS_DONE or u.fate != FATE_ARRESTED:
             return st
-        if e.t0 + u.a + (dt if dt < dt_a else dt_a) >= m.t_max_s:
-            if u.s:
-                u.shielded_s += m.t_max_s - e.t0 - u.a
-            u.t_end = m.t_max_s
-            break  # censored
-        if dt_a <= dt:
-            if u.s:
-                u.shielded_s += dt_a
-            u.t_end = e.t0 + u.a + dt_a
-            u.fate, u.evcode = ctc_hazard_to[H_TIME_DEPENDENT], ctc_hazard_event[H_TIME_DEPENDENT]
-            break
-        if u.s:
-            u.shielded_s += dt
-        u.a += dt
-        u.t_end = e.t0 + u.a
-        h = ctc_circ_hazard[choose(cr, N_CIRC, ctcsim_uniform(&g) * total)]
-        if ctc_hazard_kind[h] == KIND_STAGE:
-            if not move_on(m, cur, &g, e, &u, unit, ev):
-                return STATUS_EVENTS_FULL
-        elif ctc_hazard_kind[h] == KIND_TOGGLE:
-            u.s = 1 - u.s
-            if not emit(ev, unit, u.t_end, EV_SHIELD_ON if u.s else EV_SHIELD_OFF, u.c, u.s):
-                return STATUS_EVENTS_FULL
-        elif ctc_hazard_kind[h] == KIND_ARREST:
-            u.fate, u.mode, u.evcode = FATE_ARRESTED, ctc_hazard_to[h], ctc_hazard_event[h]
-        else:
-            u.fate, u.evcode = ctc_hazard_to[h], ctc_hazard_event[h]
-    return end_circulation(arm, key, unit, row, e, &u, steps, out, ev)
+        if not (m.after_arrest_on or arm.m2.after_arrest_on):
+            # Nothing can happen after arrest: the chain would stay in the capillary, drawing nothing.
+            out.post_arrest[row] = PA_IN_CAPILLARY
+            out.post_arrest_time_s[row] = m.t_max_s
+            return STATUS_DONE
+        if not g2_ready:
+            ctcsim_rng_init(&g2, key, <uint64_t>unit, 2)
+            g2_ready = True
+        t, steps_io = u.t_end, steps
+        st = after_arrest(arm, &g2, unit, row, u.c, &u.s, e, &t, &steps_io, out, ev)
+        if st != RELEASED:
+            return st
+        steps = steps_io
+        # Released at time t: leave the bed by flow, as after its last stage.  The threshold was
+        # spent up to the arrest under the model then; the clock is read at the release (under the
+        # model now) and the scale is set at the next step; no anoikis acts in the capillary.
+        u.releases += 1
+        if anoikis_on:
+            spend(&u, cur)
+        cur = m if t < arm.switch_s else arm.m2
+        ur = unit_rates(cur, e)
+        u.a = t - e.t0
+        u.t_end = t
+        if anoikis_on:
+            u.w, u.b, u.death_age = weibull_clock(cur, u.a), 0.0, INFINITY
+        u.fate, u.mode, u.evcode = FATE_CENSORED, MODE_NONE, EV_CENSORED
+        u.j = cur.n_stages[u.c] - 1
+        if not move_on(m, cur, &g, e, &u, unit, ev):
+            return STATUS_EVENTS_FULL
 
 
-cdef int end_circulation(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
-                         const Walk *u, int64_t steps, Fates *out, Events *ev) noexcept nogil:
-    """The fate event and row; then the post-arrest chain if the unit arrested."""
+cdef int end_circulation(const Arm *arm, int64_t unit, int64_t row, const Walk *u, int64_t steps,
+                         Fates *out, Events *ev) noexcept nogil:
+    """The fate event and row (each arrest writes it; the last one stays)."""
     cdef const Model *m = arm.m
     if not emit(ev, unit, u.t_end, u.evcode, u.c, u.s):
         return STATUS_EVENTS_FULL
@@ -321,13 +362,7 @@ cdef int end_circulation(const Arm *arm, const uint64_t *key, int64_t unit, int6
     out.shielded_at_fate[row] = u.s
     out.time_shielded_s[row] = u.shielded_s
     out.n_steps[row] = steps
-    if u.fate != FATE_ARRESTED:
-        return STATUS_DONE
-    if m.after_arrest_on or arm.m2.after_arrest_on:
-        return after_arrest(arm, key, unit, row, u.c, u.s, e, u.t_end, steps, out, ev)
-    # Nothing can happen after arrest: the chain would stay in the capillary, drawing nothing.
-    out.post_arrest[row] = PA_IN_CAPILLARY
-    out.post_arrest_time_s[row] = m.t_max_s
+    out.releases[row] = u.releases
     return STATUS_DONE
 
 
@@ -362,18 +397,20 @@ cdef int grow_or_regress(const Model *m, const double *f, ctcsim_rng *g, int c, 
     return STATUS_DONE if emit(ev, unit, t[0], ctc_hazard_event[h], c, s) else STATUS_EVENTS_FULL
 
 
-cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, int c, int s,
-                      Entry e, double t, int64_t steps, Fates *out, Events *ev) noexcept nogil:
-    """The post-arrest chain (DESIGN 2.4) on stream 2 (reference.after_arrest)."""
-    cdef ctcsim_rng g
+cdef int after_arrest(const Arm *arm, ctcsim_rng *g, int64_t unit, int64_t row, int c, int *s_io,
+                      Entry e, double *t_io, int64_t *steps_io, Fates *out, Events *ev) noexcept nogil:
+    """The post-arrest chain (DESIGN 2.4) on stream 2 ``g`` (reference.after_arrest), from arrest
+    in bed c at time *t_io with shield *s_io.  RELEASED: the unit left the capillary at *t_io
+    with shield *s_io, back into the blood."""
+    cdef double t = t_io[0]
+    cdef int64_t steps = steps_io[0]
     cdef const Model *cur = arm.m if t < arm.switch_s else arm.m2
-    cdef int state = PA_IN_CAPILLARY, phase = PHASE_CAPILLARY, n = e.k, j, h, nch, st
+    cdef int state = PA_IN_CAPILLARY, phase = PHASE_CAPILLARY, n = e.k, s = s_io[0], j, h, nch, st
     cdef double f[N_HAZARDS]
     cdef double rates[PA_MAX_CHANNELS]
     cdef double total, dt, q
-    ctcsim_rng_init(&g, key, <uint64_t>unit, 2)
     q = arm.m.compatibility[c]
-    if q <= 0.0 or (q < 1.0 and ctcsim_uniform(&g) >= q):  # the organ does not let it live
+    if q <= 0.0 or (q < 1.0 and ctcsim_uniform(g) >= q):  # the organ does not let it live
         out.post_arrest[row] = PA_DIED_IN_CAPILLARY
         out.post_arrest_time_s[row] = t
         return STATUS_DONE if emit(ev, unit, t, EV_DIED_IN_CAPILLARY, c, s) else STATUS_EVENTS_FULL
@@ -390,7 +427,7 @@ cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t
             state, phase = PA_MICROMETASTASIS, PHASE_MICROMETASTASIS
             continue
         if phase == PHASE_MICROMETASTASIS:
-            st = grow_or_regress(cur, f, &g, c, s, n, &t, &state, unit, ev)
+            st = grow_or_regress(cur, f, g, c, s, n, &t, &state, unit, ev)
             if st != STATUS_DONE:
                 return st
             break
@@ -399,7 +436,7 @@ cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t
         for j in range(nch):
             rates[j] = pa_rate(cur, f, ctc_phase_hazard[phase * PA_MAX_CHANNELS + j], c, s, n)
             total += rates[j]
-        dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
+        dt = ctcsim_exponential(g) / total if total > 0 else INFINITY
         if cur != arm.m2 and t + dt >= arm.switch_s:
             t = arm.switch_s  # the clock restarts under the arm's multipliers
             cur = arm.m2
@@ -408,7 +445,7 @@ cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t
         if t + dt >= arm.m.t_max_s:
             break
         t += dt
-        j = choose(rates, nch, ctcsim_uniform(&g) * total) if nch > 1 else 0
+        j = choose(rates, nch, ctcsim_uniform(g) * total) if nch > 1 else 0
         h = ctc_phase_hazard[phase * PA_MAX_CHANNELS + j]
         if ctc_hazard_kind[h] == KIND_TOGGLE:
             s = 1 - s
@@ -417,6 +454,9 @@ cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t
             continue
         if not emit(ev, unit, t, ctc_hazard_event[h], c, s):
             return STATUS_EVENTS_FULL
+        if ctc_hazard_kind[h] == KIND_RELEASE:
+            t_io[0], s_io[0], steps_io[0] = t, s, steps
+            return RELEASED
         if ctc_hazard_kind[h] == KIND_CELLS:
             n += ctc_hazard_to[h]
             if n == 0:
@@ -427,7 +467,7 @@ cdef int after_arrest(const Arm *arm, const uint64_t *key, int64_t unit, int64_t
         if ctc_hazard_kind[h] == KIND_EXTRAVASATE:
             out.extravasation_time_s[row] = t
             q = cur.dormancy_prob[c]
-            state = PA_DORMANT if q >= 1.0 or (q > 0.0 and ctcsim_uniform(&g) < q) else PA_PROLIFERATING
+            state = PA_DORMANT if q >= 1.0 or (q > 0.0 and ctcsim_uniform(g) < q) else PA_PROLIFERATING
             if state == PA_DORMANT and not emit(ev, unit, t, EV_DORMANT, c, s):
                 return STATUS_EVENTS_FULL
         else:
@@ -598,6 +638,7 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     cdef double[::1] fpt = fates["post_arrest_time_s"]
     cdef double[::1] fxt = fates["extravasation_time_s"]
     cdef double[::1] fmt = fates["micrometastasis_time_s"]
+    cdef int32_t[::1] frl = fates["releases"]
     cdef int64_t[::1] eu
     cdef double[::1] et
     cdef int8_t[::1] ee
@@ -614,7 +655,7 @@ def run_chunk(CoreModel model, uint64_t key0, uint64_t key1, int64_t start, int6
     out.fate, out.fate_time_s, out.organ, out.arrest_mode = &ff[0], &ft[0], &fo[0], &fm[0]
     out.beds_visited, out.shielded_at_fate, out.time_shielded_s, out.n_steps = &fb[0], &fs[0], &fts[0], &fn[0]
     out.post_arrest, out.post_arrest_time_s = &fpa[0], &fpt[0]
-    out.extravasation_time_s, out.micrometastasis_time_s = &fxt[0], &fmt[0]
+    out.extravasation_time_s, out.micrometastasis_time_s, out.releases = &fxt[0], &fmt[0], &frl[0]
     if events is not None:
         eu, et, ee = events["unit_id"], events["time_s"], events["event"]
         ec, es = events["compartment"], events["shielded"]

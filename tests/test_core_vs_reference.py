@@ -50,9 +50,19 @@ def variants(rich):
                                           cluster_diameter_exponent=0.2))
     yield "passage: each cell of a cluster held like a single cell", dataclasses.replace(
         rich, biology=dataclasses.replace(b, trap_max=0.5, cluster_cell_trap=1.0))
+    # Release from arrest: units arrest, are released, circulate on and arrest or die again.
+    release = dataclasses.replace(fast, biology=dataclasses.replace(
+        fast.biology, k_release_per_s=0.1, p_release=0.5, k_on_capillary_per_s=0.05))
+    yield "release", release
+    yield "release, arm from t = 60 s, early anoikis", sc.from_dict({**release.to_dict(), "biology": {
+        **release.to_dict()["biology"], "anoikis_beta": 0.6}, "arms": [
+        {"name": "treated", "start_s": 60.0, "multipliers": {"k_release_per_s": 3.0, "k_nk_per_s": 3.0,
+                                                             "anoikis_eta_s": 0.5}}]})
+    yield "release, sure trapping, soil", dataclasses.replace(release, biology=dataclasses.replace(
+        release.biology, trap_max=1.0, trap_width=1e-3, k_release_per_s=0.2), soil={"liver": {"compatibility": 0.4}})
 
 
-N_VARIANTS = 14
+N_VARIANTS = 17
 
 
 @pytest.mark.parametrize("which", range(N_VARIANTS))

@@ -47,14 +47,18 @@ def test_every_biology_field_a_hazard_names_exists():
 
 @pytest.fixture(scope="module")
 def story():
-    """RICH with fast post-arrest rates, observed to 400 s and to 40 s: between them every fate
-    and every post-arrest outcome occurs in 3000 units."""
+    """RICH with fast post-arrest rates, observed to 400 s and to 40 s, and with release from
+    arrest (units arrest, are released and arrest or die again): between them every fate and
+    every post-arrest outcome occurs in 3000 units."""
     s = sc.loads(RICH)
     s = dataclasses.replace(s, biology=dataclasses.replace(s.biology, **FAST))
+    release = dataclasses.replace(s, biology=dataclasses.replace(s.biology, k_release_per_s=0.05,
+                                                                 k_on_capillary_per_s=0.02, p_release=0.5))
     out = []
-    for t_max in (400.0, 40.0):
-        r = simulate(dataclasses.replace(s, t_max_s=t_max), 3000, seed=77, events=True)
+    for scenario, t_max in ((s, 400.0), (s, 40.0), (release, 400.0)):
+        r = simulate(dataclasses.replace(scenario, t_max_s=t_max), 3000, seed=77, events=True)
         out.append((r.fates.to_pandas(), r.events.to_pandas(), t_max))
+    assert (out[2][0].releases > 1).any() and (out[2][0][out[2][0].releases > 0].fate != "arrested").any()
     return out
 
 
@@ -65,12 +69,21 @@ def test_fate_labels_agree_with_the_event_that_ended_the_circulation(story):
     assert set(seen) == set(hazards.FATES)
 
 
+def _since_release(log):
+    """The events after the unit's last release (each release is followed by a move out of the bed)."""
+    last = max((i for i, e in enumerate(log) if e == "released"), default=-1)
+    assert last == -1 or log[last + 1] == "move"
+    return log[last + 1:]
+
+
 def _check_fates(fates, by_unit):
+    """The fate row describes the unit's end: the event that ended its last circulation."""
     seen = collections.Counter()
     for row in fates.itertuples():
         log = by_unit[row.unit_id]
-        end = next(e for e in log if e in {"died_shear", "died_nk", "died_anoikis", "censored", "trapped",
-                                           "adhered"})
+        assert log.count("released") == row.releases
+        end = next(e for e in _since_release(log) if e in {"died_shear", "died_nk", "died_anoikis", "censored",
+                                                          "trapped", "adhered"})
         if row.fate == "arrested":
             assert end == row.arrest_mode and isinstance(row.organ, str)
         else:
@@ -89,7 +102,7 @@ def test_post_arrest_labels_agree_with_the_events_after_arrest(story):
 def _check_post_arrest(fates, by_unit, t_max):
     seen = collections.Counter()
     for row in fates[fates.fate == "arrested"].itertuples():
-        log = by_unit[row.unit_id]
+        log = _since_release(by_unit[row.unit_id])  # the post-arrest columns are its last arrest's
         if row.post_arrest in hazards.FINAL:
             assert log[-1] == row.post_arrest and row.post_arrest_time_s <= t_max
         else:

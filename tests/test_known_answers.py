@@ -19,13 +19,13 @@ from ctcsim import simulate
 
 # (fates, events) digests; see CHANGELOG.md for when and why each was last changed.
 PINNED = {
-    "rich, fast after arrest, arm from 60 s": ("5bcc8488cbfb43b7c8d0f8fd2bfa5b78efa0b84ceb76acac3e72040faccb960e",
+    "rich, fast after arrest, arm from 60 s": ("96c0a1385d1c3bdfe9aa5e16ea8e3a1a187674da8afb6232456830dc6988d8aa",
                                                "2609086707ebf24be5e4aaeab09258654cedf95ce76b09345d49a7316427f52e"),
-    "breast": ("e49fb4fd229d45adf9d5bdd912ef34f800863eb0bedadabe85bbd6c62bf0dd11",
+    "breast": ("761bacaf079b4ede098a13ded1dca9fff5d77928fd1359acba0c101464c9e762",
                "df7101742766a06153ec2638b058170454d881b72c0213509a55c920405603fa"),
-    "luzzi1998": ("00e501f4fef20437af86065bee80d7627df9b0d77b16ae057bcb66865b96a2bf",
+    "luzzi1998": ("56b09a943f7f579e72461185f3831eda8300a9f9b61117e50caef7d951e971ea",
                   "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
-    "rich, as recorded with cluster_trap_exponent": ("26155e436ff18b8ac93e57907764e1768d3788cdebe9401591a36e64488f53b8",
+    "rich, as recorded with cluster_trap_exponent": ("f092d122c7457fd0431f1e1fd850b050e3709e25c683062dab3632710532bf66",
                                                      "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
 }
 
@@ -38,7 +38,7 @@ def scenarios():
         {"name": "treated", "start_s": 60.0, "multipliers": {"k_on_per_s": 0.1, "k_nk_per_s": 3.0,
                                                              "anoikis_eta_s": 0.5, "birth_per_s": 1.5}}]})
     # A scenario recorded before the passage model names cluster_trap_exponent (the sphere):
-    # it replays as it ran then (these digests are those "rich, ..." had before it).
+    # it replays as it ran then (these digests are those "rich, ..." had under the sphere model).
     recorded = arm.to_dict()
     for key in ("cluster_diameter_exponent", "cluster_cell_trap", "trap_deformability"):
         del recorded["biology"][key]

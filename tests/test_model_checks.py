@@ -73,3 +73,32 @@ def test_units_that_nothing_ends_are_refused_when_t_max_would_exhaust_the_step_b
                                             r"them there, up to .* steps each, beyond the core's budget"):
         compile_model(dataclasses.replace(s, t_max_s=1e12))
     compile_model(dataclasses.replace(s, t_max_s=1e6))
+
+
+def released(**biology):
+    """RICH without a horizon or deaths: units are trapped, and nothing acts after arrest but release."""
+    s = sc.loads(RICH)
+    b = dataclasses.replace(s.biology, **{**dict(k_shear_per_s=0.0, k_nk_per_s=0.0, anoikis_on=False,
+                                                 k_cap_nk_per_s=0.0, k_extravasation_per_s=0.0, k_release_per_s=0.1),
+                                          **biology})
+    return dataclasses.replace(s, t_max_s=math.inf, biology=b)
+
+
+def test_release_that_returns_every_arrest_to_the_blood_is_refused():
+    """Arrest is no longer absorbing: released, a unit arrests and is released for ever."""
+    with pytest.raises(ScenarioError, match=r"t_max_s: units in veins of cluster size 1, epithelial, can circulate "
+                                            r"forever: no death, arrest that holds"):
+        compile_model(released())
+
+
+def test_an_arrest_that_holds_or_ends_in_the_capillary_ends_the_cycle():
+    compile_model(released(k_release_per_s=0.0))            # release off: arrest is absorbing, as before
+    compile_model(released(k_cap_nk_per_s=1e-3))            # arrested units can die there
+    # Platelets bind arrested units and stop their release altogether: every arrest ends held.
+    compile_model(released(k_on_capillary_per_s=0.01, p_release=1.0))
+
+
+def test_a_shield_that_only_stops_release_when_never_gained_is_refused():
+    """p_release = 1 without platelets binding in the capillary or in the blood: nothing holds."""
+    with pytest.raises(ScenarioError, match=r"can circulate forever"):
+        compile_model(released(p_release=1.0, k_on_per_s=0.0))

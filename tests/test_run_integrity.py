@@ -82,7 +82,7 @@ def test_run_json_records_every_part_file_with_its_rows_bytes_and_sha256(whole):
     """Format 1.1: run.json lists exactly the files on disk, each with its footer's row count,
     its size and the sha256 of its bytes (what `sha256sum` prints)."""
     md = whole.metadata
-    assert md["format_version"] == "1.1" and md["run_id"]
+    assert md["format_version"] == "1.2" and md["run_id"]
     on_disk = sorted(str(p.relative_to(whole.path)) for p in whole.path.rglob("*.parquet"))
     assert sorted(md["parts"]) == on_disk and len(on_disk) == 12
     for rel, e in md["parts"].items():

@@ -5,11 +5,12 @@ boundaries, row groups, dictionaries and metadata, for the same seed, threads an
 PINNED holds the sha256 of every part file of three small runs, made by the sequential writer
 (one writer thread per table, chunks consumed in unit order) before parts were written in
 parallel (main at 34c5c20: file schemas with field descriptions; the summaries' digests are
-those of 8c6418a too; re-pinned since where the model changed, CHANGELOG.md).  The run metadata every file carries is fixed (``FIXED``: run id, date, versions,
-platform), so the digests depend on nothing but the simulated values (x86-64 glibc libm, as
+those of 8c6418a too; re-pinned since where the model changed, CHANGELOG.md).  The run
+metadata every file carries is fixed (``FIXED``: run id, date, versions, platform), so the digests depend on nothing but the simulated values (x86-64 glibc libm, as
 tests/test_known_answers.py) and pyarrow's Parquet writer (its version is in each file's
 footer): a pyarrow upgrade changes them, and then CHANGELOG.md says so with the new digests
-(``python tests/test_run_parallel.py`` prints them).
+(``python tests/test_run_parallel.py`` prints them).  Re-pinned for run format 1.2 (the fates
+column ``releases``): every file's bytes changed, the summaries did not.
 """
 import dataclasses
 import hashlib
@@ -45,46 +46,46 @@ RUNS = {
 }
 PINNED = {
     'two arms, events, 5 parts per arm': {
-        'events/arm=anti_platelet/part-00000.parquet': '84d9e89c1cf20bda6c3db0f796b0536624c030230b8d98eb93f3af5f96f2448b',
-        'events/arm=anti_platelet/part-00001.parquet': '5c0a627675505f854da2206481ff5c94e13b2ab2dc623c398413fb16e6a585f3',
-        'events/arm=anti_platelet/part-00002.parquet': 'b66a2176d7401c1e41553dd028b56e081dbf912449b1ac38e9c9ce7ebb352be1',
-        'events/arm=anti_platelet/part-00003.parquet': 'b4b74d2ad2120bdf2508d4eb00845246071a7f08fb3f66307c33633ae3c9ba31',
-        'events/arm=anti_platelet/part-00004.parquet': 'fec1e76b200caf78cc8af16f69bf0807344b71a8e77c6e7ed6168dd8749cd582',
-        'events/arm=control/part-00000.parquet': 'de538bba72579a547d5d29c9260360e4a771048579152eba9dc9c16df1a9f94f',
-        'events/arm=control/part-00001.parquet': '2a8f007f9816d63fd57d1030c83a29435e2b97447371e36355bb8ed774140877',
-        'events/arm=control/part-00002.parquet': '04509bc2f5fa97aec97802e2e5abf21c9ca7e0f7e570aaebbba6cf2094870e7f',
-        'events/arm=control/part-00003.parquet': '133cb655158775e8f4b706860baa45389e3b6bc36db1ba32d429d49b740f2c62',
-        'events/arm=control/part-00004.parquet': '58757a75d85c1f7f987c728959ce9ebe8d0ab60dbcac84a8e609945401a5d602',
-        'fates/arm=anti_platelet/part-00000.parquet': '013f1c5a4612c821ffdabac67c56b8a543f99c2ecd268cc896d580aabbb89272',
-        'fates/arm=anti_platelet/part-00001.parquet': '225cc8f075c686cd0d0dbcd7814ba3fd45ff718cbeb7dc4e5e48d1faeae7b2ab',
-        'fates/arm=anti_platelet/part-00002.parquet': 'e68e96b22c3b1521506748eed43fe34dd693828ae3d1dde7191e7de69b910816',
-        'fates/arm=anti_platelet/part-00003.parquet': '5cf7cc2aab88cc297922a844cab55b14963368b0d49acca238cdfa9bc86d4feb',
-        'fates/arm=anti_platelet/part-00004.parquet': '7059539d4703edd692c352cc7d6a67a66af8f927ed6335921a61dd54dfab08cf',
-        'fates/arm=control/part-00000.parquet': '366ace2c1d6a301988fe38d57507a3ddb6de517de8089a3d902c8d9af9ba1ec4',
-        'fates/arm=control/part-00001.parquet': '0826c17a44fa4cb2c85b8aa5a06533e9aba35755816f0e7d7aa4691775d56899',
-        'fates/arm=control/part-00002.parquet': 'fe55a7432cd656dc7108c0cc2d3ea29dc4cf66546eecf17291f585a520e328c1',
-        'fates/arm=control/part-00003.parquet': 'ffccc8ba8243637b842a3906fe4a968c21db57a42ad4cea3911ebc74ab841d90',
-        'fates/arm=control/part-00004.parquet': '792dabefc73003bf041bce4277dfa54e81fcf4f68c5423bceea72e895500cd80',
+        'events/arm=anti_platelet/part-00000.parquet': 'b5dbc41f0584a6de9eeed7b07a0582cd418c015ca92a5cbf9df14230a7cb2533',
+        'events/arm=anti_platelet/part-00001.parquet': '4ecc1e200ea6829d74e31d10e403fcc84afb7bc43b37b5613ed6a45dcd511d4a',
+        'events/arm=anti_platelet/part-00002.parquet': 'db162ced2eb6cee46d004c0dc6af76ac8b33923a510d496cc116527297d781f0',
+        'events/arm=anti_platelet/part-00003.parquet': 'af85a0007304266a3aadf11ff7491cc0ff5eb1f7fc411dc197c0d02bf63f3b1d',
+        'events/arm=anti_platelet/part-00004.parquet': 'ff20cfeedecb86a181f6e88abf8ba05a73132020b81ab4655c69278fc336242a',
+        'events/arm=control/part-00000.parquet': 'a53f1634248352d04f9859f4a4395a428f978cfc0d1a4b78d9d545d73665d6a4',
+        'events/arm=control/part-00001.parquet': '374ec3128872ad5baed4baa0ef17a8a4dd5e1b0b993b9836287bee8fd60e1fc7',
+        'events/arm=control/part-00002.parquet': 'aeb2bd570bf2f8e78a09cda94168fa21517de9b797f7e2f819f8cc329c316ef8',
+        'events/arm=control/part-00003.parquet': '99b42a43b8eecafddda54ebdde7bd889f734537340d2bf1ea4847743e9a85825',
+        'events/arm=control/part-00004.parquet': 'c199f35b28301a56955d4f7f5ac6cd5756d160bef824554b9e77fb8f5c604acb',
+        'fates/arm=anti_platelet/part-00000.parquet': '9889df0912c520bbc5a0f30d3fada0e425870e6005af5c511a2d419e2a6c3f74',
+        'fates/arm=anti_platelet/part-00001.parquet': '683a88dba1b2541d6fd3c7a4d5c5de39e5d4778545fc2ef10a14121a3dc631e2',
+        'fates/arm=anti_platelet/part-00002.parquet': '2469b13e681b7d0db36324f03fc56215f1334466103b2bca60951aee22f5d1ff',
+        'fates/arm=anti_platelet/part-00003.parquet': 'cf3968829c5281a97e4b68e625df576d94b4c17a546cdce37ecc3cc2ee01d742',
+        'fates/arm=anti_platelet/part-00004.parquet': '3532f252562d56b52c2f45f3a350fe12ef2f7adf065ad0eb9005a76d2813c18e',
+        'fates/arm=control/part-00000.parquet': 'add1928e8ba002c5581eb9154d7765d8c3253b0d09362c39ed7fe4e7a4ec3187',
+        'fates/arm=control/part-00001.parquet': 'fc6e59da3411eb984cab5ba73f92e2872669126e5ac90d75cceac3f598239fc7',
+        'fates/arm=control/part-00002.parquet': '2b8364d0804fae47294d48ad41a7ef8efd33bea8e101a282a936db3b47c6940d',
+        'fates/arm=control/part-00003.parquet': '48f808b61df582db27987120b170349646a73c8928fdfeeb609480386b3d394b',
+        'fates/arm=control/part-00004.parquet': 'c9695bc88a9da1a6b57e412d4229d8d7006f0927e9e930a90bff756cb06c416c',
         'summary': 'a0bbd14d60c079f290d4ec4eef182d374254218bf06ab5969d16b9e532bdd0ab',
     },
     'one arm, events, 2 row groups, chunks of 50': {
-        'events/arm=control/part-00000.parquet': '775fccfe73e7e654a4f2d595db098db39b0ea121499d8b7930885ae3993d6e75',
-        'fates/arm=control/part-00000.parquet': 'da42b49c9c6bedb98a470fa4c67598cc0a0fd0dd8856fe424429b3e556e80d02',
+        'events/arm=control/part-00000.parquet': 'c50f7484100c16ed4f6e0a7382d4eaa06e2f1d1e925a6b51748ec4fa1cc5ab94',
+        'fates/arm=control/part-00000.parquet': 'af29e7247f727f3fa32e37dd0d9096fc5e7bac0fc5ed3af349f4b3d5d79d997c',
         'summary': 'b387a801f82177c40b67caad021deb10a5931182d2efefacdbdeb4dfeaf9bda5',
     },
     'two arms, fates only, parts of 999': {
-        'fates/arm=anti_platelet/part-00000.parquet': '6046bd82445f95ae9c228d674f84eb7f556683b060219c83833df6b234344623',
-        'fates/arm=anti_platelet/part-00001.parquet': '9cf3e6ce507a91c3fa087ba05c012f6afcd84cabdcd1999ab7b8378055d2086d',
-        'fates/arm=anti_platelet/part-00002.parquet': '9f6a6eda5681a16e85adfb2170cfeaafb9ca967bf5c3b078ca962a218bba6fbd',
-        'fates/arm=anti_platelet/part-00003.parquet': 'e651da79817b4677b8ed7267ea1316b3f90b2e583c426fde3ce2cf0b565cd686',
-        'fates/arm=anti_platelet/part-00004.parquet': '9ab2afda7875f2a5e5e561096bb1b07c9188f060f33c0766b26d449f8a182c04',
-        'fates/arm=anti_platelet/part-00005.parquet': 'baa2b7eab25572ddf538908727637d1014113eed109db947cc2532ccc32e63db',
-        'fates/arm=control/part-00000.parquet': 'a5275fa0e585b53cd2184947fde214aae2e3da9123d3a865be36a7a3ba58bc8f',
-        'fates/arm=control/part-00001.parquet': 'a4952a9b3395a2ae67fc9793ca7675dd4897fd100c5ccfeb05247201adf1b64e',
-        'fates/arm=control/part-00002.parquet': '44566849fe9956aaed245bfbcccecf3db3e745fdcdf0e0adf22b0edcfa449534',
-        'fates/arm=control/part-00003.parquet': 'ce161122bcf0675daec20955925995abbde66a0e05d6aa76bb32f4de45abe533',
-        'fates/arm=control/part-00004.parquet': '82740ff2ec4f66454abef039a8ff4242f0b245d3145bac2931c29909be1c07ed',
-        'fates/arm=control/part-00005.parquet': '9a285b047b66314443d3c8cf78129200fb6a50bd27d55acc3ea73238899b7fd1',
+        'fates/arm=anti_platelet/part-00000.parquet': '5600ed8583f74c83dafb049e3fc7e21f3b785270d6d1454ff397f8665ab7249e',
+        'fates/arm=anti_platelet/part-00001.parquet': 'e0212e1ac0591713230f9f0aa07a64c16a332916be50aed731b786347ee4c900',
+        'fates/arm=anti_platelet/part-00002.parquet': '8661481339694c906169e13c2044cc75a198f862239ceee20707373f4b569395',
+        'fates/arm=anti_platelet/part-00003.parquet': '66fd589bd79b3fcf49504bd98cde5d7723d0418abc55696416c0de03d1453d94',
+        'fates/arm=anti_platelet/part-00004.parquet': '609674f063627a24857728526b033f4449066442be0de2dc689bc6ab1f8848a4',
+        'fates/arm=anti_platelet/part-00005.parquet': 'db6da47073379ba26681bed06734c70199569ba9fd4f9e3078cf16ddef114feb',
+        'fates/arm=control/part-00000.parquet': '35d5e78668576ec34129231e384aaee4701f6ab3fb09fb8169979726413d3958',
+        'fates/arm=control/part-00001.parquet': '59ca904a3c8c910d5e146de85ea35aeccfc9fff25d7e643b6319166737e97492',
+        'fates/arm=control/part-00002.parquet': '5e2622179240cab11befb4491941b01c66711463d1c61ac4a8638b950293bf9f',
+        'fates/arm=control/part-00003.parquet': '64e45eb4d1d5bfe0a2178de92feac688df41017ab5621821b9e1e27ae2440129',
+        'fates/arm=control/part-00004.parquet': '083339ddd43156df68205c4a2a9cf909a48ba27b4b905888f199b75f05da7b0f',
+        'fates/arm=control/part-00005.parquet': '44b80c7e8a3bc18f979e5e0b8a518e402da27e56a6b03d18240f0611e4a726ed',
         'summary': '8c9fe6d3e4ec3870cb8c841b0aab347ee326be0de4fe3eaff796956e146a684a',
     },
 }

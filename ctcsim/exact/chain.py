@@ -11,6 +11,7 @@ phase acts by its kind (``hazards.KINDS``):
     toggle       the shield flips                      state  the chain moves to ``to``
     extravasate  dormant with dormancy_prob, else a colony of the unit's cells
     cells        a colony gains or loses a cell (rate times n); at 0 it is colony_extinct
+    release      back into the blood: not this chain's (refused when > 0; exact.capillary)
 
 A colony of micro_cells or more cells is a micrometastasis at once (k >= micro_cells skips
 the colony).  Rates are ``rates[name][c, s]`` times the hazard's unit factor, as in the core.
@@ -86,6 +87,11 @@ class Chain:
                     targets = [(to(DORMANT, n, s), r * q), (to(COLONY, n, s), r * (1 - q))]
                 elif h.kind == "state":
                     targets = [(to(h.to, n, s), r)]
+                elif h.kind == "release" and r == 0:
+                    targets = []
+                elif h.kind == "release":  # the unit leaves for the blood: the circulation chain's (capillary)
+                    raise ValueError("post-arrest: released units go back into the blood; exact.outcome_probabilities "
+                                     "solves release with the circulation")
                 else:
                     raise ValueError(f"exact: a {h.kind!r} hazard after arrest ({h.name}) is not solved")
                 for key, x in targets:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..model import CompiledModel
 from .arms import circulation_pieces
+from .capillary import releasing
 from .entry import EntryNodes
 from .forward import ATOL, RTOL, absorb, occupation, propagate
 from .generator import System, outcomes
@@ -32,23 +33,38 @@ def _censor_age(model: CompiledModel) -> float:
 
 
 def _systems(model, after, switch_s, atol):
-    """[(System, start age, end age)] of each piece, over shared entry nodes."""
+    """[(System, start age, end age)] of each piece, over shared entry nodes and one state space
+    (with the capillary states if any piece releases arrested units)."""
     pieces = circulation_pieces(model, after, switch_s, _censor_age(model))
     nodes = EntryNodes.of([p.model for p in pieces], atol)
-    return [(System(p.model, nodes), p.start, p.end) for p in pieces]
+    capillary = releasing([p.model for p in pieces])
+    return [(System(p.model, nodes, capillary), p.start, p.end) for p in pieces]
+
+
+def arm_outcomes(model: CompiledModel, after: CompiledModel | None = None, switch_s: float = math.inf) -> list:
+    """The outcomes that outcome_probabilities answers for the arm: ``outcomes(model)``, or with
+    the capillary's exits when a piece of the arm releases arrested units."""
+    pieces = circulation_pieces(model, after, switch_s, _censor_age(model))
+    return outcomes(model, releasing([p.model for p in pieces]))
 
 
 def outcome_probabilities(model: CompiledModel, *, after: CompiledModel | None = None, switch_s: float = math.inf,
                           rtol: float = RTOL, atol: float = ATOL) -> np.ndarray:
-    """P(each of ``outcomes(model)``) for one unit drawn from the entry distribution.
+    """P(each of ``outcomes(model)``) for one unit drawn from the entry distribution (of
+    ``outcomes(model, True)`` when a piece releases arrested units: ``capillary``).
     ``after``, ``switch_s``: a delayed arm, ``after`` governing from absolute time switch_s."""
     systems = _systems(model, after, switch_s, atol)
     y = systems[0][0].y0
     for sys, a0, a1 in systems:
+        if sys.capillary and math.isinf(a1) and sys.time_dependent:
+            raise ValueError("exact solutions with release from arrest and time-dependent anoikis need a finite "
+                             "t_max_s (no anoikis acts on arrested units)")
         if math.isinf(a1) and not sys.time_dependent:
             return absorb(sys, y)  # nothing is censored
         e, circulating, y = propagate(sys, y, a0, np.array([a1]), rtol, atol)
     probs = e[:, -1].copy()
+    if sys.capillary:  # the mass left at the horizon: circulating (censored) or arrested (in_capillary)
+        return probs + np.bincount(np.tile(sys.held, sys.n // sys.block), weights=y[:sys.n], minlength=sys.n_out)
     probs[-1] = circulating[-1]  # censored (<= MASS_LEFT when t_max_s = inf)
     return probs
 
@@ -66,6 +82,8 @@ def absorption_cdf(model: CompiledModel, ages_s, *, after: CompiledModel | None 
     if math.isinf(grid[-1]):
         raise ValueError("ages_s: an infinite age needs a finite t_max_s (use outcome_probabilities)")
     systems = _systems(model, after, switch_s, atol)
+    if systems[0][0].capillary:
+        raise ValueError("absorption_cdf: not solved with release from arrest (use outcome_probabilities)")
     y, cols, done = systems[0][0].y0, [], 0
     for sys, a0, a1 in systems:
         here = grid[done:][grid[done:] <= a1]
@@ -94,6 +112,8 @@ def mean_steps(model: CompiledModel) -> float:
 
 
 def _constant(model: CompiledModel) -> System:
+    if releasing([model]):
+        raise ValueError("mean times and steps are not solved with release from arrest")
     sys = System(model, EntryNodes.of([model]))
     if sys.time_dependent or not math.isinf(model.t_max_s):
         raise ValueError("linear solves need constant hazards (anoikis off or beta == 1) and t_max_s = inf")

@@ -25,7 +25,7 @@ from .._version import __version__
 from ..runner import MAX_CHUNK, MAX_UNITS, Arm, event_batch, fate_batch
 
 FORMAT = "ctcsim-run"
-FORMAT_VERSION = "1.1"  # 1.1: run_id, and every part file's rows, bytes and sha256 ("parts")
+FORMAT_VERSION = "1.2"  # 1.1: run_id, and every part file's rows, bytes and sha256 ("parts"); 1.2: releases
 METADATA_KEY = "ctcsim"
 # Each write makes a row group (DESIGN 6), so rows are held back to whole groups.  Measured
 # on 1e7 units (docs/RUNS.md): DuckDB and polars queries take the same time with 2**18 rows

@@ -71,10 +71,10 @@ class Biology:
     # behind its leading cell and is held at each further cell with cluster_cell_trap * q.
     trap_deformability: list = spec(list, [1.0, 1.1, 1.2], check=lambda x: None if _three(x) and min(x) > 0 else
                                     f"expected 3 positive numbers (epithelial, hybrid, mesenchymal), got {x!r}",
-                                    doc="factors of trap_ratio50 by phenotype (epithelial, hybrid, mesenchymal): a softer "
-                                        "cell deforms through a narrower capillary [U: the direction from Cross 2007 "
-                                        "(metastatic cells >70 % softer) and Swaminathan 2011 (the most invasive 5x "
-                                        "softer); the size unknown]")
+                                    doc="factors of trap_ratio50 by phenotype (epithelial, hybrid, mesenchymal): a "
+                                        "softer cell deforms through a narrower capillary [U: the direction from Cross "
+                                        "2007 (metastatic cells >70 % softer) and Swaminathan 2011 (the most invasive "
+                                        "5x softer); the size unknown]")
     cluster_diameter_exponent: float = spec(float, 0.0, check=non_negative,
                                             doc="a cluster's leading cell meets the capillary at diameter d k^x: 0, "
                                                 "single file (Au 2016); 1/3, the volume-equivalent sphere")

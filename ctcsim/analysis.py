@@ -13,7 +13,9 @@ million units need no more memory than one batch.  For each arm it gives
 - per post-arrest outcome (``ctcsim.model.POST_ARREST`` less "none"): count and
   fraction of all the arm's units, with its 95% Wilson interval;
 - per organ, the units arrested there and still alive at the end (dormant, growing, a
-  metastasis, or still in the capillary): where the surviving cells are.
+  metastasis, or still in the capillary): where the surviving cells are;
+- ``horizon_s`` and ``horizon``: the end of observation (the run's t_max_s; None and "not
+  stated" when the fates do not carry it), at which every fraction above holds.
 
 Medians come from a log-spaced histogram (``BINS_PER_DECADE`` bins per decade
 from ``T_MIN_S``): the midpoint of the smallest and largest time in the bin
@@ -27,6 +29,7 @@ mean would not be: sums of floats depend on their order).
 from __future__ import annotations
 
 import functools
+import json
 import math
 
 import numpy as np
@@ -36,6 +39,7 @@ import pyarrow.compute as pc
 from .hazards import GONE
 from .model import FATES, POST_ARREST
 from .stats import wilson
+from .units import horizon
 
 T_MIN_S = 1e-6
 BINS_PER_DECADE = 1000
@@ -54,7 +58,8 @@ class Tally:
     order: counts add, minima and maxima are taken.  A run tallies each part where it is
     simulated (``add_codes``, on the core's columns) and merges the parts as they end."""
 
-    def __init__(self, arms=()):
+    def __init__(self, arms=(), horizon_s: float | None = None):
+        self.horizon_s = horizon_s                   # the end of observation, stated in the summary
         self.arms: list[str] = []                    # report order: ``arms``, then as met
         self.organs: dict[str, dict[str, int]] = {}  # arm -> organ -> arrested units
         self.hist: dict[str, np.ndarray] = {}       # arm -> units per cell (fate * N_BINS + time bin)
@@ -152,14 +157,15 @@ class Tally:
             after = {name: _share(int(k), n) for name, k in zip(POST_ARREST, self.after[a]) if name != "none"}
             alive = {o: _share(k, n) for o, k in sorted(self.alive[a].items(), key=lambda x: (-x[1], x[0]))}
             arms[a] = {"n": n, "fates": fates, "organs": organs, "after_arrest": after, "alive_in": alive}
-        return {"confidence": 0.95, "median_resolution": MEDIAN_RESOLUTION, "arms": arms}
+        return {"confidence": 0.95, "median_resolution": MEDIAN_RESOLUTION, **horizon(self.horizon_s), "arms": arms}
 
 
-def summarize(fates) -> dict:
+def summarize(fates, horizon_s: float | None = None) -> dict:
     """Per-arm fractions per fate and per organ of arrest, with 95% Wilson intervals, and
-    median times to fate (see the module docstring).  ``fates``: a pyarrow Table,
-    RecordBatch or Dataset with at least the columns in ``COLUMNS``."""
-    tally = Tally()
+    median times to fate, at the horizon (see the module docstring).  ``fates``: a pyarrow
+    Table, RecordBatch or Dataset with at least the columns in ``COLUMNS``; ``horizon_s``: the
+    end of observation, read from the run metadata that a run's files carry when not given."""
+    tally = Tally(horizon_s=horizon_s if horizon_s is not None else _horizon_of(fates))
     if isinstance(fates, pa.RecordBatch):
         batches = [fates]
     elif isinstance(fates, pa.Table):
@@ -169,6 +175,20 @@ def summarize(fates) -> dict:
     for batch in batches:
         tally.add(batch)
     return tally.summary()
+
+
+def _horizon_of(fates) -> float | None:
+    """t_max_s from the run metadata in a run's schema (ctcsim.rundir), else None."""
+    md = fates.schema.metadata or {}
+    doc = md.get(b"ctcsim")
+    if doc is None:
+        return None
+    record = json.loads(doc)
+    if "horizon_s" in record:  # runs written since the horizon is recorded; None: no end
+        return math.inf if record["horizon_s"] is None else float(record["horizon_s"])
+    from .scenario import loads  # older runs: the scenario's own t_max_s
+
+    return loads(record["scenario"]).t_max_s
 
 
 def _share(k: int, n: int) -> dict:

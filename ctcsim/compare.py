@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from . import stats
 from .model import FATES, POST_ARREST
 from .stats import Z95  # noqa: F401 (callers scale the intervals below by it)
+from .units import horizon
 
 DEAD = ("died_shear", "died_nk", "died_anoikis")
 GONE = ("died_in_capillary", "died_dormant", "colony_extinct", "regressed")
@@ -100,8 +101,8 @@ def run_paired_differences(run, control: str | None = None) -> dict:
     """Paired differences from the control arm of every outcome in ``OUTCOMES``, for a run
     directory (``ctcsim.read_run``), streamed part by part: part p of every arm holds the
     same unit ids, so memory stays that of one part.  The control is the arm named
-    "control", else the first.  Returns {control, arms: {arm: {outcome: {difference, ci95}}}},
-    or {} for a run of one arm."""
+    "control", else the first.  Returns {control, horizon_s, horizon, arms: {arm: {outcome:
+    {difference, ci95}}}} (the outcomes as of the horizon), or {} for a run of one arm."""
     arms = run.metadata["arms"]
     if len(arms) < 2:
         return {}
@@ -121,7 +122,7 @@ def run_paired_differences(run, control: str | None = None) -> dict:
         mean, lo, hi = stats.paired_difference(s1, s2, n)
         out[a] = {o: {"difference": float(m), "ci95": [float(x), float(y)]}
                   for o, m, x, y in zip(OUTCOMES, mean, lo, hi)}
-    return {"control": control, "arms": out}
+    return {"control": control, **horizon(run.scenario.t_max_s), "arms": out}
 
 
 def _outcome_matrix(fates: pa.Table) -> np.ndarray:

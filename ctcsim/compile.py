@@ -23,21 +23,28 @@ def gompertz_mass_g(entry, t_s):
     return k_g * np.exp(np.log(m0 / k_g) * np.exp(-a * np.asarray(t_s)))
 
 
+def shedding_end_s(scenario: Scenario) -> float:
+    """When the primary stops shedding: its resection, or the end of observation."""
+    return min(scenario.entry.resection_s, scenario.t_max_s)
+
+
 def _shedding_curve(scenario: Scenario):
-    """Times over [0, t_max] and the expected number of units shed by each of them."""
+    """Times over the shedding period [0, shedding_end_s] and the expected number of units
+    shed by each of them."""
     e = scenario.entry
-    if not math.isfinite(scenario.t_max_s):
-        raise ScenarioError(origin(scenario), "t_max_s", "shedding needs a finite t_max_s (the duration)")
+    if not math.isfinite(shedding_end_s(scenario)):
+        raise ScenarioError(origin(scenario), "t_max_s", "shedding needs a finite t_max_s or entry.resection_s "
+                                                         "(the duration)")
     if e.carrying_capacity_g <= e.tumour_mass_g:
         raise ScenarioError(origin(scenario), "entry.carrying_capacity_g", "must exceed entry.tumour_mass_g")
-    t = np.linspace(0.0, scenario.t_max_s, 20001)
+    t = np.linspace(0.0, shedding_end_s(scenario), 20001)
     rate = e.cells_per_g_per_day / SECONDS_PER_DAY * gompertz_mass_g(e, t)
     cum = np.concatenate([[0.0], np.cumsum((rate[1:] + rate[:-1]) / 2 * np.diff(t))])  # trapezoid
     return t, cum
 
 
 def expected_units(scenario: Scenario) -> float:
-    """The expected number of units a shedding scenario sheds over [0, t_max] (Poisson mean)."""
+    """The expected number of units a shedding scenario sheds (Poisson mean)."""
     return float(_shedding_curve(scenario)[1][-1])
 
 

@@ -1,7 +1,8 @@
 """The published experiments that the built-in mouse scenarios reproduce, as measurable targets.
 
 Each target is what an experiment reported, how to measure it on simulated fates, the
-parameter it was calibrated with, and the interval the simulation must land in.  The
+parameter it depends on most (the one it was calibrated with before the joint fit,
+``ctcsim calibrate-all``, set every value at once), and the interval the simulation must land in.  The
 intervals are the rounding intervals of the published figures ("about 80 %" is read as
 75-85 %): the papers give no standard errors, only these rounded fractions.
 
@@ -23,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .stats import wilson
+from .units import duration
 
 from .compare import column, indicator
 
@@ -39,9 +41,10 @@ class Target:
     low: float
     high: float
     measure: Callable[[object], float]  # fates (pyarrow or pandas) -> the measured fraction
-    parameter: str   # the biology parameter (or soil.ORGAN.FACTOR) it was calibrated with
+    parameter: str   # the biology parameter (or soil.ORGAN.FACTOR) it depends on most
     source: str
     stage: str       # its row in REFERENCE (the stage column); published = that row's cumulative fraction
+    horizon_s: float  # the time point of the experiment: a run is judged only if it observes until then
 
 
 def _alive_in_lung(f) -> float:
@@ -59,18 +62,19 @@ def _is(f, name: str, value: str) -> float:
 TARGETS = (
     Target("luzzi1998", "extravasated by day 3", 0.80, 0.75, 0.85,
            lambda f: _before(f, "extravasation_time_s", 3 * DAY_S), "k_cap_nk_per_s",
-           "Luzzi et al. 1998 Am J Pathol 153:865", "survive microcirculation and extravasate"),
+           "Luzzi et al. 1998 Am J Pathol 153:865", "survive microcirculation and extravasate", 13 * DAY_S),
     Target("luzzi1998", "micrometastases started by day 3", 0.02, 0.015, 0.025,
            lambda f: _before(f, "micrometastasis_time_s", 3 * DAY_S), "p_dormant",
-           "Luzzi et al. 1998: 1 in 40 extravasated cells", "begin growth (micrometastases of 4-16 cells)"),
+           "Luzzi et al. 1998: 1 in 40 extravasated cells", "begin growth (micrometastases of 4-16 cells)", 13 * DAY_S),
     Target("luzzi1998", "macrometastases at day 13", 0.0002, 0.00015, 0.00025,
            lambda f: _is(f, "post_arrest", "macrometastasis"), "k_regression_per_s",
-           "Luzzi et al. 1998: 1 in 100 micrometastases", "micrometastases persisting to macroscopic tumours"),
+           "Luzzi et al. 1998: 1 in 100 micrometastases", "micrometastases persisting to macroscopic tumours",
+           13 * DAY_S),
     Target("luzzi1998", "solitary dormant cells at day 13", 0.36, 0.355, 0.365,
            lambda f: _is(f, "post_arrest", "dormant"), "k_dormant_death_per_s",
-           "Luzzi et al. 1998", "solitary dormant cells remaining (Ki-67 2%; TUNEL 3%)"),
+           "Luzzi et al. 1998", "solitary dormant cells remaining (Ki-67 2%; TUNEL 3%)", 13 * DAY_S),
     Target("fidler1970", "alive in the lung at 24 h", 0.01, 0.005, 0.015, _alive_in_lung, "soil.lung.macrophage",
-           "Fidler 1970 J Natl Cancer Inst 45:773", "viable cells after 24 h"),
+           "Fidler 1970 J Natl Cancer Inst 45:773", "viable cells after 24 h", DAY_S),
 )
 
 
@@ -79,11 +83,28 @@ def measure(fates, scenario: str) -> dict[str, float]:
     return {t.name: t.measure(fates) for t in TARGETS if t.scenario == scenario}
 
 
+def targets_of(name: str, horizon_s: float) -> list[Target]:
+    """The targets of scenario ``name`` that a run observed until ``horizon_s`` can be judged by:
+    those measured at that time point (fidler1970 observed 14 d is not the 24 h experiment)."""
+    return [t for t in TARGETS if t.scenario == name and t.horizon_s == horizon_s]
+
+
+def unjudged_note(name: str, horizon_s: float) -> str | None:
+    """Why a run of a built-in experiment is not judged against it: its horizon is another."""
+    points = sorted({t.horizon_s for t in TARGETS if t.scenario == name})
+    if not points or horizon_s in points:
+        return None
+    return (f"The published figures of {name} are at {', '.join(duration(p) for p in points)}; this run observes "
+            f"{duration(horizon_s)}, so they are not compared (run it with --horizon "
+            f"{duration(points[0]).replace(' ', '')} to compare them).")
+
+
 def measure_run(run) -> dict[str, dict]:
-    """The targets of the run's scenario measured on its fates, batch by batch (every target
-    is a mean over units, so batch means weighted by rows are exact); {} if it has none."""
+    """The targets of the run's scenario at its horizon (``targets_of``) measured on its fates,
+    batch by batch (every target is a mean over units, so batch means weighted by rows are
+    exact); {} if it has none."""
     name = run.metadata["scenario_name"]
-    targets = [t for t in TARGETS if t.scenario == name]
+    targets = targets_of(name, run.scenario.t_max_s)
     if not targets:
         return {}
     sums, n = dict.fromkeys((t.name for t in targets), 0.0), 0

@@ -82,3 +82,11 @@ def interval(lo, hi, signed: bool = False) -> str:
 def share(count: int, n: int) -> str:
     """``"3 / 200,000 = 1.50e-05"``: the count beside the fraction."""
     return f"{count:,} / {n:,} = {fraction(count / n) if n else '-'}"
+
+
+def horizon(t_max_s: float | None) -> dict:
+    """The horizon as summaries and run metadata state it: ``horizon_s``, seconds (None when
+    unknown or without end: JSON has no infinity), and ``horizon`` in words (``"10 y"``)."""
+    if t_max_s is None:
+        return {"horizon_s": None, "horizon": "not stated"}
+    return {"horizon_s": t_max_s if math.isfinite(t_max_s) else None, "horizon": duration(t_max_s)}

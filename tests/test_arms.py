@@ -1,4 +1,6 @@
 """Arms share random numbers unit by unit, so paired differences are far more precise."""
+import dataclasses
+
 import pytest
 
 from ctcsim import compare
@@ -14,8 +16,9 @@ def test_paired_ci_at_least_twice_narrower_than_independent_runs():
     The paired CI comes from one common-random-number run; the independent one from two
     runs of the same size with different seeds. The factor is measured at 6.1 with 1e6 units
     (bench/bench_cascade.py, bench/RESULTS.md); the issue asks for at least 2, which is what
-    is asserted."""
-    r = compare.paired_vs_independent(sc.load("breast_antiplatelet"), "anti_platelet", "alive", N)
+    is asserted. Observed 24 h, as that measurement was (the scenario's own horizon is 10 years)."""
+    s = dataclasses.replace(sc.load("breast_antiplatelet"), t_max_s=86400.0)
+    r = compare.paired_vs_independent(s, "anti_platelet", "alive", N)
     assert r["independent_halfwidth"] / r["paired_halfwidth"] >= 2.0
     # Both estimate the same difference: the independent estimate lies within 3.29 of its
     # standard errors of the paired one (false-alarm rate 1e-3; the paired error is negligible).
@@ -56,7 +59,7 @@ def test_summarize_reports_paired_differences_streamed_from_a_run(tmp_path):
         assert streamed[outcome]["difference"] == pytest.approx(d["difference"], abs=1e-12)
         assert streamed[outcome]["ci95"] == pytest.approx(d["ci95"], abs=1e-12)
     text = CliRunner().invoke(main, ["summarize", str(out)]).stdout
-    assert "anti_platelet - control (paired" in text and "alive" in text
+    assert "anti_platelet - control at 10 y (paired" in text and "alive" in text
 
 
 def test_summarize_shows_the_published_experiment_beside_the_simulation(tmp_path):

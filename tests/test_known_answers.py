@@ -21,10 +21,10 @@ from ctcsim import simulate
 PINNED = {
     "rich, fast after arrest, arm from 60 s": ("96c0a1385d1c3bdfe9aa5e16ea8e3a1a187674da8afb6232456830dc6988d8aa",
                                                "2609086707ebf24be5e4aaeab09258654cedf95ce76b09345d49a7316427f52e"),
-    "breast": ("761bacaf079b4ede098a13ded1dca9fff5d77928fd1359acba0c101464c9e762",
-               "df7101742766a06153ec2638b058170454d881b72c0213509a55c920405603fa"),
-    "luzzi1998": ("56b09a943f7f579e72461185f3831eda8300a9f9b61117e50caef7d951e971ea",
-                  "85030bbce039b3dfa5990cae2bd825a783d9b97cd1df1aab15716f7f92f6ead7"),
+    "breast": ("f35a1cf11b9b4b48e61412687c0a80338e862cbf214ca4450afe29e00ab78b8f",
+               "ca21bd350c81667a0d4a668394b3313d619f0f54ac730a034f0a23e7b5359669"),
+    "luzzi1998": ("1daf12a9e2424881aa5cf68116d61ec46dc61f8afaac5c0adbec209a5e701395",
+                  "2653fa8998d6b965e72c3ef4e0f5932039e165813e0f9630db9116dbebe01cf0"),
     "rich, as recorded with cluster_trap_exponent": ("f092d122c7457fd0431f1e1fd850b050e3709e25c683062dab3632710532bf66",
                                                      "6fb1c42825471eac4f18e9176080f3190ddcd8ca5366d5a3366034b099087570"),
 }

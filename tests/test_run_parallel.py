@@ -10,7 +10,9 @@ metadata every file carries is fixed (``FIXED``: run id, date, versions, platfor
 tests/test_known_answers.py) and pyarrow's Parquet writer (its version is in each file's
 footer): a pyarrow upgrade changes them, and then CHANGELOG.md says so with the new digests
 (``python tests/test_run_parallel.py`` prints them).  Re-pinned for run format 1.2 (the fates
-column ``releases``): every file's bytes changed, the summaries did not.
+column ``releases``): every file's bytes changed, the summaries did not.  Re-pinned when the
+run metadata and the summary gained the horizon (``horizon_s``, ``horizon``): every file's bytes
+and the summaries changed, the simulated values did not.
 """
 import dataclasses
 import hashlib
@@ -46,47 +48,47 @@ RUNS = {
 }
 PINNED = {
     'two arms, events, 5 parts per arm': {
-        'events/arm=anti_platelet/part-00000.parquet': 'b5dbc41f0584a6de9eeed7b07a0582cd418c015ca92a5cbf9df14230a7cb2533',
-        'events/arm=anti_platelet/part-00001.parquet': '4ecc1e200ea6829d74e31d10e403fcc84afb7bc43b37b5613ed6a45dcd511d4a',
-        'events/arm=anti_platelet/part-00002.parquet': 'db162ced2eb6cee46d004c0dc6af76ac8b33923a510d496cc116527297d781f0',
-        'events/arm=anti_platelet/part-00003.parquet': 'af85a0007304266a3aadf11ff7491cc0ff5eb1f7fc411dc197c0d02bf63f3b1d',
-        'events/arm=anti_platelet/part-00004.parquet': 'ff20cfeedecb86a181f6e88abf8ba05a73132020b81ab4655c69278fc336242a',
-        'events/arm=control/part-00000.parquet': 'a53f1634248352d04f9859f4a4395a428f978cfc0d1a4b78d9d545d73665d6a4',
-        'events/arm=control/part-00001.parquet': '374ec3128872ad5baed4baa0ef17a8a4dd5e1b0b993b9836287bee8fd60e1fc7',
-        'events/arm=control/part-00002.parquet': 'aeb2bd570bf2f8e78a09cda94168fa21517de9b797f7e2f819f8cc329c316ef8',
-        'events/arm=control/part-00003.parquet': '99b42a43b8eecafddda54ebdde7bd889f734537340d2bf1ea4847743e9a85825',
-        'events/arm=control/part-00004.parquet': 'c199f35b28301a56955d4f7f5ac6cd5756d160bef824554b9e77fb8f5c604acb',
-        'fates/arm=anti_platelet/part-00000.parquet': '9889df0912c520bbc5a0f30d3fada0e425870e6005af5c511a2d419e2a6c3f74',
-        'fates/arm=anti_platelet/part-00001.parquet': '683a88dba1b2541d6fd3c7a4d5c5de39e5d4778545fc2ef10a14121a3dc631e2',
-        'fates/arm=anti_platelet/part-00002.parquet': '2469b13e681b7d0db36324f03fc56215f1334466103b2bca60951aee22f5d1ff',
-        'fates/arm=anti_platelet/part-00003.parquet': 'cf3968829c5281a97e4b68e625df576d94b4c17a546cdce37ecc3cc2ee01d742',
-        'fates/arm=anti_platelet/part-00004.parquet': '3532f252562d56b52c2f45f3a350fe12ef2f7adf065ad0eb9005a76d2813c18e',
-        'fates/arm=control/part-00000.parquet': 'add1928e8ba002c5581eb9154d7765d8c3253b0d09362c39ed7fe4e7a4ec3187',
-        'fates/arm=control/part-00001.parquet': 'fc6e59da3411eb984cab5ba73f92e2872669126e5ac90d75cceac3f598239fc7',
-        'fates/arm=control/part-00002.parquet': '2b8364d0804fae47294d48ad41a7ef8efd33bea8e101a282a936db3b47c6940d',
-        'fates/arm=control/part-00003.parquet': '48f808b61df582db27987120b170349646a73c8928fdfeeb609480386b3d394b',
-        'fates/arm=control/part-00004.parquet': 'c9695bc88a9da1a6b57e412d4229d8d7006f0927e9e930a90bff756cb06c416c',
-        'summary': 'a0bbd14d60c079f290d4ec4eef182d374254218bf06ab5969d16b9e532bdd0ab',
+        'events/arm=anti_platelet/part-00000.parquet': '707f16cd2fcfcb7ecee8765eba8b97704606ba3048371e08fb9139c39abd02fc',
+        'events/arm=anti_platelet/part-00001.parquet': 'eef0da2acc15729bdbfd58628e882e0a4dc6bf0da9477c798389a57370f69eaa',
+        'events/arm=anti_platelet/part-00002.parquet': '53e7afab90d9463bbd5b1ca470c1b79886e2e71c0e7c9a7f45d51a4d52b2575b',
+        'events/arm=anti_platelet/part-00003.parquet': '470a62a3f7deafa889c6be0af3e6d1b9fbd75d21298214824b190ab160d4c9fe',
+        'events/arm=anti_platelet/part-00004.parquet': '276389a83ac9df56b4e6af7c2396de0b6f4beb87c727d721f8992e107d452d3f',
+        'events/arm=control/part-00000.parquet': '3a21108a870e51f38050c8f7a3f4a3f3b88944fc9e497843828638a70d5dbf38',
+        'events/arm=control/part-00001.parquet': '4f270bed39514e1e2979d2f49cd0dd0934cb50cc56759a6c92e1cf8b9a1f7fcb',
+        'events/arm=control/part-00002.parquet': '5f41d0507d4d6da4b6c497fef6da86e0f9bcfbd7a2215249a29ecde97c258245',
+        'events/arm=control/part-00003.parquet': 'bca7059a71246067870e56493f385d51cd83c71489da40d88371fdd409cdb19b',
+        'events/arm=control/part-00004.parquet': '5b8a9e7d80de86294c705840d4bb150a73427fbaee2a3a10c0258b9d9f803e89',
+        'fates/arm=anti_platelet/part-00000.parquet': '1eb3d460bd28d780ab5154c86423c775a4c7bef4132a98bc26ca7b3670333cb6',
+        'fates/arm=anti_platelet/part-00001.parquet': '756c0261dbfdd8188283ca50d7acde4987a23f3cc4419b7bcdcc3adeaedebe1d',
+        'fates/arm=anti_platelet/part-00002.parquet': 'c85b939ea887f8139904b39d4950d287ea2ee71ae93b284e47e836e763805568',
+        'fates/arm=anti_platelet/part-00003.parquet': '4c1598585271dfcc7439c25fd287059011e7a3f633a4232049f1438c403f22f2',
+        'fates/arm=anti_platelet/part-00004.parquet': '6dad71dc1f46bb3c9b16f7af93fcb08e28b5e7ccc9848f99359c7f52451bdde7',
+        'fates/arm=control/part-00000.parquet': '0f5cd1b08745a017386360329514d33323a3cd8dbdd13ab8dc215880af63ca42',
+        'fates/arm=control/part-00001.parquet': '607936622b82fb3991c4ad0825fad92e7692c99048a4de95657cc702b00817e7',
+        'fates/arm=control/part-00002.parquet': '7a72441410eb6eec523fa933f2fab1ac77487ad9aecdea91242db3b945f3422a',
+        'fates/arm=control/part-00003.parquet': '9d2416a063008a70dc51f16023b2dbb096dbc3f1cd1f78bde04985af8dd2fc2a',
+        'fates/arm=control/part-00004.parquet': '6e19d1d541f0957faea0d0acbb68c876fb10501980bdf6e3c83d5348d10c9a35',
+        'summary': '6323ccabdd42b634ea1f29b9678713fda0bd37f9978532c4cf8febfd9c86dcdd',
     },
     'one arm, events, 2 row groups, chunks of 50': {
-        'events/arm=control/part-00000.parquet': 'c50f7484100c16ed4f6e0a7382d4eaa06e2f1d1e925a6b51748ec4fa1cc5ab94',
-        'fates/arm=control/part-00000.parquet': 'af29e7247f727f3fa32e37dd0d9096fc5e7bac0fc5ed3af349f4b3d5d79d997c',
-        'summary': 'b387a801f82177c40b67caad021deb10a5931182d2efefacdbdeb4dfeaf9bda5',
+        'events/arm=control/part-00000.parquet': '7fa2fc640ee1ac1552b4e74d3a10b3c5aaa49d166437d437fc3a5231d0498fd7',
+        'fates/arm=control/part-00000.parquet': 'd1a8711d3e286a31517ca6ebd3fee8d4768de55e3b04a4086e73beb0f0b36758',
+        'summary': '1774f7855bc7e67df71fbd1ada8219aac5733f753308a9d583c536c5e600c3c8',
     },
     'two arms, fates only, parts of 999': {
-        'fates/arm=anti_platelet/part-00000.parquet': '5600ed8583f74c83dafb049e3fc7e21f3b785270d6d1454ff397f8665ab7249e',
-        'fates/arm=anti_platelet/part-00001.parquet': 'e0212e1ac0591713230f9f0aa07a64c16a332916be50aed731b786347ee4c900',
-        'fates/arm=anti_platelet/part-00002.parquet': '8661481339694c906169e13c2044cc75a198f862239ceee20707373f4b569395',
-        'fates/arm=anti_platelet/part-00003.parquet': '66fd589bd79b3fcf49504bd98cde5d7723d0418abc55696416c0de03d1453d94',
-        'fates/arm=anti_platelet/part-00004.parquet': '609674f063627a24857728526b033f4449066442be0de2dc689bc6ab1f8848a4',
-        'fates/arm=anti_platelet/part-00005.parquet': 'db6da47073379ba26681bed06734c70199569ba9fd4f9e3078cf16ddef114feb',
-        'fates/arm=control/part-00000.parquet': '35d5e78668576ec34129231e384aaee4701f6ab3fb09fb8169979726413d3958',
-        'fates/arm=control/part-00001.parquet': '59ca904a3c8c910d5e146de85ea35aeccfc9fff25d7e643b6319166737e97492',
-        'fates/arm=control/part-00002.parquet': '5e2622179240cab11befb4491941b01c66711463d1c61ac4a8638b950293bf9f',
-        'fates/arm=control/part-00003.parquet': '64e45eb4d1d5bfe0a2178de92feac688df41017ab5621821b9e1e27ae2440129',
-        'fates/arm=control/part-00004.parquet': '083339ddd43156df68205c4a2a9cf909a48ba27b4b905888f199b75f05da7b0f',
-        'fates/arm=control/part-00005.parquet': '44b80c7e8a3bc18f979e5e0b8a518e402da27e56a6b03d18240f0611e4a726ed',
-        'summary': '8c9fe6d3e4ec3870cb8c841b0aab347ee326be0de4fe3eaff796956e146a684a',
+        'fates/arm=anti_platelet/part-00000.parquet': '1b026e4cccff88a1970ed7a5a8f8d74630ee06932457a3f816972d864412b9dc',
+        'fates/arm=anti_platelet/part-00001.parquet': 'f0ab80ca07ea68f6580f0e75ef40c543ae133a904be94063ea67e72e25d9d6de',
+        'fates/arm=anti_platelet/part-00002.parquet': 'b9291a196b6966632649b26c3a18eff6be6337137c6bbd99ce0c03f956a75495',
+        'fates/arm=anti_platelet/part-00003.parquet': 'b546518673415658c25a5475ed63032877a498116e0c7229cdfe91241299b232',
+        'fates/arm=anti_platelet/part-00004.parquet': '7d892b19522480621c1db77f66443792d3957d956045e8348106ccecf17c7a49',
+        'fates/arm=anti_platelet/part-00005.parquet': 'b21bff6571ba5a58a8d64f8cddc2b7176f62819c38f69883944e6b002142fc4d',
+        'fates/arm=control/part-00000.parquet': '64c95e9ce21b24a9147b664b44185dfa77dcc5318aa278637d91bbeffadc0fe8',
+        'fates/arm=control/part-00001.parquet': 'f5d02efb258c9fe768233bd5b6c06d54e4084d4cde80ce2b6d571e392fc23fa2',
+        'fates/arm=control/part-00002.parquet': '00ea04eb23e6bf0965ca93bc1482dddf8ac88d1b06b927c37de9867a0b3ee976',
+        'fates/arm=control/part-00003.parquet': 'a96abb47a87d8f02b5e8f2a44f2caeca9b146dc92e67853f309c96a7b1041e9e',
+        'fates/arm=control/part-00004.parquet': 'ce6e06ac45d65750506b662070074dcefa2e6fbe17fbe72d0d268237e6ec68b3',
+        'fates/arm=control/part-00005.parquet': '27f45c5d73ac6240c74d2108c8d061455d7fe4d54061643fd30d7db201d71ce9',
+        'summary': 'bbccd5c0b34dd630649ad6cb55b63bbd6d81f775e2d1c8f77bdb553da10867e2',
     },
 }
 
@@ -131,7 +133,7 @@ def test_a_part_job_is_a_plain_function_of_plan_arm_and_part(tmp_path, monkeypat
     pinned summary."""
     name = "two arms, events, 5 parts per arm"
     plan = pickle.loads(pickle.dumps(prepared(tmp_path / "r", name, monkeypatch)))
-    tally, files = analysis.Tally(plan.metadata["arms"]), {}
+    tally, files = analysis.Tally(plan.metadata["arms"], plan.scenario.t_max_s), {}  # as the driver
     for arm, part in reversed([(a, p) for a in plan.metadata["arms"] for p in range(5)]):
         done = pickle.loads(pickle.dumps(jobs.write_part(plan, arm, part)))
         assert (done.arm, done.part, done.units) == (arm, part, 2000 if part < 4 else 1000)

@@ -70,7 +70,7 @@ def test_every_key_has_a_comment_in_the_printed_default(tmp_path):
             if field.metadata["doc"] and getattr(getattr(sc.builtin_scenario("breast"), cls.__name__.lower()), key) \
                     is not None:  # None (an entry's site, for drainage) is not written
                 assert lines.get(key), key
-    assert "# one day of observation" in text and "[primary]" in text and "[adhesion]" in text
+    assert "# 10 years" in text and "[primary]" in text and "[adhesion]" in text
 
 
 def test_resolved_also_writes_the_anatomy_inline(tmp_path):

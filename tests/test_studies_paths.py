@@ -24,7 +24,7 @@ def arms():
     ("arms.anti_platelet.multipliers.k_nk_per_s", 1.0),
     ("arms.anti_platelet.start_s", 0.0),
     ("entry.time_s", 0.0),
-    ("t_max_s", 86400.0),
+    ("t_max_s", 315576000.0),
     ("biology.cluster_exponent.nk", -1.0),
     ("biology.phenotype_factor.anoikis.1", 0.7),
 ])

@@ -38,6 +38,7 @@ from .._version import __version__  # noqa: E402
 COMMANDS = {  # name: (module, line in ctcsim --help)
     "check": ("check", "Check every file of a run against its recorded checksum."),
     "compare": ("compare", "Two runs outcome by outcome, paired when they can be."),
+    "dossier": ("dossier", "The validation dossier: every published target measured and judged."),
     "inspect": ("inspect", "Status, metadata, schema and row counts of a run or file."),
     "report": ("report", "A run's or a study's report: one self-contained HTML file."),
     "run": ("run", "Simulate a scenario into a run directory, or resume one."),
@@ -51,6 +52,7 @@ COMMANDS = {  # name: (module, line in ctcsim --help)
     "sweep": ("sweep", "A scenario at every point of a design, paired, into one table."),
     "sensitivity": ("sensitivity", "Sobol' indices or Morris screening of a study's outputs."),
     "calibrate": ("calibrate", "Fit parameters to targets; profile-likelihood intervals."),
+    "calibrate-all": ("calibrate", "The joint calibration of the built-in biology to its targets."),
 }
 
 

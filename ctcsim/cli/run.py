@@ -9,9 +9,9 @@ import click
 from click.core import ParameterSource
 
 from .. import rundir, runner
-from ..units import duration_s, parse_duration
+from ..units import duration_s, horizon, parse_duration
 from ..runner import DEFAULT_CHUNK, DEFAULT_UNITS
-from ..scenario import DEFAULT_SCENARIO, load
+from ..scenario import DEFAULT_SCENARIO, load, loads
 from ..scenario.notes import notes
 from . import Failure
 from .summarize import collect, summary_text
@@ -50,8 +50,8 @@ class Duration(click.ParamType):
               help="Run the chunks on a local Dask cluster of N processes (loopback; needs ctcsim[dask]).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run the chunks on an existing Dask cluster (docs/STUDIES.md).")
 @click.option("--arm", "arms", multiple=True, metavar="NAME", help="Run only this arm (repeatable) [default: all].")
-@click.option("--t-max", type=Duration(), metavar="DURATION",
-              help="End of observation, overriding the scenario's: 6h, 365d, 10y, 90min, or seconds.")
+@click.option("--t-max", "--horizon", "t_max", type=Duration(), metavar="DURATION",
+              help="End of observation (the horizon), overriding the scenario's: 6h, 14d, 10y, 90min, or seconds.")
 @click.option("--chunk-size", type=int, default=DEFAULT_CHUNK, show_default=True,
               help="Units per work item; output does not depend on it.")
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
@@ -72,6 +72,7 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, workers, sche
       ctcsim run --primary prostate               the default scenario with another primary
       ctcsim run my.toml --events -o my-run       every event too, into ./my-run
       ctcsim run breast_shedding -n 1000000       a sample of a shedding tumour's units
+      ctcsim run fidler1970 --horizon 14d         a built-in experiment observed 14 days
 
     Interrupted (Ctrl-C, SIGTERM, a crash), a run keeps its finished parts:
     `ctcsim run --resume DIR` completes it to the same output as an uninterrupted run.
@@ -135,7 +136,8 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, workers, sche
 def report(record: dict, path: Path, quiet: bool, as_json: bool):
     """The result on stdout: the summary of ``ctcsim summarize`` (paired differences included), or JSON."""
     if as_json:
-        click.echo(json.dumps({"path": str(path), "seed": record["seed"], "n_units": record["n_units"],
+        click.echo(json.dumps({"path": str(path), "seed": record["seed"], **_horizon(record),
+                               "n_units": record["n_units"],
                                "arms": record["arms"], "counts": record["counts"], "timings": record["timings"],
                                "summary": record["summary"]}, indent=1))
     elif not quiet:
@@ -143,6 +145,13 @@ def report(record: dict, path: Path, quiet: bool, as_json: bool):
         click.echo(summary_text(collect(rundir.read_run(path))))
         click.echo(f"\n{path}: {sum(record['counts']['units'].values()):,} units; "
                    f"{t['units_simulated']:,} simulated in {t['wall_s']:.1f} s on {t['threads']} thread(s)")
+
+
+def _horizon(record: dict) -> dict:
+    """The run's horizon_s and horizon (runs recorded before they were stated: from the scenario)."""
+    if "horizon" in record:
+        return {"horizon_s": record["horizon_s"], "horizon": record["horizon"]}
+    return horizon(loads(record["scenario"]).t_max_s)
 
 
 class _Progress:

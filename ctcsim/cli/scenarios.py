@@ -10,6 +10,7 @@ from .. import scenario as sc
 from ..checks import ScenarioError
 from ..compile import compile_model
 from ..scenario.notes import notes
+from ..units import duration
 from . import Failure
 
 # A run directory names each arm's partition `arm=NAME` (DESIGN 6: Spark garbles other characters).
@@ -18,9 +19,12 @@ _RUN_ARM_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 @click.command("scenarios")
 def scenarios():
-    """List the built-in scenarios (print one with `ctcsim scenario show NAME`)."""
-    for name in sc.builtin_scenario_names():
-        click.echo(f"{name:<12} {sc.builtin_scenario(name).description}")
+    """List the built-in scenarios with their horizons (print one with `ctcsim scenario show NAME`)."""
+    names = sc.builtin_scenario_names()
+    width = max(map(len, names))
+    for name in names:
+        s = sc.builtin_scenario(name)
+        click.echo(f"{name:<{width}}  {duration(s.t_max_s):>6}  {s.description}")
 
 
 @click.group("scenario")

@@ -84,7 +84,7 @@ def notes(scenario, tallies: dict) -> list[str]:
     horizon = units.duration_s(scenario.t_max_s)
     if all(t.stages[tables.STAGES.index("macrometastasis")] == 0 for t in tallies.values()):
         notes.append(f"No unit reached a macrometastasis by the horizon, {horizon}. Metastases take months "
-                     "to years: rerun with a longer horizon (ctcsim run ... --t-max 10y) to follow them.")
+                     "to years: rerun with a longer horizon (ctcsim run ... --horizon 10y) to follow them.")
     return notes
 
 

@@ -15,7 +15,7 @@ from ..experiments import FAMILY_ALPHA
 from ..hazards import POST_ARREST
 from . import figures
 from .content import Content
-from .tables import ORGAN_OUTCOMES, STAGES
+from .tables import ORGAN_OUTCOMES, STAGES, states_shown
 
 CSS = """
 body { font: 14px/1.45 "DejaVu Sans", system-ui, sans-serif; color: #222; max-width: 62rem; margin: 2rem auto;
@@ -122,6 +122,13 @@ def _organs(c: Content) -> list[str]:
         out += [f"<h3>{esc(arm)}: units per organ of arrest and outcome (of {t.n:,})</h3>",
                 table(["organ"] + [f"{o} (ever)" if o in ("extravasated", "micrometastasis") else o
                                     for o in ORGAN_OUTCOMES] + [f"at the end: {p.replace('_', ' ')}" for p in shown], rows)]
+        rows = t.organ_states()
+        cols = states_shown(rows)
+        out += [f"<h3>{esc(arm)}: by organ at {esc(units.duration(c.scenario.t_max_s))}, units in each state "
+                f"and the 95% interval of their share of all {t.n:,}</h3>",
+                table(["organ"] + [s.replace("_", " ") for s in cols],
+                      [[r["organ"]] + [f"{r[s]['count']:,} {units.interval(*r[s]['ci95'])}" for s in cols]
+                       for r in rows])]
     return out
 
 

@@ -36,6 +36,15 @@ COLUMNS = ["unit_id", "fate", "organ", "entry_time_s", "fate_time_s", "post_arre
            "extravasation_time_s", "micrometastasis_time_s"]
 STAGES = ("entered", "arrested", "extravasated", "micrometastasis", "macrometastasis")
 ORGAN_OUTCOMES = ("arrested", "extravasated", "micrometastasis", "macrometastasis", "alive")
+# The states an arrested unit can be in at the horizon, alive: the columns of ``organ_states``.
+ORGAN_STATES = ("in_capillary", "dormant", "proliferating", "micrometastasis", "macrometastasis")
+# Always shown by organ (the disease at the horizon); the other states when any unit is in them.
+STATES_SHOWN = ("dormant", "micrometastasis", "macrometastasis")
+
+
+def states_shown(rows: list[dict]) -> list[str]:
+    """The columns of an organ x state table of ``organ_states`` rows (of one arm or several)."""
+    return [s for s in ORGAN_STATES if s in STATES_SHOWN or any(r[s]["count"] for r in rows)]
 # Outcomes of a whole unit: its fate, its post-arrest outcome at the end, alive at the end.
 UNIT_OUTCOMES = FATES + tuple(p for p in POST_ARREST if p != "none") + ("alive",)
 # Outcomes with a time: the ends of circulation (censoring is not an event), extravasation, the
@@ -123,6 +132,13 @@ class ArmTally:
                              **{o: int(c) for o, c in zip(ORGAN_OUTCOMES, self.organ_outcomes[i])},
                              "post_arrest": {p: int(c) for p, c in zip(POST_ARREST, self.organ_post[i]) if c}})
         return rows
+
+    def organ_states(self) -> list[dict]:
+        """Per organ with any arrest (as ``organ_table``): the units there in each of
+        ORGAN_STATES at the horizon, as shares of all the arm's units with 95% intervals."""
+        cols = [POST_ARREST.index(s) for s in ORGAN_STATES]
+        return [{"organ": self.organs[i], **{s: self.share(self.organ_post[i, j]) for s, j in zip(ORGAN_STATES, cols)}}
+                for i in np.argsort(-self.organ_outcomes[:, 0], kind="stable") if self.organ_outcomes[i, 0]]
 
     def cumulative_incidence(self) -> dict[str, np.ndarray]:
         """Per timed outcome, the fraction of units that reached it by each right edge of EDGES_S."""

@@ -88,7 +88,8 @@ def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, 
         compile_model(scenario, arm)
     path = Path(path)
     old = _previous_run(path, overwrite)
-    metadata = fmt.new_metadata(text, scenario.name, seed, n_units, arms, events, chunk_size)
+    metadata = fmt.new_metadata(text, scenario.name, seed, n_units, arms, events, chunk_size,
+                                scenario.t_max_s)
     created = not path.exists()
     try:
         for p in old:
@@ -155,7 +156,8 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     arms = md["arms"]
     threads = threads or os.cpu_count() or 1
     done = plan.done_parts()
-    tally, event_rows, cpu_s = Tally(arms), dict.fromkeys(arms, 0), dict.fromkeys(jobs.STAGES, 0.0)
+    tally = Tally(arms, plan.scenario.t_max_s)
+    event_rows, cpu_s = dict.fromkeys(arms, 0), dict.fromkeys(jobs.STAGES, 0.0)
     units_before = units_done = sum(plan.parts[parts.relative("fates", a, p)]["rows"] for a, p in done)
     units_total = md["n_units"] * len(arms)
     if done:

@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import re
@@ -22,6 +23,7 @@ import pyarrow as pa
 from .. import _core, dictionary, tropism
 from .. import scenario as _scenario
 from .._version import __version__
+from ..units import horizon
 from ..runner import MAX_CHUNK, MAX_UNITS, Arm, event_batch, fate_batch
 
 FORMAT = "ctcsim-run"
@@ -65,8 +67,9 @@ class CompleteRunError(RunDirError):
 
 
 def new_metadata(scenario_text: str, scenario_name: str, seed: int, n_units: int, arms: list[str],
-                 events: bool, chunk_size: int) -> dict:
-    """The run metadata: what plan.json, run.json and every file's schema carry."""
+                 events: bool, chunk_size: int, horizon_s: float = math.inf) -> dict:
+    """The run metadata: what plan.json, run.json and every file's schema carry; ``horizon_s``,
+    the scenario's t_max_s, stated beside it so that any reader of any file sees the horizon."""
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -75,6 +78,7 @@ def new_metadata(scenario_text: str, scenario_name: str, seed: int, n_units: int
         "created": now(),
         "scenario_name": scenario_name,
         "scenario": scenario_text,
+        **horizon(horizon_s),
         "seed": str(seed),  # decimal text: 128 bits do not survive JSON readers' doubles
         "n_units": n_units,
         "arms": arms,

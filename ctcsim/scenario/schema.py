@@ -70,6 +70,9 @@ class Entry:
                                       doc="shedding: Gompertz plateau, above tumour_mass_g [U]")
     cells_per_g_per_day: float = spec(float, 3.2e6, check=positive,
                                       doc="shedding rate, a calibration parameter [Butler & Gullino 1975, rat]")
+    resection_s: float = spec(float, math.inf, check=positive, infinite=True,
+                              doc="shedding: absolute time the primary is removed; it sheds until then "
+                                  "(or t_max_s), and what it shed is followed to t_max_s")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ EXPONENTS = ("shear_exponent", "cluster_diameter_exponent", "anoikis_beta")
 # Platelets binding and leaving end nothing, so each is a step of the core like an Erlang stage
 # (anatomy.MIN_STAGE_S): at most one per millisecond.
 MAX_SWITCH_PER_S = 1e3
-# Shedding: the expected number of units over [0, t_max_s] lies between the initial mass's
+# Shedding: the expected number of units over the shedding period lies between the initial mass's
 # shedding and the plateau's; a Poisson draw of a double holds counts up to 2**53 exactly.
 MIN_SHED, MAX_SHED = 1e-9, 2.0 ** 53
 
@@ -142,19 +142,21 @@ def _check_timing(s: Scenario, where: str):
             raise ScenarioError(where, "entry.time_s", f"at or after t_max_s ({t_max:g} s): units would enter "
                                                        f"after the end of observation, got {e.time_s:g}")
         return
-    if not math.isfinite(t_max):
-        raise ScenarioError(where, "t_max_s", "shedding needs a finite t_max_s (how long the tumour sheds)")
+    shed_s = min(t_max, e.resection_s)  # the primary sheds until its resection or the end of observation
+    if not math.isfinite(shed_s):
+        raise ScenarioError(where, "t_max_s", "shedding needs a finite t_max_s or entry.resection_s (how long "
+                                              "the tumour sheds)")
     if e.carrying_capacity_g <= e.tumour_mass_g:
         raise ScenarioError(where, "entry.carrying_capacity_g",
                             f"must exceed entry.tumour_mass_g ({e.tumour_mass_g:g} g), got {e.carrying_capacity_g:g}")
-    per_g = e.cells_per_g_per_day / SECONDS_PER_DAY * t_max  # units per gram over [0, t_max]
+    per_g = e.cells_per_g_per_day / SECONDS_PER_DAY * shed_s  # units per gram shed
     least, most = per_g * e.tumour_mass_g, per_g * e.carrying_capacity_g
     if most < MIN_SHED:
-        raise ScenarioError(where, "entry.cells_per_g_per_day", f"the tumour sheds at most {most:.3g} units over "
-                                                                f"t_max_s: nothing to simulate")
+        raise ScenarioError(where, "entry.cells_per_g_per_day", f"the tumour sheds at most {most:.3g} units: "
+                                                                f"nothing to simulate")
     if least > MAX_SHED:
-        raise ScenarioError(where, "entry.cells_per_g_per_day", f"the tumour sheds at least {least:.3g} units over "
-                                                                f"t_max_s, more than {MAX_SHED:.0f}, the most a count "
+        raise ScenarioError(where, "entry.cells_per_g_per_day", f"the tumour sheds at least {least:.3g} units, "
+                                                                f"more than {MAX_SHED:.0f}, the most a count "
                                                                 f"drawn from a double holds exactly")
 
 

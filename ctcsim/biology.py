@@ -16,6 +16,8 @@ from .checks import ScenarioError, at_least, build, non_negative, positive, prob
 
 # Positional lists of the first scenario format, in their order (still read, as tables).
 _LEGACY_GROUPS = ("shear", "nk", "anoikis", "adhesion", "extravasation", "proliferation")
+# The passage model's keys: a scenario that has them is not of the sphere model's format.
+_PASSAGE = ("cluster_diameter_exponent", "cluster_cell_trap", "trap_deformability")
 
 
 def _number(x):
@@ -65,8 +67,23 @@ class Biology:
                                   check=_per_group(_number, "a number"),
                                   doc="factor group -> x in the cluster factor k^x; groups not named: 0 [U; "
                                       "proliferation: a cluster stemness effect, Gkountela 2019, no number: 0]")
-    cluster_trap_exponent: float = spec(float, 1.0 / 3.0, check=non_negative,
-                                        doc="effective diameter d k^x (1/3: volume-equivalent sphere)")
+    # Passage (DESIGN 2.2; model.py): a cell is held entering a bed with q = trap_max * logistic((d /
+    # d_cap - trap_ratio50 * deformability[p]) / trap_width); a cluster unfolds into single file
+    # behind its leading cell and is held at each further cell with cluster_cell_trap * q.
+    trap_deformability: list = spec(list, [1.0, 1.1, 1.2], check=lambda x: None if _three(x) and min(x) > 0 else
+                                    f"expected 3 positive numbers (epithelial, hybrid, mesenchymal), got {x!r}",
+                                    doc="factors of trap_ratio50 by phenotype (epithelial, hybrid, mesenchymal): a "
+                                        "softer cell deforms through a narrower capillary [U: the direction from Cross "
+                                        "2007 (metastatic cells >70 % softer) and Swaminathan 2011 (the most invasive "
+                                        "5x softer); the size unknown]")
+    cluster_diameter_exponent: float = spec(float, 0.0, check=non_negative,
+                                            doc="a cluster's leading cell meets the capillary at diameter d k^x: 0, "
+                                                "single file (Au 2016); 1/3, the volume-equivalent sphere")
+    cluster_cell_trap: float = spec(float, 1.0 - 0.9 ** (1.0 / 19.0), check=probability,
+                                    doc="a cluster is held at each cell behind its leading one with this times the "
+                                        "cell's own trapping probability [D: Au 2016, >90 % of clusters of up to 20 "
+                                        "cells pass 5-10 um constrictions: 1 - 0.9^(1/19), at which a 20-cell chain "
+                                        "passes with at least 0.9 of its leading cell's chance]")
     phenotype_factor: dict = spec(dict, {"anoikis": [1.0, 0.7, 0.5], "adhesion": [1.0, 1.0, 0.8],
                                          "extravasation": [1.0, 1.2, 1.5], "proliferation": [1.0, 0.9, 0.6]},
                                   check=_per_group(_three, "3 non-negative numbers (epithelial, hybrid, mesenchymal)"),
@@ -116,7 +133,15 @@ def build_biology(data, where: str, key: str) -> Biology:
 
 
 def _upgrade(data: dict, where: str, key: str) -> dict:
-    """Read the first format's positional factor lists as tables (recorded runs stay replayable)."""
+    """Read the first format's positional factor lists as tables, and its sphere model of a
+    cluster's trapping as the passage model's special case (recorded runs stay replayable)."""
+    if "cluster_trap_exponent" in data:
+        mixed = [k for k in _PASSAGE if k in data]
+        if mixed:
+            raise ScenarioError(where, f"{key}.cluster_trap_exponent", f"the earlier format's sphere model, which "
+                                f"{mixed[0]} replaces; better: cluster_diameter_exponent")
+        data.update(cluster_diameter_exponent=data.pop("cluster_trap_exponent"), cluster_cell_trap=0.0,
+                    trap_deformability=[1.0, 1.0, 1.0])
     if "cluster_exponents" in data:
         x = data.pop("cluster_exponents")
         if not isinstance(x, list) or len(x) != len(_LEGACY_GROUPS):

@@ -203,11 +203,13 @@ def _compile(scenario: Scenario, b: Biology) -> CompiledModel:
         entry_time_grid_s=entry_time_grid(scenario),
         cluster_factor=cluster_factor,
         phenotype_factor=phenotype_factor,
-        trap_diameter_scale=np.arange(1, len(cluster) + 1, dtype=float) ** b.cluster_trap_exponent,
+        trap_diameter_scale=np.arange(1, len(cluster) + 1, dtype=float) ** b.cluster_diameter_exponent,
         t_max_s=scenario.t_max_s,
         dormancy_prob=np.full(n, b.p_dormant) * x.beds,
         micro_cells=b.micro_cells,
         macro_cells=b.macro_cells,
+        trap_deformability=np.array(b.trap_deformability, dtype=float),
+        cluster_cell_trap=b.cluster_cell_trap,
     )
     return model
 

@@ -23,8 +23,8 @@ FATES = {
             "circulating at the horizon)",
     "fate_time_s": "when circulation ended (the horizon for censored units)",
     "organ": "the organ of arrest (null unless fate is arrested)",
-    "arrest_mode": "trapped (stuck on entering a capillary bed, by size) or adhered (bound to its wall); "
-                   "none unless arrested",
+    "arrest_mode": "trapped (stuck on entering a capillary bed, by size and deformability) or adhered (bound to "
+                   "its wall); none unless arrested",
     "beds_visited": "capillary beds entered during circulation, each entry counted, the bed of arrest included",
     "shielded_at_fate": "whether platelets covered the unit when circulation ended",
     "time_shielded_s": "time spent covered by platelets during circulation",
@@ -59,7 +59,7 @@ EVENT_NAMES = {
     "move": "the unit leaves its compartment and enters the next, chosen by flow fraction",
     "shield_on": "platelets bind and cover the unit",
     "shield_off": "the platelets leave",
-    "trapped": "arrest by size on entering a capillary bed",
+    "trapped": "arrest by size and deformability on entering a capillary bed",
     "adhered": "arrest by adhesion to a bed's wall",
     "died_shear": "killed by shear stress in circulation",
     "died_nk": "killed by NK cells in circulation",

@@ -33,9 +33,13 @@ Time-dependent hazard: death by anoikis
 ``rates["anoikis"][c, s] * F_anoikis * (beta/eta) * (a/eta)**(beta-1)``.
 
 Entering a bed ``c`` (at entry too, if the entry compartment is a bed), the unit
-is trapped at once with probability
-``trap_max / (1 + exp(-(r - trap_ratio50) / trap_width))``,
-``r = d * trap_diameter_scale[k-1] / capillary_diameter_um[c]``.
+is trapped at once with probability ``q + (1 - q) * (1 - (1 - cluster_cell_trap * q)**(k-1))``:
+its leading cell is held with
+``q = trap_max / (1 + exp(-(r - trap_ratio50 * trap_deformability[p]) / trap_width))``,
+``r = d * trap_diameter_scale[k-1] / capillary_diameter_um[c]``, and a cluster unfolding into
+single file behind it is held at each further cell with ``cluster_cell_trap`` times that cell's
+own q (its cells are alike).  ``trap_tables`` gives the factors the core and the reference
+compute q from, so both form the same numbers.
 
 The circulating phase ends at the first of: a death, an arrest (trapped or
 adhered, in ``organ[c]``), or the absolute time ``t_max_s`` (censored).
@@ -107,6 +111,8 @@ class CompiledModel:
     dormancy_prob: np.ndarray | None = None        # float64[C], per founder cell; default 0
     micro_cells: int = 16
     macro_cells: float = 1e6
+    trap_deformability: np.ndarray | None = None   # float64[3], factors of trap_ratio50; default 1
+    cluster_cell_trap: float = 0.0
 
     def __post_init__(self):
         n = self.n_compartments
@@ -124,6 +130,11 @@ class CompiledModel:
         object.__setattr__(self, "rates", rates)
         if self.dormancy_prob is None:  # a model built by hand for the circulating phase alone
             object.__setattr__(self, "dormancy_prob", np.zeros(n))
+        if self.trap_deformability is None:
+            object.__setattr__(self, "trap_deformability", np.ones(3))
+        if np.shape(self.trap_deformability) != (3,):
+            raise ValueError(f"trap_deformability: expected 3 factors (phenotypes {PHENOTYPES}), "
+                             f"got shape {np.shape(self.trap_deformability)}")
         for name, shape in (("cluster_factor", (len(H.FACTORS), len(self.cluster_cum))),
                             ("phenotype_factor", (len(H.FACTORS), 3))):
             if np.shape(getattr(self, name)) != shape:
@@ -151,6 +162,15 @@ class CompiledModel:
         """F_h of a unit of cluster size k and phenotype p, for every hazard in HAZARDS order."""
         g = self.cluster_factor[:, k - 1] * self.phenotype_factor[:, p]
         return np.array([g[H.FACTORS.index(h.factor)] if h.factor else 1.0 for h in H.HAZARDS])
+
+    def trap_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """(slope [K, C], offset [3]): the leading cell of a unit (k, p) of diameter d is held in
+        bed c with ``q = trap_max / (1 + exp(offset[p] - d * slope[k-1, c]))``; slope is 0 in pools
+        (nothing is trapped there)."""
+        cap = np.where(self.is_bed == 1, self.capillary_diameter_um, np.inf)
+        slope = np.outer(self.trap_diameter_scale, 1.0 / (cap * self.trap_width))
+        offset = self.trap_ratio50 * np.asarray(self.trap_deformability, dtype=float) / self.trap_width
+        return slope, offset
 
     def successors(self, c: int) -> list[tuple[int, float]]:
         """(target, fraction) pairs of the edges out of compartment ``c``."""

@@ -30,7 +30,8 @@ def check(m: CompiledModel, where: str, key: str):
                 f"reference value multiplied to 0?)")
     for name, lo, hi, strict in (("anoikis_eta_s", 0, math.inf, True), ("anoikis_beta", 0, math.inf, True),
                                  ("trap_max", 0, 1, False), ("trap_ratio50", 0, math.inf, True),
-                                 ("trap_width", 0, math.inf, True), ("macro_cells", 0, math.inf, True),
+                                 ("trap_width", 0, math.inf, True), ("cluster_cell_trap", 0, 1, False),
+                                 ("macro_cells", 0, math.inf, True),
                                  ("diameter_median_um", 0, math.inf, True), ("diameter_sigma_log", 0, math.inf, False)):
         x = getattr(m, name)
         if not (math.isfinite(x) and (lo < x if strict else lo <= x) and x <= hi):
@@ -38,6 +39,8 @@ def check(m: CompiledModel, where: str, key: str):
     x = m.dormancy_prob
     if not (np.isfinite(x) & (x >= 0) & (x <= 1)).all():
         bad(f"dormancy_prob comes out as {x[~((x >= 0) & (x <= 1))][0]!r}: expected a probability in [0, 1]")
+    if not (np.isfinite(m.trap_deformability) & (m.trap_deformability > 0)).all():
+        bad(f"trap_deformability comes out as {list(m.trap_deformability)!r}: expected finite factors > 0")
     if not np.isfinite(m.cluster_factor).all() or not np.isfinite(m.phenotype_factor).all():
         bad("a cluster or phenotype factor is not finite")
     if not m.t_max_s > 0:

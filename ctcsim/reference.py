@@ -36,6 +36,7 @@ running sums of the rates, in the order of ``hazards.in_phase(phase)``).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from . import hazards as H
@@ -60,14 +61,24 @@ def _pick(cum, u):
     return len(cum) - 1
 
 
-def trap_probability(m: CompiledModel, c, d, k):
+@functools.lru_cache(maxsize=8)
+def _trap_tables(m: CompiledModel):
+    slope, offset = m.trap_tables()
+    return slope.tolist(), offset.tolist()
+
+
+def trap_probability(m: CompiledModel, c, d, k, p):
+    """P(trapped entering bed c): the core's trapped_on_entry, the same operations in the same order."""
     if m.trap_max == 0.0:
         return 0.0
-    r = d * m.trap_diameter_scale[k - 1] / m.capillary_diameter_um[c]
+    slope, offset = _trap_tables(m)
     try:
-        return m.trap_max / (1.0 + math.exp(-(r - m.trap_ratio50) / m.trap_width))
+        q = m.trap_max / (1.0 + math.exp(offset[p] - d * slope[k - 1][c]))
     except OverflowError:  # C's exp gives inf there, and so a probability of 0
         return 0.0
+    if k > 1 and m.cluster_cell_trap > 0.0:
+        q += (1.0 - q) * (1.0 - (1.0 - m.cluster_cell_trap * q) ** float(k - 1))
+    return q
 
 
 def draw_entry(m: CompiledModel, key, unit):
@@ -135,7 +146,7 @@ def circulate(u: _Unit, row, c, k, p, d, t0):
         if not m.is_bed[c]:
             return False
         row["beds_visited"] += 1
-        pt = trap_probability(cur, c, d, k)
+        pt = trap_probability(cur, c, d, k, p)
         return pt >= 1.0 or (pt > 0.0 and g.uniform() < pt)
 
     def leave(t):  # after a compartment's last stage, or on release: the next one by flow

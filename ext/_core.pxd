@@ -50,7 +50,9 @@ cdef struct Model:
                                       # the anoikis scale (the same products the kernel would form)
     double anoikis_eta_s, anoikis_beta  # the time-dependent hazard's Weibull scale and shape
     bint anoikis_on                   # any anoikis rate > 0
-    double trap_max, trap_ratio50, trap_width
+    double trap_max, cluster_cell_trap
+    const double *trap_slope          # [K][C], CompiledModel.trap_tables: the leading cell is held with
+    const double *trap_offset         # [3]     q = trap_max / (1 + exp(offset[p] - d * slope[k-1][c]))
     int n_entry
     const int32_t *entry_compartment  # [n_entry]
     const double *entry_cum           # [n_entry]
@@ -63,7 +65,6 @@ cdef struct Model:
     const double *entry_time_grid_s   # [M], inverse CDF of the entry time
     const double *cluster_factor      # [N_FACTORS][K]
     const double *phenotype_factor    # [N_FACTORS][3]
-    const double *trap_diameter_scale  # [K]
     double t_max_s
     const double *dormancy_prob       # [C], per founder cell
     int micro_cells

@@ -101,12 +101,13 @@ cdef inline bint emit(Events *ev, int64_t unit, double t, int e, int c, int s) n
     return True
 
 
-cdef inline bint trapped_on_entry(const Model *m, ctcsim_rng *g, int c, double d, int k) noexcept nogil:
-    if m.trap_max == 0.0:  # trapping off: skip the exp (the probability is 0 either way)
-        return False
-    cdef double r = d * m.trap_diameter_scale[k - 1] / m.capillary_diameter_um[c]
-    cdef double p = m.trap_max / (1.0 + exp(-(r - m.trap_ratio50) / m.trap_width))
-    return p >= 1.0 or (p > 0.0 and ctcsim_uniform(g) < p)
+cdef inline bint trapped_on_entry(const Model *m, ctcsim_rng *g, int c, double d, int k, int p) noexcept nogil:
+    """The leading cell is held by size and deformability, a chain behind it by its cells
+    (model.py; the factors are CompiledModel.trap_tables, per cluster size, bed and phenotype)."""
+    cdef double q = m.trap_max / (1.0 + exp(m.trap_offset[p] - d * m.trap_slope[(k - 1) * m.n_compartments + c]))
+    if k > 1 and m.cluster_cell_trap > 0.0:  # else q stays what it is, bit for bit
+        q += (1.0 - q) * (1.0 - pow(1.0 - m.cluster_cell_trap * q, k - 1))
+    return q >= 1.0 or (q > 0.0 and ctcsim_uniform(g) < q)
 
 
 cdef inline void unit_factors(const Model *m, int k, int p, double *f) noexcept nogil:
@@ -190,7 +191,7 @@ cdef inline bint enter_bed(const Model *cur, ctcsim_rng *g, Entry e, Walk *u) no
     if not cur.is_bed[u.c]:
         return False
     u.beds += 1
-    if trapped_on_entry(cur, g, u.c, e.d, e.k):
+    if cur.trap_max > 0.0 and trapped_on_entry(cur, g, u.c, e.d, e.k, e.p):  # off: skip the exp
         u.fate, u.mode, u.evcode = FATE_ARRESTED, MODE_TRAPPED, EV_TRAPPED
         return True
     return False
@@ -532,6 +533,7 @@ cdef class CoreModel:
             return np.ascontiguousarray(np.asarray(x, dtype=dtype).ravel())
         f8 = np.float64
         rate = model.rate_table()  # [N_HAZARDS, C, 2]
+        slope, offset = model.trap_tables()
         if rate.shape[0] != N_HAZARDS or len(model.cluster_factor) != N_FACTORS:
             raise ValueError("the model's tables do not match the hazards the core was built with")
         a = dict(
@@ -543,7 +545,7 @@ cdef class CoreModel:
             entry_c=arr(model.entry_compartment, np.int32), entry_cum=arr(model.entry_cum, f8),
             cluster_cum=arr(model.cluster_cum, f8), phenotype_cum=arr(model.phenotype_cum, f8),
             tgrid=arr(model.entry_time_grid_s, f8), cf=arr(model.cluster_factor, f8),
-            pf=arr(model.phenotype_factor, f8), tds=arr(model.trap_diameter_scale, f8),
+            pf=arr(model.phenotype_factor, f8), trap_slope=arr(slope, f8), trap_offset=arr(offset, f8),
             dorm=arr(model.dormancy_prob, f8),
         )
         if len(a["cf"]) != N_FACTORS * len(a["cluster_cum"]) or len(a["pf"]) != N_FACTORS * 3:
@@ -568,7 +570,8 @@ cdef class CoreModel:
         m.entry_time_grid_s = dptr(a["tgrid"])
         m.cluster_factor = dptr(a["cf"])
         m.phenotype_factor = dptr(a["pf"])
-        m.trap_diameter_scale = dptr(a["tds"])
+        m.trap_slope = dptr(a["trap_slope"])
+        m.trap_offset = dptr(a["trap_offset"])
         m.dormancy_prob = dptr(a["dorm"])
         m.n_compartments = len(a["is_bed"])
         m.n_entry = len(a["entry_cum"])
@@ -579,8 +582,7 @@ cdef class CoreModel:
         m.anoikis_beta = model.anoikis_beta
         m.anoikis_on = bool(np.any(rate[H_TIME_DEPENDENT] > 0))
         m.trap_max = model.trap_max
-        m.trap_ratio50 = model.trap_ratio50
-        m.trap_width = model.trap_width
+        m.cluster_cell_trap = model.cluster_cell_trap
         m.diameter_median_um = model.diameter_median_um
         m.diameter_sigma_log = model.diameter_sigma_log
         m.t_max_s = model.t_max_s

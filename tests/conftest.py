@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
 
 from ctcsim import scenario as sc  # noqa: E402
 
@@ -148,3 +149,34 @@ diameter_median_um = 10.0
 anoikis_on = false
 k_on_per_s = 0.0
 """
+
+
+# A sweep of breast_antiplatelet (two parameters on a 3 x 3 grid, two arms) and its report,
+# made once: test_report_study.py checks the page against table.parquet, test_report_browser.py
+# renders it in Chromium.  Drawing its response figures is about 12 s of CPU.
+SWEEP_K_ON, SWEEP_DIAMETER = "biology.k_on_per_s", "primary.diameter_median_um"
+SWEEP = ["sweep", "--scenario", "breast_antiplatelet", "-p", f"{SWEEP_K_ON}=1e-4:1e-2:log", "-p",
+         f"{SWEEP_DIAMETER}=11:14", "--points", "3", "-n", "600", "--seed", "3", "-q"]
+
+
+@pytest.fixture(scope="session")
+def sweep_report(tmp_path_factory):
+    """The sweep's directory, with report.html written by `ctcsim report`.  Each xdist worker
+    has a session of its own, so the first to ask makes it in the directory the workers share
+    (the parent of their base temporary directories) and the others wait on the lock, then read."""
+    import fcntl
+
+    from ctcsim.cli import main
+
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    out = shared / "sweep_report"
+    with open(shared / "sweep_report.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "report.html").exists():
+            r = CliRunner().invoke(main, SWEEP + ["-o", str(out)])
+            assert r.exit_code == 0, r.output
+            r = CliRunner().invoke(main, ["report", str(out)])
+            assert r.exit_code == 0, r.output
+            assert r.output.strip() == str(out / "report.html")
+    return out

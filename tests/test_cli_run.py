@@ -29,6 +29,10 @@ REPO = Path(ctcsim.__file__).resolve().parents[1]
 # A real ctcsim process with parts of 4096 units instead of 2**20, so that a run of a few
 # hundred thousand units has many parts to be interrupted between.
 SMALL_PARTS = "import ctcsim.rundir.format as f; f.PART_UNITS = 4096; from ctcsim.cli import main; main()"
+# Units per arm of the interrupted runs: 15 parts per arm, 30 in all, so a signal sent when the
+# first is recorded lands with 29 to go (about a second of writing even on an idle machine,
+# against the 5 ms the test takes to notice the part); 300,000 made the resumes 10 s of I/O.
+INTERRUPTED_UNITS = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,7 @@ def test_sigkill_mid_run_leaves_an_incomplete_run_that_resume_completes(tmp_path
     `ctcsim summarize` (exit 1); `ctcsim run --resume` finishes it to fates and events
     equal to an uninterrupted run with the same seed."""
     out = tmp_path / "killed"
-    proc = process("run", scenario_file, "-n", 300_000, "--seed", SEED, "--events", "-o", out,
+    proc = process("run", scenario_file, "-n", INTERRUPTED_UNITS, "--seed", SEED, "--events", "-o", out,
                    "--chunk-size", 2048, "--threads", 2)
     wait_for_first_part(out, proc)
     proc.send_signal(signal.SIGKILL)
@@ -126,12 +130,12 @@ def test_sigkill_mid_run_leaves_an_incomplete_run_that_resume_completes(tmp_path
     resumed = ctcsim_cli("run", "--resume", out, "--threads", 2)
     assert resumed.exit_code == 0, resumed.output
     assert not list(out.rglob("*.tmp")) and not (out / "plan.json").exists()
-    whole = rundir.write_run(tmp_path / "whole", sc.load(scenario_file), 300_000, int(SEED), events=True)
+    whole = rundir.write_run(tmp_path / "whole", sc.load(scenario_file), INTERRUPTED_UNITS, int(SEED), events=True)
     done = rundir.read_run(out)
     assert done.metadata["timings"]["resumed"]
     assert plain(done.fates.to_table()).equals(plain(whole.fates.to_table()))
     assert done.events.count_rows() == whole.events.count_rows()
-    unit = pc.field("unit_id") >= 299_000  # the last parts: simulated after the resume
+    unit = pc.field("unit_id") >= INTERRUPTED_UNITS - 1000  # the last part: simulated after the resume
     assert plain(done.events.to_table(filter=unit)).equals(plain(whole.events.to_table(filter=unit)))
 
 
@@ -139,7 +143,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, scenario_file):
     """SIGINT (Ctrl-C) mid-run: exit 130, finished parts kept, no temporary file left, and
     the message gives the resume command, which then completes the run."""
     out = tmp_path / "stopped"
-    proc = process("run", scenario_file, "-n", 300_000, "--seed", 5, "-o", out, "--chunk-size", 2048)
+    proc = process("run", scenario_file, "-n", INTERRUPTED_UNITS, "--seed", 5, "-o", out, "--chunk-size", 2048)
     wait_for_first_part(out, proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
@@ -148,7 +152,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, scenario_file):
     assert list(out.rglob("part-*.parquet")) and not list(out.rglob("*.tmp"))
     assert not (out / "run.json").exists()
     assert ctcsim_cli("run", "--resume", out, "-q").exit_code == 0
-    assert rundir.read_run(out).fates.count_rows() == 600_000
+    assert rundir.read_run(out).fates.count_rows() == 2 * INTERRUPTED_UNITS
 
 
 def test_trace_prints_exactly_the_units_rows_of_an_events_run(tmp_path, scenario_file):

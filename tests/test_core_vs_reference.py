@@ -48,6 +48,11 @@ def variants(rich):
         fast, primary=dataclasses.replace(fast.resolved_primary(), cluster_size_probs=[0.4] + [0.6 / 7] * 7),
         soil={"liver": {"growth": 3.0, "niche": 0.5}, "lung": {"growth": 0.2, "macrophage": 2.0, "inflammation": 4.0}})
     yield "sure trapping", dataclasses.replace(rich, biology=dataclasses.replace(b, trap_max=1.0, trap_width=1e-3))
+    yield "passage: deformability, clusters held behind their leading cell", dataclasses.replace(
+        rich, biology=dataclasses.replace(b, trap_deformability=[0.8, 1.3, 2.0], cluster_cell_trap=0.4,
+                                          cluster_diameter_exponent=0.2))
+    yield "passage: each cell of a cluster held like a single cell", dataclasses.replace(
+        rich, biology=dataclasses.replace(b, trap_max=0.5, cluster_cell_trap=1.0))
     # Release from arrest: units arrest, are released, circulate on and arrest or die again.
     release = dataclasses.replace(fast, biology=dataclasses.replace(
         fast.biology, k_release_per_s=0.1, p_release=0.5, k_on_capillary_per_s=0.05))
@@ -61,7 +66,7 @@ def variants(rich):
         primary=dataclasses.replace(release.resolved_primary(), cluster_size_probs=[0.5] + [0.1] * 5))
 
 
-N_VARIANTS = 15
+N_VARIANTS = 17
 
 
 @pytest.mark.parametrize("which", range(N_VARIANTS))
@@ -96,7 +101,7 @@ def test_core_equals_reference_fates_and_events(rich, which):
 def test_variants_cover_every_fate_and_event(rich):
     """The comparison above is only as strong as its coverage: all fates, post-arrest outcomes
     and events occur."""
-    assert len(list(variants(rich))) == N_VARIANTS
+    assert len(list(variants(rich))) == N_VARIANTS  # each is compared above
     fates, post, events = set(), set(), set()
     for _, s in variants(rich):
         res = simulate(s, N_UNITS, seed=11, events=True)

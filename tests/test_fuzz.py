@@ -13,7 +13,24 @@ import sys
 from pathlib import Path
 
 SEED = 20260511
-FILES = 300  # 20-50 s on this 2-core machine, with the other engineers on it
+FILES = 300  # the set the CI subset is drawn from; `make` alone is cheap, so all 300 are made below
+# The files run in CI: 120 of the first 300 that together reach everything the 300 reach (the
+# other 180 add nothing to it), in a third of the time.  Chosen by a greedy set cover, over
+# the 300 files' outcomes, of: every line of ctcsim that validate and run execute (traced
+# with sys.settrace), every base scenario, every kind of mutation on each kind of base (rich,
+# built-in, built-in inlined), every kind of mutation and every base among the valid files,
+# every outcome, and every key a refusal names (indices as [i]).  22 of them are valid, 96
+# refused, 2 refused with the run's line differing (derived after the lymph route merged).
+# File i changes when the mutations or the base scenarios (built-ins, anatomies, primaries,
+# RICH) change, and new validation code is reached only if some file reaches it: re-derive
+# the set then; `python bench/fuzz_scenarios.py -n 2000` runs any number.
+CI_FILES = (0, 1, 2, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 17, 18, 20, 24, 27,
+            28, 30, 32, 33, 34, 37, 38, 40, 41, 42, 43, 44, 45, 46, 48, 49, 52, 62,
+            63, 68, 70, 73, 79, 80, 81, 84, 85, 86, 87, 93, 94, 95, 97, 99, 100, 111,
+            115, 119, 120, 122, 123, 128, 130, 134, 136, 137, 138, 139, 140, 141, 143, 145, 146, 147,
+            149, 150, 154, 165, 166, 171, 172, 174, 181, 182, 183, 185, 188, 192, 198, 199, 207, 213,
+            222, 223, 231, 235, 236, 237, 245, 251, 254, 255, 257, 261, 262, 263, 264, 266, 269, 271,
+            274, 276, 280, 282, 283, 285, 286, 287, 288, 290, 295, 298)
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
@@ -28,12 +45,13 @@ def fuzzer():
 
 def test_mutated_scenario_files_are_valid_or_refused_in_one_line():
     fz = fuzzer()
-    results = list(fz.fuzz(SEED, range(FILES)))
+    results = list(fz.fuzz(SEED, CI_FILES))
     bad = [f"file {i}: {out}: {what}\n    {detail}" for i, what, out, detail in results if out not in fz.GOOD]
     assert not bad, "\n".join(bad)
     counts = collections.Counter(out for _, _, out, _ in results)
     # The set exercises both sides: enough files run, and enough are refused.
-    assert counts["valid"] >= FILES // 10 and counts["refused"] >= FILES // 2, counts
+    n = len(CI_FILES)
+    assert counts["valid"] >= n // 10 and counts["refused"] >= n // 2, counts
 
 
 def test_the_fuzzer_makes_each_kind_of_mutation_and_the_same_file_every_time():

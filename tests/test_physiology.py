@@ -69,18 +69,23 @@ def test_portal_primaries_meet_the_liver_before_the_lung(primary, first):
 
 
 def trap_probability_on_entry(model, bed):
-    """E over the entry distribution (cluster size, log-normal diameter) of the probability of
-    being trapped on entering ``bed``: the mechanical share of the first bed, computed here
-    from the CTC and capillary diameters alone (Gauss-Hermite over the log diameter)."""
+    """E over the entry distribution (cluster size, phenotype, log-normal diameter) of the
+    probability of being trapped on entering ``bed``: the mechanical share of the first bed,
+    computed here from the CTC and capillary diameters, the phenotype's deformability and the
+    chain behind a cluster's leading cell (Gauss-Hermite over the log diameter)."""
     z, w = np.polynomial.hermite_e.hermegauss(64)
     w = w / w.sum()
     c = list(model.compartment_names).index(bed)
     sizes = np.diff(model.cluster_cum, prepend=0.0)
+    kinds = np.diff(model.phenotype_cum, prepend=0.0)
+    d = model.diameter_median_um * np.exp(model.diameter_sigma_log * z)
     total = 0.0
     for k, pk in enumerate(sizes, start=1):
-        d = model.diameter_median_um * np.exp(model.diameter_sigma_log * z)
-        r = d * model.trap_diameter_scale[k - 1] / model.capillary_diameter_um[c]
-        total += pk * w @ (model.trap_max / (1 + np.exp(-(r - model.trap_ratio50) / model.trap_width)))
+        for p, pp in enumerate(kinds):
+            r = d * model.trap_diameter_scale[k - 1] / model.capillary_diameter_um[c]
+            r50 = model.trap_ratio50 * model.trap_deformability[p]
+            q = model.trap_max / (1 + np.exp(-(r - r50) / model.trap_width))
+            total += pk * pp * w @ (q + (1 - q) * (1 - (1 - model.cluster_cell_trap * q) ** (k - 1)))
     return total
 
 

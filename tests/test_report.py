@@ -15,7 +15,7 @@ import ctcsim
 from ctcsim import compare, units
 from ctcsim.cli import main
 from ctcsim.hazards import FATES, GONE, POST_ARREST
-from ctcsim.report import content, tables, write_report
+from ctcsim.report import content, tables
 
 N = 3000
 
@@ -31,6 +31,14 @@ def two_arms(tmp_path_factory):
     assert cli("run", "breast_antiplatelet", "-n", N, "--seed", 5, "--events", "--horizon", "1d", "-o", out,
                "-q").exit_code == 0
     return ctcsim.read_run(out)
+
+
+@pytest.fixture(scope="module")
+def page(two_arms, tmp_path_factory):
+    """`ctcsim report RUN -o FILE`, once for the tests of the page and of the command (drawing
+    the figures is most of a second of CPU each): the command's result and the file."""
+    path = tmp_path_factory.mktemp("page") / "x.html"
+    return cli("report", two_arms.path, "-o", path), path
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +131,8 @@ def test_circulating_time_by_compartment_adds_up_to_the_fates(two_arms, tab):
     assert max((c for c in spent if c not in lymph), key=spent.get) == "systemic_veins"
 
 
-def test_report_is_self_contained_and_states_the_horizon(two_arms, tmp_path):
-    path = write_report(two_arms, tmp_path / "r.html")
-    text = path.read_text()
+def test_report_is_self_contained_and_states_the_horizon(page):
+    text = page[1].read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text), "a resource from the network"
     assert "<link" not in text and "<script src" not in text
     assert "every unit is followed until 1 d (86,400 s)" in text
@@ -143,9 +150,9 @@ def test_primary_without_tropism_table_is_said(tmp_path):
     assert c.differences == {} and c.compartments is None
 
 
-def test_report_command(two_arms, tmp_path):
-    r = cli("report", two_arms.path, "-o", tmp_path / "x.html")
-    assert r.exit_code == 0 and r.output.strip() == str(tmp_path / "x.html")
+def test_report_command(page, tmp_path):
+    r, path = page
+    assert r.exit_code == 0 and r.output.strip() == str(path)
     r = CliRunner().invoke(main, ["report", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and r.output.count("\n") == 1 and "ctcsim: error:" in r.output
 

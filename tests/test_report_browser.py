@@ -1,25 +1,27 @@
 """The report in a real browser: headless Chromium (Debian's package, installed by .ci/run)
 opens it with every network name unresolvable, and every figure must have rendered.
 
-Two looks per report: ``--dump-dom`` gives the page after its load event, where the report's
-own script has written each figure's box and whether its SVG laid out with drawn content
-(``data-rendered``); ``--screenshot`` at the page's full height gives the pixels, and each
-figure's box must hold ink (not a blank panel): at least ``MIN_INK`` of its pixels away from
-white and several distinct colours.  Set CTCSIM_SCREENSHOTS=DIR to keep the screenshots.
+Two looks per report, in a tab of one Chromium for the module (tests/chromium.py): the page's
+DOM after its load event, where the report's own script has written each figure's box and
+whether its SVG laid out with drawn content (``data-rendered``); then, the viewport resized to
+the page's full height, a screenshot: each figure's box must hold ink (not a blank panel): at
+least ``MIN_INK`` of its pixels away from white and several distinct colours.  Set
+CTCSIM_SCREENSHOTS=DIR to keep the screenshots.
 
 Reports: the default scenario (one arm), breast_antiplatelet with events (two arms), a sweep
-of two parameters (a response figure per outcome with units) and a Sobol' sensitivity study.
+of two parameters (conftest's, whose report test_report_study.py checks: a response figure per
+outcome with units) and a Sobol' sensitivity study.
 """
+import io
 import json
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from chromium import Chromium
 from PIL import Image
 
 from ctcsim.cli import main
@@ -30,8 +32,6 @@ MIN_INK = 0.01      # a figure's share of non-white pixels; drawn axes alone giv
 MIN_COLOURS = 4     # text, axes, and at least two colours of data
 NO_NETWORK = "--host-resolver-rules=MAP * ~NOTFOUND"
 RUN = ["-n", "2000", "--seed", "3", "-q"]
-SWEEP = ["sweep", "-p", "biology.k_on_per_s=1e-4:1e-2:log", "-p", "primary.diameter_median_um=11:14", "--points", "3",
-         "-n", "500", "--seed", "1", "-q"]
 SOBOL = """
 units = 500
 [[parameters]]
@@ -60,32 +60,33 @@ def response_figures(study: Path) -> set:
     return {f"response-{r['outcome']}" for r in t if r["organ"] == "all" and r["count"] > 0}
 
 
-# name: (the commands that make the directory OUT, the figures its report must show)
+# name: (the commands that make the directory OUT, the figures its report must show); the
+# sweep is conftest's sweep_report, made once for this module and test_report_study.py.
 CASES = {"default": ([["run", *RUN]], {"cascade", "organs", "times", "spent"}),
          "two_arms": ([["run", "breast_antiplatelet", "--events", *RUN]],
                       {"cascade", "organs", "times", "forest", "spent"}),
-         "sweep": ([SWEEP], response_figures),
+         "sweep": (None, response_figures),
          "sobol": ([["sensitivity", "STUDY", "-q"]], {"sobol-0", "outputs"})}
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert path, "headless Chromium is needed: apt-get install chromium (as .ci/run does)"
-    return path
-
-
-def browse(html: Path, *args, height: int = 2000) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def browser():
     # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", NO_NETWORK,
-           "--disable-background-networking", f"--window-size={WIDTH},{height}", *args, html.as_uri()]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
+    b = Chromium("--no-sandbox", "--disable-gpu", "--hide-scrollbars", NO_NETWORK, "--disable-background-networking")
+    yield b
+    b.close()
+
+
+def load(browser: Chromium, html: Path, height: int = 2000):
+    return browser.open(html.as_uri(), WIDTH, height)
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def report(request, tmp_path_factory):
     commands, figures = CASES[request.param]
+    if commands is None:
+        out = request.getfixturevalue("sweep_report")
+        return request.param, out / "report.html", figures(out)
     tmp = tmp_path_factory.mktemp(request.param)
     (tmp / "study.toml").write_text(SOBOL)
     out = tmp / "out"
@@ -99,17 +100,19 @@ def report(request, tmp_path_factory):
     return request.param, Path(result.output.strip()), figures(out) if callable(figures) else figures
 
 
-def test_every_figure_renders_in_chromium_without_network(report):
+def test_every_figure_renders_in_chromium_without_network(report, browser):
     name, html, expected = report
-    dom = browse(html, "--dump-dom").stdout
+    tab = load(browser, html)
+    dom = tab.dom()
     found = dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)"[^>]*?data-box="([\d,.-]+)"', dom))
     states = dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)"[^>]*?data-rendered="(\w+)"', dom))
     assert set(found) == expected and set(states) == expected, (found, states)
     assert all(s == "yes" for s in states.values()), states
     height = int(re.search(r'data-height="(\d+)"', dom).group(1))
-    shot = html.with_name(f"{name}.png")
-    browse(html, f"--screenshot={shot}", height=height)
-    image = np.asarray(Image.open(shot).convert("RGB"))
+    tab.resize(WIDTH, height)
+    png = tab.screenshot()
+    tab.close()
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     assert image.shape[0] >= height - 1 and image.shape[1] == WIDTH
     for fig, box in found.items():
         x, y, w, h = (int(v) for v in box.split(","))
@@ -121,16 +124,18 @@ def test_every_figure_renders_in_chromium_without_network(report):
     keep = os.environ.get("CTCSIM_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(keep) / shot.name)
+        (Path(keep) / f"{name}.png").write_bytes(png)
 
 
-def test_a_figure_that_does_not_lay_out_is_reported(tmp_path):
+def test_a_figure_that_does_not_lay_out_is_reported(tmp_path, browser):
     """The check itself: an empty SVG in a figure is marked data-rendered="no" (and the page says
     "this figure did not render"), so the test above can fail."""
     page = tmp_path / "blank.html"
     page.write_text('<!DOCTYPE html><html><body><figure class="plot" id="fig-blank"><svg width="400" '
                     f'height="200"></svg></figure><script>{CHECK}</script></body></html>')
-    dom = browse(page, "--dump-dom").stdout
+    tab = load(browser, page)
+    dom = tab.dom()
+    tab.close()
     assert re.search(r'id="fig-blank"[^>]*data-rendered="no"', dom), dom
 
 

@@ -10,15 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from conftest import TWO_HAZARDS
+from conftest import SWEEP, SWEEP_DIAMETER, SWEEP_K_ON, TWO_HAZARDS
 
 from ctcsim.cli import main
 from ctcsim.report import study as study_report
 from ctcsim.studies import study, sweep
 
-K_ON, DIAMETER = "biology.k_on_per_s", "primary.diameter_median_um"
-SWEEP = ["sweep", "--scenario", "breast_antiplatelet", "-p", f"{K_ON}=1e-4:1e-2:log", "-p", f"{DIAMETER}=11:14",
-         "--points", "3", "-n", "600", "--seed", "3", "-q"]
+K_ON, DIAMETER = SWEEP_K_ON, SWEEP_DIAMETER
 
 
 def sensitivity_study(tmp_path, method: str, model: str, samples: int) -> str:
@@ -63,16 +61,14 @@ def figures(html: str) -> dict[str, str]:
     return dict(re.findall(r'<figure class="plot" id="fig-([\w-]+)">(.*?)</figure>', html, re.S))
 
 
-@pytest.fixture(scope="module")
-def grid(tmp_path_factory):
-    out = tmp_path_factory.mktemp("study") / "grid"
-    r = CliRunner().invoke(main, SWEEP + ["-o", str(out)])
-    assert r.exit_code == 0, r.output
-    return out
+@pytest.fixture
+def grid(sweep_report):
+    """conftest's sweep, with its report (written by `ctcsim report`, which printed its path)."""
+    return sweep_report
 
 
 def test_a_sweep_report_has_one_response_figure_per_outcome_that_happened(grid):
-    html = report(grid)
+    html = (grid / "report.html").read_text()
     t = pq.read_table(grid / "table.parquet").to_pylist()
     happened = {r["outcome"] for r in t if r["organ"] == "all" and r["count"] > 0}
     found = figures(html)
@@ -102,10 +98,11 @@ def test_response_curves_are_the_tables_fractions_and_intervals_on_the_grids_mid
             assert list(curve.x) == pytest.approx(k_on)
             assert list(curve.y) == list(r.fraction) and list(curve.lo) == list(r.ci_low)
             assert list(curve.hi) == list(r.ci_high)
-        # The organs drawn are those with the most units arrested (at any point), at most TOP_ORGANS.
+        # The organs drawn are those with the most units arrested (at any point), at most TOP_ORGANS
+        # (organs with equal counts in either order).
         per_organ = t[(t.arm == arm) & (t.outcome == "arrested") & (t.organ != "all")].groupby("organ")["count"].max()
         ranked = per_organ[per_organ > 0].sort_values(ascending=False, kind="stable")
-        assert [cv.label for cv in curves[1:]] == list(ranked.index[:study_report.TOP_ORGANS])
+        assert [per_organ[cv.label] for cv in curves[1:]] == list(ranked.values[:study_report.TOP_ORGANS])
         assert len(ranked) > study_report.TOP_ORGANS
     organs_with_units = [(t[(t.arm == a) & (t.outcome == "arrested") & (t.organ != "all")]
                           .groupby("organ")["count"].max() > 0).sum() for a in ("control", "anti_platelet")]

@@ -67,6 +67,25 @@ def test_outcome_and_organ_probabilities_chi_square(rich, name):
     assert r.pvalue > ALPHA, f"{name}: {r}"
 
 
+def test_passage_chi_square(rich):
+    """Trapping by size and deformability, with clusters held behind their leading cell
+    (model.py), on RICH's clusters and phenotypes: simulated outcomes against the master
+    equation (ALPHA above).  Each passage parameter moves the outcomes by more than N resolves
+    (> 0.01, ~10 standard errors): a core that ignored the phenotypes, the chain or the cluster's
+    diameter fails."""
+    b = dataclasses.replace(rich.biology, trap_deformability=[0.8, 1.3, 2.0], cluster_cell_trap=1.0,
+                            cluster_diameter_exponent=0.2)
+    s = dataclasses.replace(rich, biology=b)
+    model = compile_model(s)
+    probs = exact.outcome_probabilities(model, **CHI2_TOL)
+    for other in ({"trap_deformability": [1.0] * 3}, {"cluster_cell_trap": 0.0}, {"cluster_diameter_exponent": 0.0}):
+        m = compile_model(dataclasses.replace(s, biology=dataclasses.replace(b, **other)))
+        assert np.abs(probs - exact.outcome_probabilities(m, rtol=1e-4, atol=1e-6)).max() > 0.01
+    res = simulate(s, N, seed=20261201)
+    r = stats.pearson(outcome_counts(model, res.fates), probs)
+    assert r.pvalue > ALPHA, f"passage: {r}"
+
+
 @pytest.mark.parametrize("name", NAMES, ids=NAMES)
 def test_fate_time_distribution_ks(rich, name):
     """KS test of the age at fate among units not censored, against exact.absorption_cdf."""

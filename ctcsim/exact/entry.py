@@ -25,11 +25,13 @@ from ..model import CompiledModel
 GH_TOL, GH_MAX = 1e-10, 256  # numpy's hermegauss overflows beyond 256 nodes
 
 
-def trap_probability(model: CompiledModel, k: int, d: np.ndarray) -> np.ndarray:
-    """P(trapped on entering c) for diameters d: shape d.shape + (C,), 0 in pools."""
-    r = np.multiply.outer(d * model.trap_diameter_scale[k - 1], 1.0 / model.capillary_diameter_um)
-    q = model.trap_max * expit((r - model.trap_ratio50) / model.trap_width)
-    return np.where(model.is_bed == 1, q, 0.0)  # pools have nan diameters
+def trap_probability(model: CompiledModel, k: int, p: int, d: np.ndarray) -> np.ndarray:
+    """P(trapped on entering c) of a unit (k, p) for diameters d: shape d.shape + (C,), 0 in pools
+    (model.py: the leading cell by size and deformability, then the chain behind it)."""
+    slope, offset = model.trap_tables()
+    q = model.trap_max * expit(np.multiply.outer(d, slope[k - 1]) - offset[p])
+    q = q + (1.0 - q) * (1.0 - (1.0 - model.cluster_cell_trap * q) ** (k - 1))
+    return np.where(model.is_bed == 1, q, 0.0)
 
 
 def _diameter_nodes(models, tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -38,12 +40,12 @@ def _diameter_nodes(models, tol: float) -> tuple[np.ndarray, np.ndarray]:
     m = models[0]
     if m.diameter_sigma_log == 0 or not m.is_bed.any() or all(x.trap_max == 0 for x in models):
         return np.zeros(1), np.ones(1)  # the diameter only matters through trapping
-    sizes = range(1, len(m.cluster_cum) + 1)
+    kinds = [(k, p) for k in range(1, len(m.cluster_cum) + 1) for p in range(len(m.phenotype_cum))]
     last = None
     for n in (16, 32, 64, 128, GH_MAX):
         z, w = hermegauss(n)
         d = m.diameter_median_um * np.exp(m.diameter_sigma_log * z)
-        mean_q = np.array([w @ trap_probability(x, k, d) for x in models for k in sizes]) / math.sqrt(2 * math.pi)
+        mean_q = np.array([w @ trap_probability(x, k, p, d) for x in models for k, p in kinds]) / math.sqrt(2 * math.pi)
         if last is not None and np.abs(mean_q - last[0]).max() < max(tol, GH_TOL):
             if tol > GH_TOL:
                 z, w = last[1:]
@@ -86,7 +88,7 @@ class EntryNodes:
     def traps(self, model: CompiledModel) -> np.ndarray:
         """Trap probabilities on entering each compartment [B, C] under ``model``."""
         out = np.empty((len(self), model.n_compartments))
-        for k in np.unique(self.k):
-            rows = self.k == k
-            out[rows] = trap_probability(model, int(k), self.d[rows])
+        for k, p in set(zip(self.k.tolist(), self.p.tolist())):
+            rows = (self.k == k) & (self.p == p)
+            out[rows] = trap_probability(model, k, p, self.d[rows])
         return out

@@ -23,7 +23,7 @@ _MICRO_CELLS = between(1, 100_000, "a colony is simulated cell by cell up to thi
 # A power of the model's ratios (up to 1e24 between numbers of size 1e12 and 1e-12, see checks)
 # beyond 10 would leave double precision.
 _EXPONENT = between(-10.0, 10.0, "a larger power of the model's ratios (up to 1e24) leaves double precision")
-EXPONENTS = ("shear_exponent", "cluster_trap_exponent", "anoikis_beta")
+EXPONENTS = ("shear_exponent", "cluster_diameter_exponent", "anoikis_beta")
 # Platelets binding and leaving end nothing, so each is a step of the core like an Erlang stage
 # (anatomy.MIN_STAGE_S): at most one per millisecond.
 MAX_SWITCH_PER_S = 1e3

@@ -73,10 +73,11 @@ def scaled(model, hazard: str, organs, factors=None):
 
 def arrest_probabilities(model, organs, adhesion=None) -> tuple[np.ndarray, np.ndarray]:
     """P(arrest in each of ``organs``) and the part of it by adhesion, for ``model`` with its
-    adhesion hazards times ``adhesion`` (one factor per organ; default 1)."""
+    adhesion hazards times ``adhesion`` (one factor per organ; default 1).  With release from
+    arrest: of the unit's last arrest (outcomes ``exact.capillary``, by how it ended)."""
     p = exact.outcome_probabilities(scaled(model, "adhesion", organs, adhesion))
     total, adhered = dict.fromkeys(organs, 0.0), dict.fromkeys(organs, 0.0)
-    for (fate, organ, mode), x in zip(exact.outcomes(model), p):
+    for (fate, organ, mode, *_), x in zip(exact.arm_outcomes(model), p):
         if fate == "arrested" and organ in total:
             total[organ] += x
             adhered[organ] += x if mode == "adhered" else 0.0
@@ -145,11 +146,11 @@ def fit(site_frequencies, scenario, *, adhesion_range=ADHESION_RANGE, tol=TOLERA
 def _fit_growth(model, organs, share, reference, growth_range) -> dict[str, float]:
     """Each observed organ's growth factor: F_o(growth) = F_ref(1) share_o / share_ref, F of
     ``seed_soil`` (increasing in growth; solved by Brent's method on log growth)."""
-    arrests = seed_soil.arrests_by_kind(model, organs)
+    arrivals = seed_soil.arrivals_by_kind(model, organs)
 
     def weight(o, g):
-        return seed_soil.site_weight(scaled(model, "division", [o], [g]), o, {k: a[organs.index(o)]
-                                                                              for k, a in arrests.items()})
+        return seed_soil.site_weight(scaled(model, "division", [o], [g]), o, {u: a[organs.index(o)]
+                                                                              for u, a in arrivals.items()})
     i = organs.index(reference)
     f_ref = weight(reference, 1.0)
     lo, hi = (math.log(x) for x in growth_range)

@@ -109,15 +109,6 @@ def test_builtin_table_reproduces_its_series_with_the_rest_of_preference_in_grow
         assert inside or r.adhesion in (lo, hi), r
 
 
-def test_predicted_site_frequencies_refuse_release_from_arrest():
-    """A released unit arrests again elsewhere: the prediction's by-kind arrests would be wrong,
-    so it says so instead of ignoring release."""
-    s = sc.builtin_scenario("breast")
-    s = dataclasses.replace(s, biology=dataclasses.replace(s.biology, k_release_per_s=1e-3))
-    with pytest.raises(ValueError, match="release from arrest"):
-        seed_soil.predicted_site_frequencies(s, organs=["lung", "liver"])
-
-
 def test_default_breast_units_do_not_die_at_the_instant_of_arrest():
     """Chambers 2002, Koop 1995: most arrested cells survive and extravasate.  No compatibility
     draw is left: no arrested unit of the default breast scenario dies at its arrest time."""

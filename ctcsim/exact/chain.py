@@ -15,6 +15,10 @@ its kind (``hazards.KINDS``):
     cells        a colony gains or loses a cell (rate times n); at 0 it is colony_extinct
     release      back into the blood: not this chain's (refused when > 0; exact.capillary)
 
+``extravasated=True`` starts the chain at the extravasation instead (``landing``: the k founders'
+draw), for units whose capillary phase the circulation chain solves (release from arrest,
+``exact.capillary``): the capillary phase's hazards, release among them, are left out.
+
 A colony of micro_cells or more cells is a micrometastasis at once.  Rates are
 ``rates[name][c, s]`` times the hazard's unit factor, as in the core.
 """
@@ -60,9 +64,10 @@ class Chain:
     """``Q`` (dense generator over ``keys``), ``labels`` (POST_ARREST code of each state),
     ``start`` (arrest with ``shield``), ``micro`` (the micrometastasis states, one per founding
     cells and shield) and ``growth`` (the stage's closed forms of each, with the share of each of
-    its hazards)."""
+    its hazards); ``landing`` (with ``extravasated``): the distribution over ``keys`` just after
+    extravasating with ``shield``."""
 
-    def __init__(self, model: CompiledModel, c: int, shield: int, k: int, p: int):
+    def __init__(self, model: CompiledModel, c: int, shield: int, k: int, p: int, extravasated: bool = False):
         M = int(model.micro_cells)
         transient = [(st, n, s) for s in (0, 1) for st in [H.PHASE_STATE[ph] for ph in PHASES if ph != STAGE]
                      for n in (range(1, M) if st == COLONY else [k])]
@@ -79,8 +84,14 @@ class Chain:
                 return (MICRO, max(n, M), s)
             return (state, n, s)
 
+        def founders(n, s):  # (state, P) after extravasating: j founders proliferate; j = 0 is dormant
+            pj = stats.binom.pmf(np.arange(n + 1), n, 1.0 - q)
+            return [(to(DORMANT, n, s) if j == 0 else to(COLONY, j, s), x) for j, x in enumerate(pj) if x > 0]
+
         for st, n, s in transient:
             i = index[(st, n, s)]
+            if extravasated and st == START:  # never reached: the chain starts after it
+                continue
             for h in H.in_phase(PHASE_OF[st]):
                 r = model.rates[h.name][c, s] * unit_factor(model, h, k, p)
                 if h.kind == "toggle":
@@ -88,10 +99,8 @@ class Chain:
                 elif h.kind == "cells":
                     m = n + int(h.to)
                     targets = [(("colony_extinct",) if m == 0 else to(COLONY, m, s), r * n)]
-                elif h.kind == "extravasate":  # j founders proliferate; j = 0 is dormant
-                    pj = stats.binom.pmf(np.arange(n + 1), n, 1.0 - q)
-                    targets = [(to(DORMANT, n, s) if j == 0 else to(COLONY, j, s), r * x)
-                               for j, x in enumerate(pj) if x > 0]
+                elif h.kind == "extravasate":
+                    targets = [(key, r * x) for key, x in founders(n, s)]
                 elif h.kind == "state":
                     targets = [(to(h.to, n, s), r)]
                 elif h.kind == "release" and r == 0:
@@ -106,6 +115,10 @@ class Chain:
         self.Q[np.diag_indices_from(self.Q)] -= self.Q.sum(axis=1)
         self.labels = np.array([H.POST_ARREST.index(key[0]) for key in self.keys])
         self.start = index[to(START, k, shield)]
+        if extravasated:
+            self.landing = np.zeros(len(self.keys))
+            for key, x in founders(k, shield):
+                self.landing[index[key]] += x
         self.micro = [index[key] for key in micro]
         self.growth = [self._stage(model, c, s, n0, k, p) for _, n0, s in micro]
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..model import CompiledModel
 from .arms import circulation_pieces
-from .capillary import releasing
+from .capillary import MODES, releasing
 from .entry import EntryNodes
 from .forward import ATOL, RTOL, absorb, occupation, propagate
 from .generator import System, is_time_dependent, outcomes
@@ -76,13 +76,38 @@ def outcome_probabilities_by_kind(model: CompiledModel) -> dict[tuple[int, int],
     if is_time_dependent(model) or not math.isinf(model.t_max_s):
         raise ValueError("linear solves need constant hazards (anoikis off or beta == 1) and t_max_s = inf")
     if releasing([model]):  # a released unit arrests again: its arrest organs are not one outcome
-        raise ValueError("outcome probabilities by kind are not solved with release from arrest (k_release_per_s > 0)")
+        raise ValueError("outcome probabilities by kind are not solved with release from arrest (k_release_per_s > 0): "
+                         "see extravasations_by_kind")
     nodes = EntryNodes.of([model])
     out = {}
     for k, p in sorted(set(zip(nodes.k.tolist(), nodes.p.tolist()))):
         rows = (nodes.k == k) & (nodes.p == p)
         sys = System(model, EntryNodes(nodes.k[rows], nodes.p[rows], nodes.d[rows], nodes.weight[rows]))
         out[(k, p)] = absorb(sys, sys.y0)
+    return out
+
+
+def extravasations_by_kind(model: CompiledModel) -> dict[tuple[int, int], np.ndarray]:
+    """With the capillary states in the chain (release from arrest): P(the unit extravasates from
+    bed c with shield s and is of kind (k, p)), an array [n_compartments, 2] per kind of weight > 0
+    (0 outside beds).  The flux out of each capillary state by extravasation: its expected
+    occupation times its extravasation rate.  Constant hazards and t_max_s = inf."""
+    if is_time_dependent(model) or not math.isinf(model.t_max_s):
+        raise ValueError("linear solves need constant hazards (anoikis off or beta == 1) and t_max_s = inf")
+    nodes = EntryNodes.of([model])
+    out = {}
+    for k, p in sorted(set(zip(nodes.k.tolist(), nodes.p.tolist()))):
+        rows = (nodes.k == k) & (nodes.p == p)
+        sys = System(model, EntryNodes(nodes.k[rows], nodes.p[rows], nodes.d[rows], nodes.weight[rows]), True)
+        ext = [i for i, o in enumerate(outcomes(model, True)) if o[-1] == "extravasated"]
+        flux = occupation(sys, sys.p0) * np.asarray(sys.R[:, ext].sum(axis=1)).ravel()
+        local = flux.reshape(-1, sys.block).sum(axis=0)  # summed over the kind's entry nodes
+        a = np.zeros((model.n_compartments, 2))
+        for c in sys.cap.beds:
+            for mode in MODES:
+                for s in (0, 1):
+                    a[c, s] += local[sys.cap.index(c, mode, s)]
+        out[(k, p)] = a
     return out
 
 

@@ -73,6 +73,7 @@ class System:
 
         G, Q, B = nodes.factors(model), nodes.traps(model), len(nodes)
         cap = Capillary(model, G, Q, offset, n0, column) if capillary else None
+        self.cap = cap
         n = n0 + (cap.n if cap else 0)
         trapped = arrest_col("trapped") if not cap else None
         fate_col = {f: column[(f, None, "none") + (("none",) if cap else ())] for f in DEATHS}

@@ -75,6 +75,24 @@ def _post_arrest_at(model, after, switch_s, arrest_time_s, unit, horizon: float,
             y[chain.start] = 1.0
         y = (_absorb if math.isinf(piece.end) else _forward_with_stage)(chain, y, piece.start, piece.end, horizon,
                                                                         rtol, atol)
+    return _outcomes(chain, y)
+
+
+def extravasated_probabilities(model: CompiledModel, bed, shield: int = 0, cluster_size: int = 1,
+                               phenotype: int = 0) -> np.ndarray:
+    """P(each post-arrest outcome) at horizon inf for a unit that extravasates from ``bed`` with
+    shield ``shield`` (as post_arrest_probabilities, but started at the extravasation: its k
+    founders each draw dormancy, ``chain``).  For release from arrest, where the capillary phase
+    is the circulation chain's (``exact.capillary``) and this chain takes over from its
+    "extravasated" exit."""
+    c = bed_index(model, bed, shield, cluster_size, phenotype)
+    chain = Chain(model, c, shield, cluster_size, phenotype, extravasated=True)
+    y = np.concatenate([chain.landing, np.zeros(len(STAGE_OUTCOMES))])
+    return _outcomes(chain, _absorb(chain, y, 0.0, math.inf, math.inf, RTOL, ATOL))
+
+
+def _outcomes(chain: Chain, y) -> np.ndarray:
+    """P(each of POST_ARREST) from ``y``: the chain's states' mass, then the stage's outcomes."""
     n = len(chain.keys)
     x, stage = y[:n], y[n:]
     out = np.bincount(chain.labels, weights=np.clip(x, 0.0, 1.0), minlength=len(POST_ARREST))

@@ -23,8 +23,8 @@ PINNED = {
                                                "a26c80f4ca5d95b6be0f02d38e718c7b2a16e2bcd3f390ccffcbaab45df1b9a9"),
     "breast": ("30ab203431a337c3bd5316ee4ff5202267f11ed655c56cd68a08b40844a0b8a1",
                "9ed84a14b5b78f6ce2b47c0d1e3de3dff108e1f53fc20649cd6be2c6f1bda635"),
-    "luzzi1998": ("1daf12a9e2424881aa5cf68116d61ec46dc61f8afaac5c0adbec209a5e701395",
-                  "2653fa8998d6b965e72c3ef4e0f5932039e165813e0f9630db9116dbebe01cf0"),
+    "luzzi1998": ("2c7bfa927e809426517c7d1cbc4aac79b046e258bb8bc9ed826f4c29b85137c0",
+                  "46133ee83fa4c86901aecd2a817ff6094d150f11f912ed255752a690be69b836"),
     "rich, as recorded with cluster_trap_exponent": ("07fc135cf12b928baebec71a15dbbe48cd3a40a4ac991f692d290ddd45501828",
                                                      "f98600399057ab30c2164e085dce518ea991c5e6fdb1b30405f318f1381650e1"),
 }

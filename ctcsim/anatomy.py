@@ -7,6 +7,7 @@ an anatomy inline, in the same format.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from importlib import resources
 
@@ -170,6 +171,14 @@ def builtin(name: str) -> Anatomy:
     if name not in builtin_names():
         raise ScenarioError("anatomy", "builtin",
                             f"unknown anatomy {show(name)}; built-in: {', '.join(builtin_names())}")
+    return _read_builtin(name)
+
+
+# Resolved at every validation, so for every point of a study (paths.with_values): parsing the
+# file each time was 95 % of a breast point's cost.  Anatomies are frozen and nothing changes
+# their lists, so one object per name serves every caller (as scenario.builtin_primaries).
+@functools.lru_cache(maxsize=None)
+def _read_builtin(name: str) -> Anatomy:
     path = resources.files("ctcsim") / "data" / "anatomies" / f"{name}.toml"
     where = f"<built-in anatomy {name}>"
     return from_dict(read_toml(path, where), where, "")

@@ -27,10 +27,11 @@ def same_run_files(a, b) -> int:
 
 
 def test_a_run_on_two_dask_worker_processes_writes_the_files_two_threads_write(tmp_path):
-    """2,000,000 units (2 part files, 32 chunks as tasks); bench/bench_studies.py
-    compares 1e7 units the same way (10 part files)."""
+    """1,100,000 units: 2 part files (a full one of 2**20 units and a short one) and 34 chunks
+    as tasks; bench/bench_studies.py compares 1e7 units the same way (10 part files)."""
     for name, how in (("threads", ["--threads", "2"]), ("dask", ["--workers", "2"])):
-        r = CliRunner().invoke(main, ["run", "-n", "2000000", "--seed", "5", "-o", str(tmp_path / name), "-q"] + how)
+        r = CliRunner().invoke(main, ["run", "-n", "1100000", "--chunk-size", "32768", "--seed", "5",
+                                      "-o", str(tmp_path / name), "-q"] + how)
         assert r.exit_code == 0, r.output
         assert r.output == ""
     assert same_run_files(tmp_path / "threads", tmp_path / "dask") == 2

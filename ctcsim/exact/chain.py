@@ -40,6 +40,7 @@ MICRO = H.PHASE_STATE[STAGE]
 PHASE_OF = {state: phase for phase, state in H.PHASE_STATE.items()}
 GROWN = "macrometastasis"             # what the micrometastasis grows into (colony.Growth)
 STAGE_OUTCOMES = (GROWN,) + tuple(dict.fromkeys(h.to for h in H.in_phase(STAGE)))  # the stage's ends
+HAZARDS_OF = {phase: H.in_phase(phase) for phase in PHASES}  # looked up for each of a chain's states
 
 
 def unit_factor(model: CompiledModel, h: H.Hazard, k: int, p: int) -> float:
@@ -84,16 +85,24 @@ class Chain:
                 return (MICRO, max(n, M), s)
             return (state, n, s)
 
+        pmf = {}  # n -> P(j of n founders proliferate): one binomial per cell count, not per state
+
         def founders(n, s):  # (state, P) after extravasating: j founders proliferate; j = 0 is dormant
-            pj = stats.binom.pmf(np.arange(n + 1), n, 1.0 - q)
+            pj = pmf[n] if n in pmf else pmf.setdefault(n, stats.binom.pmf(np.arange(n + 1), n, 1.0 - q).tolist())
             return [(to(DORMANT, n, s) if j == 0 else to(COLONY, j, s), x) for j, x in enumerate(pj) if x > 0]
 
+        # Each hazard's rate under each shield, once: the states of a phase share them (a chain of
+        # a few hundred states is built for every unit kind of every tropism-fit step).
+        # Python floats (the same values): numpy scalars' arithmetic was most of the loop's time.
+        rates = {h.name: [float(model.rates[h.name][c, s] * unit_factor(model, h, k, p)) for s in (0, 1)]
+                 for phase in PHASES for h in HAZARDS_OF[phase]}
+        rows, cols, values = [], [], []  # Q's entries in loop order, summed by np.add.at as += would
         for st, n, s in transient:
             i = index[(st, n, s)]
             if extravasated and st == START:  # never reached: the chain starts after it
                 continue
-            for h in H.in_phase(PHASE_OF[st]):
-                r = model.rates[h.name][c, s] * unit_factor(model, h, k, p)
+            for h in HAZARDS_OF[PHASE_OF[st]]:
+                r = rates[h.name][s]
                 if h.kind == "toggle":
                     targets = [(to(st, n, 1 - s), r)]
                 elif h.kind == "cells":
@@ -111,7 +120,10 @@ class Chain:
                 else:
                     raise ValueError(f"exact: a {h.kind!r} hazard after arrest ({h.name}) is not solved")
                 for key, x in targets:
-                    self.Q[i, index[key]] += x
+                    rows.append(i)
+                    cols.append(index[key])
+                    values.append(x)
+        np.add.at(self.Q, (np.array(rows, np.intp), np.array(cols, np.intp)), np.array(values, float))
         self.Q[np.diag_indices_from(self.Q)] -= self.Q.sum(axis=1)
         self.labels = np.array([H.POST_ARREST.index(key[0]) for key in self.keys])
         self.start = index[to(START, k, shield)]

@@ -180,7 +180,7 @@ class _Model:
             values = {p.path: p.from_unit(x) for p, x in zip(self.study.parameters, z)}
             s = paths.with_values(self.study.scenario, values, self.study.where, "parameters")
             if self.exact:
-                self.cache[key] = [outputs.exact_value(t, s) for t in self.targets]
+                self.cache[key] = outputs.exact_values(self.targets, s)
             else:
                 counts = sweep.simulate_counts(s, self.study.arms, self.study.units, self.study.seed, self.executor)
                 self.cache[key] = [counts.fraction(t) for t in self.targets]

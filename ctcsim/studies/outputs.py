@@ -146,10 +146,19 @@ def _rows(cells: np.ndarray, organs: list[str]):
             yield from ((outcome, organ, cells[i, 1 + j]) for j, organ in enumerate(organs))
 
 
-def exact_value(o: Output, s) -> float:
-    """The output's exact probability (master equation) for scenario ``s``."""
-    p = _exact_probability(o, s, o.arm)
-    return p - _exact_probability(o, s, o.versus) if o.versus else p
+def exact_value(o: Output, s, solved: dict | None = None) -> float:
+    """The output's exact probability (master equation) for scenario ``s``.  ``solved`` keeps
+    each arm's model and solution for the next output of the same scenario (``exact_values``)."""
+    solved = {} if solved is None else solved
+    p = _exact_probability(o, s, o.arm, solved)
+    return p - _exact_probability(o, s, o.versus, solved) if o.versus else p
+
+
+def exact_values(outs, s) -> list[float]:
+    """``exact_value`` of each of ``outs`` for one scenario, each arm compiled and solved once
+    (a fit's targets and an analysis's outputs share the scenario of each evaluation)."""
+    solved = {}
+    return [exact_value(o, s, solved) for o in outs]
 
 
 def check_exact(o: Output, s, where: str, key: str) -> None:
@@ -166,16 +175,20 @@ def check_exact(o: Output, s, where: str, key: str) -> None:
                                             "probability here covers arms that apply from t = 0")
 
 
-def _exact_probability(o: Output, s, arm: str) -> float:
+def _exact_probability(o: Output, s, arm: str, solved: dict) -> float:
     from .. import exact
     from ..compile import compile_arm
-    model, after, switch_s = compile_arm(s, arm)
+    if arm not in solved:
+        solved[arm] = compile_arm(s, arm)
+    model, after, switch_s = solved[arm]
     if o.outcome in AFTER_ARREST:
         bed = next(i for i, organ in enumerate(model.organ_names) if organ == o.organ)
         bed = int(np.flatnonzero(model.organ == bed)[0])
         return float(exact.post_arrest_probabilities(model, bed, horizon_s=o.horizon_s)[POST_ARREST.index(o.outcome)])
-    probs = exact.outcome_probabilities(model, after=after, switch_s=switch_s)  # a delayed arm in two pieces
-    return float(sum(p for (fate, organ, _), p in zip(exact.outcomes(model), probs)
+    if (arm, "outcomes") not in solved:  # a delayed arm in two pieces
+        solved[arm, "outcomes"] = list(zip(exact.outcomes(model),
+                                           exact.outcome_probabilities(model, after=after, switch_s=switch_s)))
+    return float(sum(p for (fate, organ, _), p in solved[arm, "outcomes"]
                      if fate == o.outcome and (o.organ is None or organ == o.organ)))
 
 

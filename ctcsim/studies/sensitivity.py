@@ -63,12 +63,16 @@ def run(study, out, *, executor: Executor | None = None, overwrite: bool = False
     if study.sensitivity.model == "simulation":
         plan = sweep.prepare(study, out, values=values, kind="sensitivity", overwrite=overwrite, extra=extra)
         return finish(plan, executor, progress)
-    plan = sweep.prepare(study, out, values=values, kind="sensitivity-exact", overwrite=overwrite, extra=extra)
+    # The points' scenarios, made (and so validated) once: every exact point is quick, and
+    # validating each twice was most of an exact analysis's time.
+    scenarios = sweep.point_scenarios(study, values)
+    plan = sweep.prepare(study, out, values=values, kind="sensitivity-exact", overwrite=overwrite, extra=extra,
+                         checked=True)
     own = executor is None
     executor = executor or local()
     try:
         outs = tuple(outputs.Output(**o) for o in extra["outputs"])
-        jobs = ((plan.scenario(i), outs) for i in range(plan.n_points))
+        jobs = ((s, outs) for s in scenarios)
         y = np.array([values for _, values in executor.ordered(_exact_point, jobs)])
     finally:
         if own:
@@ -86,7 +90,7 @@ def finish(plan: sweep.Plan, executor: Executor | None = None, progress=None) ->
 
 def _exact_point(job) -> list[float]:
     s, outs = job  # a Scenario pickles as it is (to a Dask worker)
-    return [outputs.exact_value(o, s) for o in outs]
+    return outputs.exact_values(outs, s)
 
 
 def _analyse(plan: sweep.Plan, y: np.ndarray) -> Result:

@@ -79,16 +79,24 @@ def _base_scenario(text: str, where: str) -> _scenario.Scenario:
     return _scenario.loads(text, where)  # scenarios are frozen: one parse serves every point
 
 
+def point_scenarios(study, values: np.ndarray) -> list[_scenario.Scenario]:
+    """Each design point's scenario, validated (a point the scenario refuses is a one-line error)."""
+    names = [p.path for p in study.parameters]
+    return [paths.with_values(study.scenario, dict(zip(names, row)), study.where, f"design point {i}")
+            for i, row in enumerate(values)]
+
+
 def prepare(study, out, *, values: np.ndarray | None = None, kind: str = "sweep", runs: bool = False,
-            overwrite: bool = False, extra: dict | None = None) -> Plan:
+            overwrite: bool = False, extra: dict | None = None, checked: bool = False) -> Plan:
     """Check the study (every point must make a valid scenario), then create its directory.
 
     ``values`` [points, parameters] defaults to the study's design; ``extra`` is stored in
-    study.json (a sensitivity analysis keeps its design there)."""
+    study.json (a sensitivity analysis keeps its design there); ``checked``: the caller has
+    made every point's scenario with ``point_scenarios`` already."""
     values = designs.points(study) if values is None else np.asarray(values, dtype=float)
     names = [p.path for p in study.parameters]
-    for i, row in enumerate(values):
-        paths.with_values(study.scenario, dict(zip(names, row)), study.where, f"design point {i}")
+    if not checked:
+        point_scenarios(study, values)
     path = Path(out)
     if path.exists():
         if not overwrite and any(path.iterdir()):

@@ -149,21 +149,26 @@ class Worker:
         self.proc.wait()
 
 
-def fuzz(seed: int, indices, timeout_s: float = TIMEOUT_S, keep: Path | None = None):
-    """Yield (index, mutations, outcome, detail) for each file."""
-    base_list = bases()
+def fuzz(seed: int, indices, timeout_s: float = TIMEOUT_S, keep: Path | None = None, worker_class=None,
+         raw: dict | None = None):
+    """Yield (index, mutations, outcome, detail) for each file; ``raw`` (a dict) gets each
+    file's result as the worker sent it (None for a hang); ``worker_class``: Worker's
+    (bench/fuzz_ci_set.py traces the lines each file runs)."""
+    base_list, worker_class = bases(), worker_class or Worker
     with tempfile.TemporaryDirectory(prefix="ctcsim-fuzz-") as tmp:
         work = Path(tmp)
-        worker = Worker(work)
+        worker = worker_class(work)
         try:
             for i in indices:
                 what, data = make(seed, i, base_list)
                 path = work / f"f{i}.toml"
                 path.write_bytes(data)
                 r = worker.check(str(path), timeout_s)
+                if raw is not None:
+                    raw[i] = r
                 if r is None or r["validate"]["code"] is None:
                     worker.close(kill=r is None)
-                    worker = Worker(work)
+                    worker = worker_class(work)
                 if r is None:
                     result = ("hang", f"no answer within {timeout_s:g} s of CPU time")
                 else:

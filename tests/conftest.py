@@ -10,6 +10,22 @@ from click.testing import CliRunner  # noqa: E402
 
 from ctcsim import scenario as sc  # noqa: E402
 
+# The longest files first (tests/README.md, "Keeping the suite fast").  xdist's loadfile hands
+# out whole files in collection order, each to the next free worker, so a long file collected
+# last (alphabetically: report_*, studies_*, tropism) runs alone at the end; longest first
+# keeps both workers busy to the end.  test_report_study.py before test_report_browser.py:
+# it makes the shared sweep_report at once, the browser's other reports meanwhile.  An order
+# gone stale costs only time.
+LONGEST_FIRST = ("test_tropism.py", "test_report_study.py", "test_report_browser.py", "test_studies_sensitivity.py",
+                 "test_studies_executor.py", "test_studies_calibrate.py", "test_studies_sweep.py", "test_fuzz.py",
+                 "test_sim_vs_exact.py", "test_post_arrest.py", "test_exact.py", "test_run_limits.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the others keep their order
+
+
 # A small circulation with every mechanism: Erlang stages, a branching arterial pool,
 # beds with trapping and adhesion, shielding, shear, NK and Weibull anoikis, clusters,
 # phenotypes and log-normal diameters.

@@ -15,7 +15,7 @@ import ctcsim
 from ctcsim import compare, units
 from ctcsim.cli import main
 from ctcsim.hazards import FATES, GONE, POST_ARREST
-from ctcsim.report import content, tables
+from ctcsim.report import content, paired, tables
 
 N = 3000
 
@@ -96,7 +96,7 @@ def test_relative_risk_interval_is_the_matched_pairs_delta_method():
 
     arm = [1] * 30 + [1] * 10 + [0] * 5 + [0] * 55     # a = 30 both, b = 10 arm only, c = 5 control only
     ctl = [1] * 30 + [0] * 10 + [1] * 5 + [0] * 55
-    p = tables.Paired(organs)
+    p = paired.Paired(organs)
     p.add(U(arm[:50]), U(ctl[:50]))
     p.add(U(arm[50:]), U(ctl[50:]))
     r = next(r for r in p.differences() if r["organ"] == "lung" and r["outcome"] == "arrested")
@@ -205,7 +205,7 @@ def test_notebook_api_short_reprs_tables_and_figures_on_demand(two_arms, tab):
 def test_no_discordant_unit_does_not_claim_certainty():
     """14 units with the outcome in both arms and none in one only: the difference is 0 but its
     interval is +-(Wilson upper bound of 0 in n), not [0, 0]; the ratio's interval contains 1."""
-    r = tables.paired_row("liver", "macrometastasis", 14, 14, 14, 200_000)
+    r = paired.paired_row("liver", "macrometastasis", 14, 14, 14, 200_000)
     u = 1.959963984540054 ** 2 / (200_000 + 1.959963984540054 ** 2)
     assert r["difference"] == 0 and r["ci95"] == pytest.approx([-u, u])
     assert r["rr_ci95"][0] < 1 < r["rr_ci95"][1]

@@ -10,6 +10,7 @@ says which, and why.
 from __future__ import annotations
 
 from . import tables
+from .paired import Paired, independent_row
 
 
 def compare_runs(a, b, arm_a: str | None = None, arm_b: str | None = None) -> dict:
@@ -24,7 +25,7 @@ def compare_runs(a, b, arm_a: str | None = None, arm_b: str | None = None) -> di
            "different seeds" if not same_seed else "different numbers of units")
     fa, fb = (tables._parts(run.fates, [s["arm"]])[s["arm"]] for run, s in zip((a, b), sides))
     tally_a, tally_b = tables.ArmTally(organs), tables.ArmTally(organs)
-    pairs = tables.Paired(organs)
+    pairs = Paired(organs)
     if paired:
         if len(fa) != len(fb):
             raise ValueError("the runs have the same seed and units but different part files; rerun one of them "
@@ -59,10 +60,10 @@ def _side(run, arm: str | None) -> dict:
 
 def _independent(b: tables.ArmTally, a: tables.ArmTally) -> list[dict]:
     ub, ua = b.unit_counts(), a.unit_counts()
-    rows = [tables.independent_row(None, o, ub[o], ua[o], b.n, a.n) for o in tables.UNIT_OUTCOMES if ub[o] or ua[o]]
+    rows = [independent_row(None, o, ub[o], ua[o], b.n, a.n) for o in tables.UNIT_OUTCOMES if ub[o] or ua[o]]
     for i, organ in enumerate(b.organs):
         for j, o in enumerate(tables.ORGAN_OUTCOMES):
             kb, ka = int(b.organ_outcomes[i, j]), int(a.organ_outcomes[i, j])
             if kb or ka:
-                rows.append(tables.independent_row(organ, o, kb, ka, b.n, a.n))
+                rows.append(independent_row(organ, o, kb, ka, b.n, a.n))
     return rows

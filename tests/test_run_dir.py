@@ -284,23 +284,23 @@ def test_simulate_is_a_function_and_no_module_of_that_name_shadows_it():
 
 def test_units_default_to_the_shedding_scenarios_own_count_drawn_from_the_seed(tmp_path, two_arms):
     """prepare_run without n_units: a shedding scenario runs the Poisson number it sheds
-    (reproducible from the seed), any other scenario runs runner.DEFAULT_UNITS."""
-    from ctcsim import runner
+    (reproducible from the seed), any other scenario runs seeding.DEFAULT_UNITS."""
+    from ctcsim import seeding
     shedding = sc.load("breast_shedding")
     plan = rundir.prepare_run(tmp_path / "s", shedding, seed=7)
-    assert plan.metadata["n_units"] == runner.shed_units(shedding, 7) == runner.default_units(shedding, 7)
-    assert rundir.prepare_run(tmp_path / "i", two_arms, seed=7).metadata["n_units"] == runner.DEFAULT_UNITS
+    assert plan.metadata["n_units"] == seeding.shed_units(shedding, 7) == seeding.default_units(shedding, 7)
+    assert rundir.prepare_run(tmp_path / "i", two_arms, seed=7).metadata["n_units"] == seeding.DEFAULT_UNITS
 
 
 def test_primary_and_t_max_settings_give_a_validated_scenario_naming_the_setting(two_arms):
-    """runner.with_settings (what `ctcsim run --primary/--t-max` call) replaces the primary by
+    """seeding.with_settings (what `ctcsim run --primary/--t-max` call) replaces the primary by
     a built-in one and t_max; a bad value is a ScenarioError naming the setting and key."""
-    from ctcsim import runner
+    from ctcsim import seeding
     default = sc.load(sc.DEFAULT_SCENARIO)
-    s = runner.with_settings(default, primary="prostate", t_max_s=3600.0)
+    s = seeding.with_settings(default, primary="prostate", t_max_s=3600.0)
     assert (s.primary, s.t_max_s) == ("prostate", 3600.0)
-    assert runner.with_settings(default) is default
+    assert seeding.with_settings(default) is default
     with pytest.raises(ctcsim.ScenarioError, match="--primary nowhere: primary: unknown primary 'nowhere'"):
-        runner.with_settings(default, primary="nowhere")
+        seeding.with_settings(default, primary="nowhere")
     with pytest.raises(ctcsim.ScenarioError, match="--t-max -1.0: t_max_s"):
-        runner.with_settings(two_arms, t_max_s=-1.0)
+        seeding.with_settings(two_arms, t_max_s=-1.0)

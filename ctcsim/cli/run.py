@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from .. import rundir, runner
+from .. import rundir, seeding
 from ..units import duration_s, horizon, parse_duration
-from ..runner import DEFAULT_CHUNK, DEFAULT_UNITS
+from ..runner import DEFAULT_CHUNK
+from ..seeding import DEFAULT_UNITS
 from ..scenario import DEFAULT_SCENARIO, load, loads
 from ..scenario.notes import notes
 from . import Failure
@@ -95,7 +96,7 @@ def run(ctx, scenario, units, primary, seed, out, events, threads, workers, sche
                 click.echo(f"ctcsim: {e}", err=True)
                 return report(rundir.read_run(resume).metadata, Path(resume), quiet, as_json)
         else:
-            s = runner.with_settings(load(scenario or DEFAULT_SCENARIO), primary=primary, t_max_s=t_max)
+            s = seeding.with_settings(load(scenario or DEFAULT_SCENARIO), primary=primary, t_max_s=t_max)
             plan = rundir.prepare_run(out or _fresh_dir(), s, units, seed, arms=list(arms), events=events,
                                       chunk_size=chunk_size, overwrite=overwrite)
     except rundir.DamagedRunError as e:

@@ -18,18 +18,19 @@ def _log_scale(values: np.ndarray) -> bool:
 
 # Margins in inches, fixed: matplotlib's constrained layout was 40 % of a sweep report's drawing
 # time (a figure per outcome, up to 8 panels each), and savefig's bbox_inches="tight" trims what
-# is left over (or takes in long tick labels beyond the left edge).  Room on the right for the
-# organ legends; between rows, for the tick labels and the parameter name below each panel.
-LEFT_IN, RIGHT_IN, TOP_IN, BOTTOM_IN, WSPACE, ROW_GAP_IN = 0.9, 1.8, 0.45, 0.5, 0.3, 0.65
+# is left over (or takes in long tick labels beyond the left edge).  Between rows: room for the
+# tick labels and the parameter name below each panel.
+LEFT_IN, RIGHT_IN, TOP_IN, BOTTOM_IN, WSPACE, ROW_GAP_IN = 0.9, 0.3, 0.45, 0.5, 0.3, 0.65
+LEGEND_IN = 1.8  # on the right, for legends beside the panels (the organs of a response figure)
 
 
-def _grid(rows: int, cols: int, row_height_in: float):
+def _grid(rows: int, cols: int, row_height_in: float, right_in: float = RIGHT_IN, top_in: float = TOP_IN):
     from matplotlib.figure import Figure
 
     height = 0.7 + row_height_in * rows
     fig = Figure(figsize=(WIDTH_IN, height))
-    panel_in = max((height - TOP_IN - BOTTOM_IN - ROW_GAP_IN * (rows - 1)) / rows, 0.3)
-    fig.subplots_adjust(left=LEFT_IN / WIDTH_IN, right=1 - RIGHT_IN / WIDTH_IN, top=1 - TOP_IN / height,
+    panel_in = max((height - top_in - BOTTOM_IN - ROW_GAP_IN * (rows - 1)) / rows, 0.3)
+    fig.subplots_adjust(left=LEFT_IN / WIDTH_IN, right=1 - right_in / WIDTH_IN, top=1 - top_in / height,
                         bottom=BOTTOM_IN / height, wspace=WSPACE, hspace=ROW_GAP_IN / panel_in)
     return fig, fig.subplots(rows, cols, squeeze=False)
 
@@ -70,7 +71,7 @@ def response(r, parameters: list[str], joined: bool, organs: list[str]):
     outcome after arrest, a row per organ of arrest (each organ in its colour, ``organs`` being
     the anatomy's), every point with its 95% interval."""
     rows = [(arm, k) for arm in r.panels for k in ((0, 1) if len(r.panels[arm][parameters[0]]) > 1 else (0,))]
-    fig, axes = _grid(len(rows), len(parameters), 2.1)
+    fig, axes = _grid(len(rows), len(parameters), 2.1, right_in=LEGEND_IN)
     for row, (arm, which) in zip(axes, rows):
         for ax, p in zip(row, parameters):
             curves = r.panels[arm][p][:1] if which == 0 else r.panels[arm][p][1:]
@@ -117,7 +118,7 @@ def morris(label: str, rows: list[dict]):
     by = {(r["parameter"], r["index"]): r["estimate"] for r in rows}
     ci = {r["parameter"]: (r["ci_low"], r["ci_high"]) for r in rows if r["index"] == "mu_star"}
     params = sorted(ci, key=lambda p: -by[(p, "mu_star")])
-    fig, ((left, right),) = _grid(1, 2, 0.9 + 0.32 * max(len(params), 6))
+    fig, ((left, right),) = _grid(1, 2, 0.9 + 0.32 * max(len(params), 6), top_in=0.75)  # a title above the panels' own
     mu = np.array([by[(p, "mu_star")] for p in params])
     lo, hi = np.array([ci[p][0] for p in params]), np.array([ci[p][1] for p in params])
     y = np.arange(len(params))

@@ -29,7 +29,8 @@ from .._version import __version__
 from ..analysis import Tally
 from ..checks import ScenarioError
 from ..compile import compile_model
-from ..runner import DEFAULT_CHUNK, check_sizes, default_units, new_seed, seed_key
+from ..runner import DEFAULT_CHUNK, check_sizes
+from ..seeding import default_units, new_seed, seed_key
 from . import format as fmt
 from . import jobs, parts
 from .format import OWN, PARTITION_VALUE, PLAN, RUN, RunDirError, file_md, now, write_json
@@ -65,7 +66,7 @@ def prepare_run(path, scenario: _scenario.Scenario, n_units: int | None = None, 
                 overwrite: bool = False) -> Plan:
     """Check every input, then create the run directory with its plan.json.
 
-    ``n_units`` None: ``runner.default_units`` (a shedding scenario's shed count, from
+    ``n_units`` None: ``seeding.default_units`` (a shedding scenario's shed count, from
     the seed).  Bad input raises ``ValueError`` (``ScenarioError``, ``RunDirError``)
     before anything is written.  ``overwrite`` replaces a previous run in ``path``
     (never a directory holding anything else).

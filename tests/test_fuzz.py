@@ -15,7 +15,7 @@ from pathlib import Path
 SEED = 20260511
 FILES = 300  # the set the CI subset is drawn from; `make` alone is cheap, so all 300 are made below
 # The files run in CI: 118 of the first 300 that together reach everything the 300 reach (the
-# other 182 add nothing to it), in about 40 % of the time.  Chosen by bench/fuzz_ci_set.py, a
+# other 182 add nothing to it).  Chosen by bench/fuzz_ci_set.py, a
 # greedy set cover, over the 300 files' outcomes, of: every line of ctcsim that validate and run
 # execute (traced with sys.settrace), every base scenario, every kind of mutation on each kind
 # of base (rich, built-in, built-in inlined), every kind of mutation and every base among the

@@ -55,6 +55,8 @@ def organ_colour(i: int):
 
 
 def _axes(ax, parameter: str, xs: np.ndarray, ys: list[np.ndarray]):
+    from matplotlib.ticker import NullLocator
+
     if _log_scale(xs):
         ax.set_xscale("log")
     finite = np.concatenate([y[np.isfinite(y)] for y in ys])
@@ -63,6 +65,11 @@ def _axes(ax, parameter: str, xs: np.ndarray, ys: list[np.ndarray]):
         ax.set_yscale("log")  # rare outcomes beside common ones; a zero fraction is not drawn
     ax.set_xlabel(parameter, fontsize=8)
     ax.grid(True, color="#eee", lw=0.5)
+    # No minor ticks on a log axis: it spans at least LOG_SPAN (1.5 decades), where matplotlib
+    # labels none of them, and their unlabelled marks were a quarter of a sweep report's drawing.
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "log":
+            axis.set_minor_locator(NullLocator())
 
 
 @drawn("response")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 
 import numpy as np
 import pyarrow as pa
@@ -239,15 +240,28 @@ _TABLE_LO, _TABLE_HI = 2.0 ** -21, 2.0 ** 34  # every time below _TABLE_LO is in
 _MARGIN = 2.0 ** -40  # a cell is one bin's if it is, widened by ~4,000 ulps: far beyond libm's log10 error
 
 
-@functools.cache
+_TABLE_BLOCK = 1 << 15  # keys per block of the table's build: its temporaries stay under 2 MB
+_TABLE_LOCK = threading.Lock()  # the parts' threads ask at once: the table is built once
+
+
 def _bin_table() -> tuple[int, np.ndarray]:
+    with _TABLE_LOCK:
+        return _build_bin_table()
+
+
+@functools.cache
+def _build_bin_table() -> tuple[int, np.ndarray]:
     first, last = (int(np.float64(x).view(np.int64)) >> _CELL_SHIFT for x in (_TABLE_LO, _TABLE_HI))
-    keys = np.arange(first, last, dtype=np.int64)
-    lo = (keys << _CELL_SHIFT).view(np.float64)
-    hi = (((keys + 1) << _CELL_SHIFT) - 1).view(np.float64)
-    a, b = _time_bins(lo * (1 - _MARGIN)), _time_bins(hi * (1 + _MARGIN))
-    table = np.append(np.where(a == b, a, -1), -1).astype(np.int16)  # the last entry: everything above
-    table[0] = 0 if a[0] == b[0] == 0 else -1  # also every time below _TABLE_LO, zero and negative ones
+    table = np.empty(last - first + 1, np.int16)
+    table[-1] = -1  # the last entry: everything above
+    for start in range(first, last, _TABLE_BLOCK):
+        keys = np.arange(start, min(start + _TABLE_BLOCK, last), dtype=np.int64)
+        lo = (keys << _CELL_SHIFT).view(np.float64)
+        hi = (((keys + 1) << _CELL_SHIFT) - 1).view(np.float64)
+        a, b = _time_bins(lo * (1 - _MARGIN)), _time_bins(hi * (1 + _MARGIN))
+        table[start - first:start - first + len(keys)] = np.where(a == b, a, -1)
+        if start == first:  # also every time below _TABLE_LO, zero and negative ones
+            table[0] = 0 if a[0] == b[0] == 0 else -1
     return first, table
 
 

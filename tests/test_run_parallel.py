@@ -234,6 +234,40 @@ def test_the_tallys_time_bins_minima_and_maxima_are_the_logarithms():
         assert np.array_equal(tally.lo["a"], lo) and np.array_equal(tally.hi["a"], hi)
 
 
+
+@pytest.mark.parametrize("column,code", [("fate", 5), ("fate", -1), ("organ", 1), ("organ", -2), ("after", 10)])
+def test_the_tally_refuses_a_code_out_of_range_and_counts_nothing(column, code):
+    """The C pass indexes its counts by the codes: one out of range is an error naming the
+    ranges, raised before anything is counted (an unchecked code would write out of bounds)."""
+    n = 1000
+    cols = {"fate": np.full(n, 4, np.int8), "organ": np.zeros(n, np.int32), "after": np.zeros(n, np.int8)}
+    cols[column][n - 1] = code
+    tally = analysis.Tally(["a"])
+    with pytest.raises(ValueError, match=r"tally: a code out of range \(fates 0..4, organs -1..0, post-arrest 0..9\)"):
+        tally.add_codes("a", ["lung"], cols["fate"], cols["organ"], cols["after"], np.ones(n), np.zeros(n))
+    assert tally.n() == {"a": 0} and not tally.after["a"].any()
+
+
+def test_the_bin_table_is_built_once_in_blocks():
+    """Parts' threads ask for the table at once: they get one table, and its build holds a few
+    MiB of temporaries, not the 24 MiB of the whole-table build (two threads' peak RSS)."""
+    import tracemalloc
+
+    analysis._build_bin_table.cache_clear()
+    tracemalloc.start()
+    try:
+        tables = []
+        workers = [threading.Thread(target=lambda: tables.append(analysis._bin_table())) for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(tables) == 4 and all(t[1] is tables[0][1] for t in tables)
+    assert peak < 4 * 2**20, f"the table's build peaked at {peak / 2**20:.1f} MiB"
+
 if __name__ == "__main__":
     import tempfile
 

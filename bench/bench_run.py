@@ -81,14 +81,15 @@ def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: 
         split["start-up, main, exit"] = cpu - sum(split.values())
     return {"units": units, "threads": threads, "wall_s": wall, "cpu_s": cpu, "rss_mib": usage.ru_maxrss / 1024,
             "path": out, "record": record, "repo": repo,
-            "split": {k: 100 * v / cpu for k, v in split.items()},
+            "split": {k: 100 * v / cpu for k, v in split.items()} if stages else None,
+            "tally_ns": 1e9 * split["tally + batches"] / units,
             "fates_bytes_per_unit": record["counts"]["bytes"]["fates"] / units,
             "event_rows": sum((record["counts"]["event_rows"] or {}).values()),
             "events_bytes": record["counts"]["bytes"].get("events", 0)}
 
 
 def row(r: dict) -> str:
-    split = " | ".join(f"{v:.1f}" for v in r["split"].values()) if r["repo"] == REPO else " | ".join("-" * 5)
+    split = " | ".join(f"{v:.1f}" for v in r["split"].values()) if r["split"] else " | ".join("-" * 5)
     return (f"| {r['units']:.0e} | {r['threads']} | {r['wall_s']:.1f} | {r['units'] / r['wall_s']:,.0f} | "
             f"{r['cpu_s']:.1f} | {r['cpu_s'] / r['wall_s']:.2f} | {r['rss_mib']:,.0f} | {split} |")
 
@@ -160,7 +161,7 @@ def main():
           f"(goal <= {GOALS['peak RSS max/min']:.2f}); fates {sized[-1]['fates_bytes_per_unit']:.1f} bytes/unit")
     big = sized[-1]
     print(f"tally + batches at {big['units']:.0e}: {big['split']['tally + batches']:.1f}% of the process's CPU "
-          f"(goal < {GOALS['tally + batches, % of CPU']:.0f}%)")
+          f"(goal < {GOALS['tally + batches, % of CPU']:.0f}%), {big['tally_ns']:.1f} ns a unit")
     if rounds:
         walls = [p[2]["wall_s"] for p in rounds]
         ratios = [p[1]["wall_s"] / p[2]["wall_s"] for p in rounds]
@@ -176,6 +177,9 @@ def main():
         ratios = {k: ", ".join(f"{p[2][k] / p['baseline'][k]:.2f}" for p in rounds) for k in ("wall_s", "cpu_s", "rss_mib")}
         print(f"this checkout / {args.baseline}, 2 threads, per round: wall {ratios['wall_s']}; CPU {ratios['cpu_s']}; "
               f"peak RSS {ratios['rss_mib']}")
+        if all(p["baseline"]["split"] for p in rounds):
+            print("tally + batches, ns a unit, this checkout / baseline, per round: " + ", ".join(
+                f"{p[2]['tally_ns']:.1f} / {p['baseline']['tally_ns']:.1f}" for p in rounds))
     if ev:
         rate = ev["event_rows"] / ev["wall_s"]
         rows, seconds = alone

@@ -1,4 +1,4 @@
-"""Build the one compiled extension, ctcsim._core, from ext/.
+"""Build the compiled extensions from ext/: the core, ctcsim._core, and the summary tally, ctcsim._tally.
 
 The core's codes and channel tables are generated from the model's one table,
 ctcsim/hazards.py, into ext/_model.pxi before Cython runs (a build product, not committed)."""
@@ -28,6 +28,10 @@ core = Extension(
     extra_compile_args=["-O3", "-ffp-contract=off", "-fno-inline-functions-called-once"],
 )
 
-[core] = cythonize([core], language_level=3)
-core.name = "ctcsim._core"
-setup(ext_modules=[core])
+tally = Extension("_tally", sources=["ext/_tally.pyx"], include_dirs=[np.get_include()],
+                  define_macros=core.define_macros, extra_compile_args=["-O3", "-ffp-contract=off"])
+
+extensions = cythonize([core, tally], language_level=3)
+for ext in extensions:
+    ext.name = f"ctcsim.{ext.name}"
+setup(ext_modules=extensions)

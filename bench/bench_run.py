@@ -1,6 +1,7 @@
 """Benchmark `ctcsim run` end to end, every run its own process (wall time includes start-up).
 
-1. Fates only, the default scenario, at each of --sizes on --threads threads.
+1. Fates only, bench/run_workload.toml (issue 13's workload: the default breast with the arrest
+   it had then; --scenario for another), at each of --sizes on --threads threads.
 2. Scaling: --rounds rounds of the same run at --scaling-units on 1 and on 2 threads,
    interleaved (1, 2, then 2, 1, ...) so that drift in the machine's load hits both alike;
    a round's ratio is its 1-thread wall time over its 2-thread wall time.  Its 2-thread runs
@@ -55,7 +56,7 @@ def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: 
     """One `ctcsim run` process of the checkout ``repo`` (``units`` None: the scenario's own
     number); its figures, with its run.json as ``record``, and its run directory deleted
     afterwards unless ``keep``."""
-    out = workdir / f"run-{scenario or 'default'}-{units}-{threads}"
+    out = workdir / f"run-{Path(scenario).stem if scenario else 'default'}-{units}-{threads}"
     cmd = [sys.executable, "-m", "ctcsim.cli", "run", *([scenario] if scenario else []), "--seed", "1", "-o", str(out),
            "-q", "--json", "--threads", str(threads)] + (["-n", str(units)] if units else []) \
         + (["--events"] if events else [])
@@ -81,14 +82,15 @@ def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: 
         split["start-up, main, exit"] = cpu - sum(split.values())
     return {"units": units, "threads": threads, "wall_s": wall, "cpu_s": cpu, "rss_mib": usage.ru_maxrss / 1024,
             "path": out, "record": record, "repo": repo,
-            "split": {k: 100 * v / cpu for k, v in split.items()},
+            "split": {k: 100 * v / cpu for k, v in split.items()} if stages else None,
+            "tally_ns": 1e9 * split["tally + batches"] / units,
             "fates_bytes_per_unit": record["counts"]["bytes"]["fates"] / units,
             "event_rows": sum((record["counts"]["event_rows"] or {}).values()),
             "events_bytes": record["counts"]["bytes"].get("events", 0)}
 
 
 def row(r: dict) -> str:
-    split = " | ".join(f"{v:.1f}" for v in r["split"].values()) if r["repo"] == REPO else " | ".join("-" * 5)
+    split = " | ".join(f"{v:.1f}" for v in r["split"].values()) if r["split"] else " | ".join("-" * 5)
     return (f"| {r['units']:.0e} | {r['threads']} | {r['wall_s']:.1f} | {r['units'] / r['wall_s']:,.0f} | "
             f"{r['cpu_s']:.1f} | {r['cpu_s'] / r['wall_s']:.2f} | {r['rss_mib']:,.0f} | {split} |")
 
@@ -97,16 +99,16 @@ HEADER = ("| units | threads | wall s | units/s | CPU s | cores used | peak RSS 
           "| tally + batches % | checksums % | start-up, main, exit % |\n|" + "---:|" * 12)
 
 
-def writer_alone(units: int, workdir: Path) -> tuple[int, float]:
+def writer_alone(units: int, workdir: Path, scenario: str) -> tuple[int, float]:
     """Event rows/s of the run format's Parquet writer by itself (one thread, no simulation
     competing for the cores): the events of ``units`` units simulated in memory first."""
     sys.path.insert(0, str(REPO))
     from ctcsim.rundir.format import ROW_GROUP_ROWS
     from ctcsim.rundir.writer import parquet_writer
     from ctcsim.runner import simulate
-    from ctcsim.scenario import DEFAULT_SCENARIO, load as load_scenario
+    from ctcsim.scenario import load as load_scenario
 
-    events = simulate(load_scenario(DEFAULT_SCENARIO), units, seed=1, events=True).events.drop_columns(["arm"])
+    events = simulate(load_scenario(scenario), units, seed=1, events=True).events.drop_columns(["arm"])
     events = events.combine_chunks()
     t0 = time.thread_time()
     writer = parquet_writer(workdir / "events.parquet", events.schema)
@@ -117,6 +119,8 @@ def writer_alone(units: int, workdir: Path) -> tuple[int, float]:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", default=str(REPO / "bench" / "run_workload.toml"),
+                        help="scenario of every run [default: bench/run_workload.toml]")
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e6, 1e7, 1e8], help="units per fates-only run")
     parser.add_argument("--threads", type=int, default=2, help="threads of the sized and events runs [default: 2]")
     parser.add_argument("--scaling-units", type=float, default=1e8, help="units of the 1- vs 2-thread runs")
@@ -138,7 +142,7 @@ def main():
             pair = {}
             order = [1, 2] + (["baseline"] if args.baseline else [])
             for which in order if r % 2 == 0 else order[::-1]:
-                pair[which] = run(scaling_units, tmp, False, 2 if which == "baseline" else which,
+                pair[which] = run(scaling_units, tmp, False, 2 if which == "baseline" else which, args.scenario,
                                   repo=args.baseline.resolve() if which == "baseline" else REPO)
                 print(row(pair[which]) + (f" ({args.baseline})" if which == "baseline" else ""), flush=True)
             rounds.append(pair)
@@ -146,12 +150,12 @@ def main():
         sized = [p[args.threads] for p in rounds if args.threads in p][:1] if scaling_units in sizes else []
         for units in sizes:
             if not (units == scaling_units and sized):
-                sized.append(run(units, tmp, False, args.threads))
+                sized.append(run(units, tmp, False, args.threads, args.scenario))
                 print(row(sized[-1]), flush=True)
-        ev = run(int(args.events_units), tmp, True, args.threads) if args.events_units else None
+        ev = run(int(args.events_units), tmp, True, args.threads, args.scenario) if args.events_units else None
         if ev:
             print(row(ev) + " (--events)", flush=True)
-        alone = writer_alone(min(int(args.events_units), WRITER_ALONE_UNITS), tmp) if ev else None
+        alone = writer_alone(min(int(args.events_units), WRITER_ALONE_UNITS), tmp, args.scenario) if ev else None
     print(f"\nafter: {load()}")
 
     sized.sort(key=lambda r: r["units"])
@@ -160,7 +164,7 @@ def main():
           f"(goal <= {GOALS['peak RSS max/min']:.2f}); fates {sized[-1]['fates_bytes_per_unit']:.1f} bytes/unit")
     big = sized[-1]
     print(f"tally + batches at {big['units']:.0e}: {big['split']['tally + batches']:.1f}% of the process's CPU "
-          f"(goal < {GOALS['tally + batches, % of CPU']:.0f}%)")
+          f"(goal < {GOALS['tally + batches, % of CPU']:.0f}%), {big['tally_ns']:.1f} ns a unit")
     if rounds:
         walls = [p[2]["wall_s"] for p in rounds]
         ratios = [p[1]["wall_s"] / p[2]["wall_s"] for p in rounds]
@@ -176,6 +180,9 @@ def main():
         ratios = {k: ", ".join(f"{p[2][k] / p['baseline'][k]:.2f}" for p in rounds) for k in ("wall_s", "cpu_s", "rss_mib")}
         print(f"this checkout / {args.baseline}, 2 threads, per round: wall {ratios['wall_s']}; CPU {ratios['cpu_s']}; "
               f"peak RSS {ratios['rss_mib']}")
+        if all(p["baseline"]["split"] for p in rounds):
+            print("tally + batches, ns a unit, this checkout / baseline, per round: " + ", ".join(
+                f"{p[2]['tally_ns']:.1f} / {p['baseline']['tally_ns']:.1f}" for p in rounds))
     if ev:
         rate = ev["event_rows"] / ev["wall_s"]
         rows, seconds = alone

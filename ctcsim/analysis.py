@@ -31,11 +31,13 @@ from __future__ import annotations
 import functools
 import json
 import math
+import threading
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import _tally
 from .hazards import GONE
 from .model import FATES, POST_ARREST
 from .stats import wilson
@@ -97,33 +99,36 @@ class Tally:
         organ = np.where(fate == _ARRESTED, organ_codes, -1)
         after_values, after_codes = _codes(batch.column("post_arrest"))
         after = np.array([POST_ARREST.index(v) for v in after_values], np.int8)[after_codes]
-        elapsed = _as_numpy(batch.column("fate_time_s")) - _as_numpy(batch.column("entry_time_s"))
+        fate_time, entry_time = _as_numpy(batch.column("fate_time_s")), _as_numpy(batch.column("entry_time_s"))
         present = np.flatnonzero(np.bincount(arm_codes, minlength=len(arm_values)))
         for code in present:
             rows = slice(None) if len(present) == 1 else arm_codes == code  # one arm per batch in a run
-            self.add_codes(arm_values[code], organ_values, fate[rows], organ[rows], after[rows], elapsed[rows])
+            self.add_codes(arm_values[code], organ_values, fate[rows], organ[rows], after[rows], fate_time[rows],
+                           entry_time[rows])
 
     def add_codes(self, arm: str, organ_names, fate: np.ndarray, organ: np.ndarray, after: np.ndarray,
-                  elapsed: np.ndarray):
+                  fate_time: np.ndarray, entry_time: np.ndarray):
         """Units of one arm as the core writes them: fate and post-arrest codes (of ``FATES`` and
         ``POST_ARREST``), organ codes into ``organ_names`` (-1 unless the fate is arrested), and
-        the time from entry to fate.  Vectorised: a histogram by ``np.bincount``, minima and maxima updated only where a
-        time beats the cell's (few, once a part is under way)."""
+        the times of fate and of entry.  One pass in ``_tally`` (no copies of the core's columns,
+        the GIL released); numpy's log10 for the few times the bin table cannot place."""
         self._open(arm)
-        cell = fate.astype(np.intp)
-        cell *= N_BINS
-        cell += time_bins(elapsed)
-        self.hist[arm] += np.bincount(cell, minlength=self.hist[arm].size)
-        lo, hi = self.lo[arm], self.hi[arm]
-        lower, higher = elapsed < lo.take(cell), elapsed > hi.take(cell)  # NaN times compare false: they do not spread
-        np.minimum.at(lo, cell[lower], elapsed[lower])
-        np.maximum.at(hi, cell[higher], elapsed[higher])
-        # One bincount for the post-arrest outcome and organ of arrest (+1: 0 is none).
         width = len(organ_names) + 1
-        where = after.astype(np.intp)
-        where *= width
-        where += organ
-        table = np.bincount(where + 1, minlength=len(POST_ARREST) * width).reshape(len(POST_ARREST), width)
+        where = np.zeros(len(POST_ARREST) * width, np.int64)  # post-arrest outcome x (none, organ...)
+        fate = np.ascontiguousarray(fate, np.int8)
+        fate_time, entry_time = (np.ascontiguousarray(x, np.float64) for x in (fate_time, entry_time))
+        first, table = _bin_table()
+        odd, odd_time = np.empty(len(fate), np.int64), np.empty(len(fate))
+        hist, lo, hi = self.hist[arm], self.lo[arm], self.hi[arm]
+        n_odd = _tally.tally_chunk(fate, np.ascontiguousarray(organ, np.int32), np.ascontiguousarray(after, np.int8),
+                                   fate_time, entry_time, table, first, _CELL_SHIFT, N_BINS, hist, lo, hi, where,
+                                   width, odd, odd_time)
+        if n_odd:
+            times = odd_time[:n_odd]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logs = np.log10(times)
+            _tally.tally_logs(odd[:n_odd], logs, times, fate, math.log10(T_MIN_S), BINS_PER_DECADE, N_BINS, hist, lo, hi)
+        table = where.reshape(len(POST_ARREST), width)
         self.after[arm] += table.sum(axis=1)
         for counts, rows in ((self.organs[arm], slice(None)), (self.alive[arm], ~_GONE)):
             organs = table[rows, 1:].sum(axis=0)
@@ -213,7 +218,7 @@ def _as_numpy(column) -> np.ndarray:
 
 
 def _time_bins(t: np.ndarray) -> np.ndarray:
-    """Histogram bin of each time, by definition (``time_bins`` gives the same, faster)."""
+    """Histogram bin of each time, by definition (the tally's table gives the same, faster)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         x = np.log10(t)
     x -= math.log10(T_MIN_S)
@@ -225,7 +230,7 @@ def _time_bins(t: np.ndarray) -> np.ndarray:
     return x.astype(np.int64)
 
 
-# time_bins reads a time's bin from a table indexed by the top 25 bits of its double (sign,
+# The tally (ext/_tally.pyx) reads a time's bin from a table indexed by the top 25 bits of its double (sign,
 # exponent, 13 bits of mantissa): a cell of the table spans 0.006-0.012% of its times, a bin 0.23%,
 # so 96% of cells lie inside one bin and give it directly.  Only times in the other cells (and
 # beyond the table: t >= 2**34 s, infinite, NaN) take _time_bins' logarithm: same bins, 3-5x
@@ -235,28 +240,29 @@ _TABLE_LO, _TABLE_HI = 2.0 ** -21, 2.0 ** 34  # every time below _TABLE_LO is in
 _MARGIN = 2.0 ** -40  # a cell is one bin's if it is, widened by ~4,000 ulps: far beyond libm's log10 error
 
 
-@functools.cache
+_TABLE_BLOCK = 1 << 15  # keys per block of the table's build: its temporaries stay under 2 MB
+_TABLE_LOCK = threading.Lock()  # the parts' threads ask at once: the table is built once
+
+
 def _bin_table() -> tuple[int, np.ndarray]:
+    with _TABLE_LOCK:
+        return _build_bin_table()
+
+
+@functools.cache
+def _build_bin_table() -> tuple[int, np.ndarray]:
     first, last = (int(np.float64(x).view(np.int64)) >> _CELL_SHIFT for x in (_TABLE_LO, _TABLE_HI))
-    keys = np.arange(first, last, dtype=np.int64)
-    lo = (keys << _CELL_SHIFT).view(np.float64)
-    hi = (((keys + 1) << _CELL_SHIFT) - 1).view(np.float64)
-    a, b = _time_bins(lo * (1 - _MARGIN)), _time_bins(hi * (1 + _MARGIN))
-    table = np.append(np.where(a == b, a, -1), -1).astype(np.int16)  # the last entry: everything above
-    table[0] = 0 if a[0] == b[0] == 0 else -1  # also every time below _TABLE_LO, zero and negative ones
+    table = np.empty(last - first + 1, np.int16)
+    table[-1] = -1  # the last entry: everything above
+    for start in range(first, last, _TABLE_BLOCK):
+        keys = np.arange(start, min(start + _TABLE_BLOCK, last), dtype=np.int64)
+        lo = (keys << _CELL_SHIFT).view(np.float64)
+        hi = (((keys + 1) << _CELL_SHIFT) - 1).view(np.float64)
+        a, b = _time_bins(lo * (1 - _MARGIN)), _time_bins(hi * (1 + _MARGIN))
+        table[start - first:start - first + len(keys)] = np.where(a == b, a, -1)
+        if start == first:  # also every time below _TABLE_LO, zero and negative ones
+            table[0] = 0 if a[0] == b[0] == 0 else -1
     return first, table
-
-
-def time_bins(t: np.ndarray) -> np.ndarray:
-    """``_time_bins(t)``, by table (see _bin_table)."""
-    first, table = _bin_table()
-    key = np.ascontiguousarray(t, np.float64).view(np.int64) >> _CELL_SHIFT
-    key -= first
-    bins = table.take(key, mode="clip")
-    odd = np.flatnonzero(bins < 0)
-    if odd.size:
-        bins[odd] = _time_bins(t[odd])
-    return bins
 
 
 def _median(counts: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float | None:

@@ -52,9 +52,10 @@ def default_scenario(primary: str):
 def delivery_model(scenario):
     """The scenario's model with every adhesion and growth factor 1 (its other inline soil
     factors kept, the rest 1), constant hazards (anoikis off) and no censoring, so that ``exact``
-    solves it by sparse linear solves (``seed_soil.neutral_scenario``).  Anoikis acts over hours
-    and arrest within minutes, so this changes arrest shares by far less than any sampling error
-    (see tests/test_tropism.py)."""
+    solves it by sparse linear solves (``seed_soil.neutral_scenario``).  Where arrest takes
+    minutes this changes arrest shares by far less than any sampling error; breast units
+    circulate for hours (Meng's half-life), and anoikis then moves their shares by ~2 %
+    relative, still a tenth of the series' own error (see tests/test_tropism.py)."""
     organs = scenario.resolved_anatomy().organs()
     soil = {o: {**{f: float(scenario.soil.get(o, {}).get(f, 1.0)) for f in SOIL_FACTORS}, "growth": 1.0}
             for o in organs}

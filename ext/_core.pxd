@@ -24,6 +24,9 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
 
 include "_model.pxi"
 
+cdef enum:
+    STATE_RATES = 2 * N_CIRC + 1  # numbers per circulating state in Model.unit_rate
+
 cdef extern from "philox.h" nogil:
     ctypedef struct ctcsim_rng:
         pass
@@ -45,9 +48,10 @@ cdef struct Model:
     const int32_t *edge_to            # [E]
     const double *edge_cum            # [E], cumulative flow fractions, 1.0 last per source
     const double *rate                # [N_HAZARDS][C][2] per second, before unit factors
-    const double *unit_rate           # [K][3][C][2][N_CIRC + 1]: per unit kind (k, p) and state (c, s),
-                                      # the circulating channels' rates times the unit's factors, then
-                                      # the anoikis scale (the same products the kernel would form)
+    const double *unit_rate           # [K][3][C][2][STATE_RATES]: per unit kind (k, p) and state (c, s),
+                                      # the circulating channels' rates times the unit's factors, the
+                                      # anoikis scale (the same products the kernel would form), then the
+                                      # rates' running sums, added in channel order (the last: their total)
     double anoikis_eta_s, anoikis_beta  # the time-dependent hazard's Weibull scale and shape
     bint anoikis_on                   # any anoikis rate > 0
     double trap_max, cluster_cell_trap

@@ -74,6 +74,16 @@ cdef inline int pick(const double *cum, int n, double u) noexcept nogil:
     return n - 1
 
 
+cdef inline int choose_by_sums(const double *rates, const double *sums, int n, double x) noexcept nogil:
+    """``choose`` with the running sums already formed (the same additions, so the same channel)."""
+    cdef int i = 0
+    while i < n - 1 and x >= sums[i]:
+        i += 1
+    while rates[i] == 0.0:  # x rounded up to total: take the last live channel
+        i -= 1
+    return i
+
+
 cdef inline int choose(const double *rates, int n, double x) noexcept nogil:
     """The channel whose running sum first exceeds x (x = u * total)."""
     cdef int i = 0
@@ -182,8 +192,8 @@ cdef struct Walk:
 
 
 cdef inline const double *unit_rates(const Model *m, Entry e) noexcept nogil:
-    """The unit's kind's rate table: N_CIRC + 1 numbers per state (c, s)."""
-    return m.unit_rate + ((e.k - 1) * 3 + e.p) * m.n_compartments * 2 * (N_CIRC + 1)
+    """The unit's kind's rate table: STATE_RATES numbers per state (c, s)."""
+    return m.unit_rate + ((e.k - 1) * 3 + e.p) * m.n_compartments * 2 * STATE_RATES
 
 
 cdef inline bint enter_bed(const Model *cur, ctcsim_rng *g, Entry e, Walk *u) noexcept nogil:
@@ -241,7 +251,7 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
     cdef const Model *m = arm.m
     cdef const Model *cur = m if e.t0 < arm.switch_s else arm.m2
     cdef Walk u
-    cdef int i, h, st
+    cdef int h, st
     cdef int64_t steps = 0, steps_io  # steps_io: after_arrest's count (steps' address is never taken: a register)
     cdef double dt, dt_a, b, total, t
     cdef const double *ur = unit_rates(cur, e)
@@ -258,10 +268,8 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
         u.budget = ctcsim_exponential(&g)
     while True:
         while u.fate == FATE_CENSORED:
-            cr = ur + (2 * u.c + u.s) * (N_CIRC + 1)
-            total = 0.0
-            for i in range(N_CIRC):
-                total += cr[i]
+            cr = ur + (2 * u.c + u.s) * STATE_RATES
+            total = cr[STATE_RATES - 1]  # the sum of cr[0 .. N_CIRC - 1], added in that order
             dt = ctcsim_exponential(&g) / total if total > 0 else INFINITY
             if anoikis_on:
                 b = cr[N_CIRC]
@@ -281,7 +289,7 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
                 cur = arm.m2
                 ur = unit_rates(cur, e)
                 if anoikis_on:
-                    aim(&u, cur, ur[(2 * u.c + u.s) * (N_CIRC + 1) + N_CIRC])
+                    aim(&u, cur, ur[(2 * u.c + u.s) * STATE_RATES + N_CIRC])
                 continue
             steps += 1
             st = budget_check(steps, arm.max_steps)
@@ -302,7 +310,7 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
                 u.shielded_s += dt
             u.a += dt
             u.t_end = e.t0 + u.a
-            h = ctc_circ_hazard[choose(cr, N_CIRC, ctcsim_uniform(&g) * total)]
+            h = ctc_circ_hazard[choose_by_sums(cr, cr + N_CIRC + 1, N_CIRC, ctcsim_uniform(&g) * total)]
             if ctc_hazard_kind[h] == KIND_STAGE:
                 if not move_on(m, cur, &g, e, &u, unit, ev):
                     return STATUS_EVENTS_FULL
@@ -411,6 +419,17 @@ cdef inline int founders(ctcsim_rng *g, int k, double p_dormant) noexcept nogil:
     return j
 
 
+cdef inline void phase_rates(const Model *m, const double *f, int phase, int c, int s, double *base,
+                             bint *per_cell) noexcept nogil:
+    """The phase's channels' rates in bed c with shield s, before the colony's size: pa_rate's
+    products, formed once per phase, shield and model instead of once per step."""
+    cdef int j, h
+    for j in range(ctc_phase_n[phase]):
+        h = ctc_phase_hazard[phase * PA_MAX_CHANNELS + j]
+        base[j] = m.rate[(h * m.n_compartments + c) * 2 + s] * f[h]
+        per_cell[j] = ctc_hazard_kind[h] == KIND_CELLS
+
+
 cdef int after_arrest(const Arm *arm, ctcsim_rng *g, int64_t unit, int64_t row, int c, int *s_io,
                       Entry e, double *t_io, int64_t *steps_io, Fates *out, Events *ev) noexcept nogil:
     """The post-arrest chain (DESIGN 2.4) on stream 2 ``g`` (reference.after_arrest), from arrest
@@ -422,6 +441,9 @@ cdef int after_arrest(const Arm *arm, ctcsim_rng *g, int64_t unit, int64_t row, 
     cdef int state = PA_IN_CAPILLARY, phase = PHASE_CAPILLARY, n = e.k, s = s_io[0], j, h, nch, st
     cdef double f[N_HAZARDS]
     cdef double rates[PA_MAX_CHANNELS]
+    cdef double base[PA_MAX_CHANNELS]  # phase_rates for (base_phase, base_s, cur); -1: none yet
+    cdef bint per_cell[PA_MAX_CHANNELS]
+    cdef int base_phase = -1, base_s = -1
     cdef double total, dt
     unit_factors(cur, e.k, e.p, f)
     while not ctc_final[state]:
@@ -441,15 +463,19 @@ cdef int after_arrest(const Arm *arm, ctcsim_rng *g, int64_t unit, int64_t row, 
                 return st
             break
         nch = ctc_phase_n[phase]
+        if phase != base_phase or s != base_s:
+            phase_rates(cur, f, phase, c, s, base, per_cell)
+            base_phase, base_s = phase, s
         total = 0.0
         for j in range(nch):
-            rates[j] = pa_rate(cur, f, ctc_phase_hazard[phase * PA_MAX_CHANNELS + j], c, s, n)
+            rates[j] = base[j] * n if per_cell[j] else base[j]
             total += rates[j]
         dt = ctcsim_exponential(g) / total if total > 0 else INFINITY
         if cur != arm.m2 and t + dt >= arm.switch_s:
             t = arm.switch_s  # the clock restarts under the arm's multipliers
             cur = arm.m2
             unit_factors(cur, e.k, e.p, f)
+            base_phase = -1
             continue
         if t + dt >= arm.m.t_max_s:
             break
@@ -593,15 +619,17 @@ cdef class CoreModel:
 
 
 def unit_rate_table(model, rate):
-    """[K, 3, C, 2, N_CIRC + 1]: each circulating channel's rate times the unit's factor on it, and
-    the anoikis scale times its factor, for every unit kind; the products the kernel would form."""
+    """[K, 3, C, 2, STATE_RATES]: each circulating channel's rate times the unit's factor on it, and
+    the anoikis scale times its factor, for every unit kind (the products the kernel would form),
+    then the rates' running sums: np.cumsum adds in order, as the kernel's loop did."""
     circ = list(model.circulating_channels()) + [H_TIME_DEPENDENT]
     K, C = model.cluster_factor.shape[1], rate.shape[1]
-    out = np.empty((K, 3, C, 2, len(circ)))
+    out = np.empty((K, 3, C, 2, STATE_RATES))
     for k in range(1, K + 1):
         for p in range(3):
             f = model.unit_factors(k, p)[circ]
-            out[k - 1, p] = rate[circ].transpose(1, 2, 0) * f
+            out[k - 1, p, ..., :N_CIRC + 1] = rate[circ].transpose(1, 2, 0) * f
+    out[..., N_CIRC + 1:] = np.cumsum(out[..., :N_CIRC], axis=-1)
     return out
 
 

@@ -16,8 +16,16 @@ def test_paired_ci_at_least_twice_narrower_than_independent_runs():
     The paired CI comes from one common-random-number run; the independent one from two
     runs of the same size with different seeds. The factor is measured at 6.1 with 1e6 units
     (bench/bench_cascade.py, bench/RESULTS.md); the issue asks for at least 2, which is what
-    is asserted. Observed 24 h, as that measurement was (the scenario's own horizon is 10 years)."""
-    s = dataclasses.replace(sc.load("breast_antiplatelet"), t_max_s=86400.0)
+    is asserted. Observed 24 h, as that measurement was (the scenario's own horizon is 10 years).
+    With arrest as the default biology has it (adhesion 0.05 /s, size trapping), as that
+    measurement had it: a unit's fate is then settled in a few draws. The calibrated breast
+    circulates for hours (Meng's half-life, ~1000 draws a unit), and the anti-platelet arm then
+    changes 19 % of the units' fates: pairing buys 1.26x (20,000 units), and no coupling could
+    buy 2x (alive 79 % and 60 %: per-unit differences have variance at least
+    0.193 x 0.807 = 0.156 against 0.404 for independent runs, a ratio of at most 1.61)."""
+    base = sc.load("breast_antiplatelet")
+    arrest = dataclasses.replace(base.biology, k_adh_per_s=sc.Biology().k_adh_per_s, trap_max=sc.Biology().trap_max)
+    s = dataclasses.replace(base, biology=arrest, t_max_s=86400.0)
     r = compare.paired_vs_independent(s, "anti_platelet", "alive", N)
     assert r["independent_halfwidth"] / r["paired_halfwidth"] >= 2.0
     # Both estimate the same difference: the independent estimate lies within 3.29 of its

@@ -35,6 +35,18 @@ SMALL_PARTS = "import ctcsim.rundir.format as f; f.PART_UNITS = 4096; from ctcsi
 INTERRUPTED_UNITS = 60_000
 
 
+@pytest.mark.parametrize("chosen,backend", [(None, "system"), ("mimalloc", "mimalloc")])
+def test_the_command_gives_arrow_the_system_allocator_unless_the_user_chose(chosen, backend):
+    """pyarrow's default allocator (mimalloc) keeps what each writing thread frees, ~20 MiB more
+    peak RSS with two parts in progress; the command sets the system one, a user's choice stays."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if chosen:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = chosen
+    out = subprocess.run([sys.executable, "-c", "import ctcsim.cli, pyarrow as pa; print(pa.default_memory_pool().backend_name)"],
+                         env=env, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == backend
+
+
 @pytest.fixture(scope="module")
 def scenario_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("scenario") / "rich.toml"

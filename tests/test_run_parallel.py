@@ -206,10 +206,11 @@ def test_a_code_the_core_should_never_write_is_refused_when_batches_are_made(col
         fate_batch(arm, None, fates)
 
 
-def test_time_bins_by_table_are_the_logarithms_bins():
-    """The summary's time bins, read from a table on the doubles' top bits, equal those of the
-    logarithm for every time: at each bin's edge and one and two ulps either side, at the
-    table's limits, for zero, negative, infinite and NaN times, and across 20 decades."""
+def test_the_tallys_time_bins_minima_and_maxima_are_the_logarithms():
+    """The summary's time bins, read by the tally from a table on the doubles' top bits (the
+    others by the logarithm), equal those of the logarithm for every time: at each bin's edge and
+    one and two ulps either side, at the table's limits, for zero, negative, infinite and NaN
+    times, and across 20 decades; each cell's least and greatest time are numpy's (NaN none)."""
     edges = 10.0 ** ((np.arange(analysis.N_BINS + 1) - 1) / analysis.BINS_PER_DECADE + np.log10(analysis.T_MIN_S))
     near = [edges]
     for direction in (np.inf, -np.inf):
@@ -221,8 +222,51 @@ def test_time_bins_by_table_are_the_logarithms_bins():
                         np.finfo(float).max, 1e10, 1e-6])
     logs = 10.0 ** np.random.default_rng(7).uniform(-8, 12, 1_000_000)
     for t in (np.concatenate(near), special, logs, -logs):
-        assert np.array_equal(analysis.time_bins(t), analysis._time_bins(t))
+        tally = analysis.Tally(["a"])
+        fate = np.arange(len(t), dtype=np.int8) % 2  # two fates, so cells of both are checked
+        tally.add_codes("a", ["lung"], fate, np.full(len(t), -1, np.int32), np.zeros(len(t), np.int8), t,
+                        np.zeros(len(t)))
+        cell = fate.astype(np.int64) * analysis.N_BINS + analysis._time_bins(t)
+        assert np.array_equal(tally.hist["a"], np.bincount(cell, minlength=tally.hist["a"].size))
+        lo, hi, real = np.full(tally.hist["a"].size, np.inf), np.full(tally.hist["a"].size, -np.inf), ~np.isnan(t)
+        np.minimum.at(lo, cell[real], t[real])
+        np.maximum.at(hi, cell[real], t[real])
+        assert np.array_equal(tally.lo["a"], lo) and np.array_equal(tally.hi["a"], hi)
 
+
+
+@pytest.mark.parametrize("column,code", [("fate", 5), ("fate", -1), ("organ", 1), ("organ", -2), ("after", 10)])
+def test_the_tally_refuses_a_code_out_of_range_and_counts_nothing(column, code):
+    """The C pass indexes its counts by the codes: one out of range is an error naming the
+    ranges, raised before anything is counted (an unchecked code would write out of bounds)."""
+    n = 1000
+    cols = {"fate": np.full(n, 4, np.int8), "organ": np.zeros(n, np.int32), "after": np.zeros(n, np.int8)}
+    cols[column][n - 1] = code
+    tally = analysis.Tally(["a"])
+    with pytest.raises(ValueError, match=r"tally: a code out of range \(fates 0..4, organs -1..0, post-arrest 0..9\)"):
+        tally.add_codes("a", ["lung"], cols["fate"], cols["organ"], cols["after"], np.ones(n), np.zeros(n))
+    assert tally.n() == {"a": 0} and not tally.after["a"].any()
+
+
+def test_the_bin_table_is_built_once_in_blocks():
+    """Parts' threads ask for the table at once: they get one table, and its build holds a few
+    MiB of temporaries, not the 24 MiB of the whole-table build (two threads' peak RSS)."""
+    import tracemalloc
+
+    analysis._build_bin_table.cache_clear()
+    tracemalloc.start()
+    try:
+        tables = []
+        workers = [threading.Thread(target=lambda: tables.append(analysis._bin_table())) for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(tables) == 4 and all(t[1] is tables[0][1] for t in tables)
+    assert peak < 4 * 2**20, f"the table's build peaked at {peak / 2**20:.1f} MiB"
 
 if __name__ == "__main__":
     import tempfile

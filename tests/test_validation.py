@@ -14,7 +14,8 @@ import scipy.stats
 from click.testing import CliRunner
 
 from ctcsim.cli import main
-from ctcsim.validation import blood, dossier, measurements, ranks, targets
+from ctcsim.checks import ScenarioError
+from ctcsim.validation import blood, dossier, measurements, misses, ranks, targets
 from ctcsim.validation.intervals import Estimate, fold_reduction, fraction, ratio
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +26,25 @@ def test_every_target_has_a_measurement_and_the_committed_dossier_has_every_row_
     assert [t.id for t in rows] == list(measurements.MEASURES)  # one measurement per row, in the file's order
     committed = dossier.parse((REPO / "docs" / "VALIDATION.md").read_text(), "docs/VALIDATION.md")
     assert {i: role for i, (role, _) in committed.items()} == {t.id: t.role for t in rows}
+
+
+def test_every_miss_of_the_committed_dossier_says_why():
+    """Each MISS in docs/VALIDATION.md is listed under "Why each miss" with its diagnosis from
+    misses.toml; the file names only target ids."""
+    text = (REPO / "docs" / "VALIDATION.md").read_text()
+    known = misses.load({t.id for t in targets.load()})
+    table = text[:text.index("## Why each miss")]
+    missed = [ln.split(" | ")[0].strip("| ") for ln in table.splitlines() if ln.startswith("| ") and "| MISS" in ln]
+    assert missed, "the committed dossier has misses to explain"
+    for i in missed:
+        assert i in known and f"- **{i}** (" in text and known[i] in text, i
+
+
+def test_a_diagnosis_of_no_target_or_without_text_is_one_line():
+    with pytest.raises(ScenarioError, match="misses.toml: nope: not a target id"):
+        misses.load({"a"}, '[nope]\ndiagnosis = "x"\n')
+    with pytest.raises(ScenarioError, match="misses.toml: a: expected one key, diagnosis = a non-empty string"):
+        misses.load({"a"}, '[a]\ndiagnosis = " "\n')
 
 
 def _stub(monkeypatch, value=0.5):

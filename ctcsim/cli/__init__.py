@@ -31,6 +31,12 @@ import importlib  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 
+# Arrow's buffers from the system allocator, read by pyarrow when it first allocates (no command
+# has imported it yet), unless the user chose one: with its default, mimalloc, each thread writing
+# part files keeps what it freed, and a run's peak RSS with two parts in progress was ~20 MiB
+# higher (3e6 units on 2 threads: 160-170 MiB against 143-145).  The bytes written are the same.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 import click  # noqa: E402
 
 from .._version import __version__  # noqa: E402

@@ -95,7 +95,7 @@ def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None
             files["fates"].write(fate_rows)
             clock("parquet")
             tally.add_codes(arm, compiled.model.organ_names, fates["fate"], fates["organ"], fates["post_arrest"],
-                            fates["fate_time_s"] - fates["entry_time_s"])
+                            fates["fate_time_s"], fates["entry_time_s"])
             clock("tally")
             if on_chunk is not None:
                 on_chunk(end - start)

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from .._version import __version__
-from . import dossier, held_out
+from . import dossier, held_out, misses
 from .dossier import Row, number, value_text
 from .sim import Runs
 
@@ -48,6 +48,7 @@ def render(rows: list[Row], runs: Runs, command: str) -> str:
            "meets the published range, else MISS, with the factor between the interval's nearer end and "
            "the range.", ""]
     out += dossier.table(rows)
+    out += _misses(rows)
     out += ["", "## How each row was measured", "",
             "| id | measure (targets.toml) | units | horizon | interval |", "|---|---|---|---|---|"]
     for r in rows:
@@ -60,6 +61,21 @@ def render(rows: list[Row], runs: Runs, command: str) -> str:
             "simulation has its own seed (the seed plus a fixed offset of its name).", ""]
     out += _issue(by_id) + _sites(by_id) + _notes()
     return "\n".join(out) + "\n"
+
+
+def _misses(rows: list[Row]) -> list[str]:
+    """Each MISS with its diagnosis (ctcsim/data/validation/misses.toml), in the table's order."""
+    missed = [r for r in rows if r.verdict.startswith("MISS")]
+    if not missed:
+        return []
+    known = misses.load({r.target.id for r in rows})
+    out = ["", "## Why each miss", "",
+           f"From the model's structure, in `{misses.WHERE}` (written after the miss was seen: it "
+           "explains, nothing was fitted to it).", ""]
+    for r in missed:
+        text = known.get(r.target.id, f"no diagnosis written yet ({misses.WHERE})")
+        out.append(f"- **{r.target.id}** ({r.target.role}; {value_text(r.result.estimate)}): {text}")
+    return out
 
 
 def _issue(by_id) -> list[str]:

@@ -1,0 +1,106 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The summary tally of a chunk of fates in one pass, with the GIL released (ctcsim.analysis.Tally).
+
+Numpy took some twenty passes over a chunk's columns, each reading them back from memory;
+here each unit is read once, while the threads simulating other parts go on.  The counts,
+minima and maxima are those of the numpy passes, bit for bit: a time's bin comes from the
+same table (``analysis._bin_table``), and the times whose bin the table cannot give (a few
+per cent) are handed back for numpy's log10 (whose last bits libm's need not share), then
+placed by ``tally_logs`` with the arithmetic of ``analysis._time_bins``.
+"""
+from libc.math cimport INFINITY, floor
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+
+
+cdef union Bits:
+    double d
+    int64_t i
+
+
+cdef inline void count(int64_t cell, double t, int64_t *hist, double *lo, double *hi) noexcept nogil:
+    """One unit in a cell of the histogram; NaN times compare false, so they do not spread."""
+    hist[cell] += 1
+    if t < lo[cell]:
+        lo[cell] = t
+    if t > hi[cell]:
+        hi[cell] = t
+
+
+cdef bint codes_in_range(const int8_t[::1] fate, const int32_t[::1] organ, const int8_t[::1] after,
+                         uint64_t n_fates, uint64_t n_after, uint64_t width) noexcept nogil:
+    """Every code in range (organ -1 .. width - 2): OR-ed without branches, so the loop vectorises."""
+    cdef Py_ssize_t i
+    cdef bint bad = False
+    for i in range(fate.shape[0]):
+        bad |= (<uint64_t>fate[i] >= n_fates) | (<uint64_t>after[i] >= n_after) \
+            | (<uint64_t>(<int64_t>organ[i] + 1) >= width)
+    return not bad
+
+
+def tally_chunk(const int8_t[::1] fate, const int32_t[::1] organ, const int8_t[::1] after,
+                const double[::1] fate_time, const double[::1] entry_time,
+                const int16_t[::1] bins, int64_t first, int shift, int64_t n_bins,
+                int64_t[::1] hist, double[::1] lo, double[::1] hi, int64_t[::1] where, int64_t width,
+                int64_t[::1] odd, double[::1] odd_time):
+    """Count units into ``hist``/``lo``/``hi`` (cell fate * n_bins + time bin, the time being
+    fate_time - entry_time) and ``where`` (post-arrest outcome * width + organ + 1), in place.
+
+    ``bins[key - first]`` is the bin of a time whose double's bits shifted by ``shift`` are
+    ``key`` (clipped to the table), -1 where the table cannot say.  Returns how many units it
+    could not place: their rows are ``odd[:n]`` and their times ``odd_time[:n]``, counted in
+    ``where`` but not in the histogram.  A code out of range: ValueError, nothing counted."""
+    cdef Py_ssize_t n = fate.shape[0], i, n_odd = 0
+    cdef int64_t n_fates = hist.shape[0] // n_bins, last = bins.shape[0] - 1, key, b
+    cdef Bits t
+    if not (organ.shape[0] == after.shape[0] == fate_time.shape[0] == entry_time.shape[0] == n
+            and n <= odd.shape[0] and n <= odd_time.shape[0]):
+        raise ValueError("tally_chunk: columns of different lengths")
+    if lo.shape[0] != hist.shape[0] or hi.shape[0] != hist.shape[0] or n_bins * n_fates != hist.shape[0] \
+            or last < 0 or width < 1:
+        raise ValueError("tally_chunk: histogram arrays of different sizes")
+    if not codes_in_range(fate, organ, after, n_fates, where.shape[0] // width, width):
+        raise ValueError(f"tally: a code out of range (fates 0..{n_fates - 1}, organs -1..{width - 2}, "
+                         f"post-arrest 0..{where.shape[0] // width - 1})")
+    with nogil:
+        for i in range(n):
+            where[after[i] * width + organ[i] + 1] += 1
+            t.d = fate_time[i] - entry_time[i]
+            key = (t.i >> shift) - first
+            b = bins[0 if key < 0 else (last if key > last else key)]
+            if b < 0:
+                odd[n_odd] = i
+                odd_time[n_odd] = t.d
+                n_odd += 1
+            else:
+                count(fate[i] * n_bins + b, t.d, &hist[0], &lo[0], &hi[0])
+    return n_odd
+
+
+cdef inline int64_t log_bin(double x, double log_t_min, double per_decade, int64_t n_bins) noexcept nogil:
+    """analysis._time_bins from a time's log10, operation for operation (no contraction: setup.py)."""
+    x -= log_t_min
+    x *= per_decade
+    x = floor(x)
+    x += 1
+    if x != x or x == -INFINITY:  # nan_to_num, then clip
+        return 0
+    if x >= n_bins - 1:
+        return n_bins - 1
+    return 0 if x < 0 else <int64_t>x
+
+
+def tally_logs(const int64_t[::1] rows, const double[::1] logs, const double[::1] times, const int8_t[::1] fate,
+               double log_t_min, double per_decade, int64_t n_bins, int64_t[::1] hist, double[::1] lo,
+               double[::1] hi):
+    """Count the units at ``rows`` (codes checked by ``tally_chunk``), of times ``times``, by
+    the bins of their times' log10 ``logs``."""
+    cdef Py_ssize_t i, n = rows.shape[0]
+    if logs.shape[0] != n or times.shape[0] != n or lo.shape[0] != hist.shape[0] or hi.shape[0] != hist.shape[0]:
+        raise ValueError("tally_logs: arrays of different lengths")
+    for i in range(n):
+        if not 0 <= rows[i] < fate.shape[0] or not 0 <= fate[rows[i]] * n_bins < hist.shape[0]:
+            raise ValueError(f"tally_logs: row {rows[i]} out of range")
+    with nogil:
+        for i in range(n):
+            count(fate[rows[i]] * n_bins + log_bin(logs[i], log_t_min, per_decade, n_bins), times[i],
+                  &hist[0], &lo[0], &hi[0])

@@ -90,7 +90,7 @@ def test_pandas_and_pyarrow_fates_give_the_same_differences():
 def test_summary_counts_the_units_alive_in_each_organ():
     """summarize's "alive at the end, arrested in" equals a direct count on the fates."""
     from ctcsim.analysis import summarize
-    fates = simulate(sc.load("breast"), 20_000, seed=9).fates
+    fates = simulate(sc.load("breast"), 3_000, seed=9).fates  # an identity: any size will do
     alive_in = summarize(fates)["arms"]["control"]["alive_in"]
     alive = compare.indicator(fates, "alive").astype(bool) & (compare.column(fates, "fate") == "arrested")
     organs = compare.column(fates, "organ")[alive]

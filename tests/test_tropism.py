@@ -117,9 +117,9 @@ def test_builtin_table_reproduces_its_series_with_the_rest_of_preference_in_grow
 def test_default_breast_units_do_not_die_at_the_instant_of_arrest():
     """Chambers 2002, Koop 1995: most arrested cells survive and extravasate.  No compatibility
     draw is left: no arrested unit of the default breast scenario dies at its arrest time."""
-    f = simulate(sc.builtin_scenario("breast"), 20_000, seed=5).fates.to_pandas()
+    f = simulate(sc.builtin_scenario("breast"), 6_000, seed=5).fates.to_pandas()  # ~80 us a breast unit
     arrested = f[f.fate == "arrested"]
-    assert len(arrested) > 10_000
+    assert len(arrested) > 5_000
     assert not ((arrested.post_arrest == "died_in_capillary") & (arrested.post_arrest_time_s == arrested.fate_time_s)).any()
 
 
@@ -160,6 +160,9 @@ def test_compiled_soil_comes_from_inline_then_table_then_one():
 # The chi-square test: 1e-3 per primary.
 FAMILY_ALPHA, CHI2_ALPHA = 1e-3, 1e-3
 N_UNITS = 100_000  # per simulation; the tolerances below are derived from it
+# Breast units circulate for hours (~80 us each, 30x the others): fewer of them. Their error
+# then stays far below the series' (share se ~0.004 at 2e4 units against 0.03 at n = 276).
+UNITS = {"breast": 20_000}
 
 
 def test_simulated_builtin_scenarios_reproduce_the_site_frequencies():
@@ -191,18 +194,19 @@ def test_simulated_builtin_scenarios_reproduce_the_site_frequencies():
         anatomy_organs = scenario.resolved_anatomy().organs()
         adhesion = {r.organ: r.adhesion for r in tr.load(primary).rows if r.organ in anatomy_organs}
         fits_model = seed_soil.neutral_scenario(scenario, adhesion, {o: dict.fromkeys(SOIL_FACTORS, 1.0) for o in anatomy_organs})
-        c = arrest_counts(simulate(fits_model, N_UNITS, seed=20260302, threads=2), organs)
+        n = UNITS.get(primary, N_UNITS)
+        c = arrest_counts(simulate(fits_model, n, seed=20260302, threads=2), organs)
         p = model_arrests(scenario, organs, [r.adhesion for r in rows])
-        obs = np.append(c, N_UNITS - c.sum())
-        assert stats.chisquare(obs, np.append(p, 1 - p.sum()) * N_UNITS).pvalue > CHI2_ALPHA, primary
-        c = arrest_counts(simulate(scenario, N_UNITS, seed=20260301, threads=2), organs)
+        obs = np.append(c, n - c.sum())
+        assert stats.chisquare(obs, np.append(p, 1 - p.sum()) * n).pvalue > CHI2_ALPHA, primary
+        c = arrest_counts(simulate(scenario, n, seed=20260301, threads=2), organs)
         # Weighted shares against the series.
         w = np.array([r.efficiency for r in rows])
         share = c * w / (c * w).sum()
-        q = c / N_UNITS  # categories: each fitted organ, and elsewhere (weight 0)
+        q = c / n  # categories: each fitted organ, and elsewhere (weight 0)
         mean_w = q @ w
         influence = (w[:, None] * (np.eye(len(rows)) - share[None, :])) / mean_w   # [category, organ]
-        var_mc = (q @ influence ** 2 - (q @ influence) ** 2) / N_UNITS
+        var_mc = (q @ influence ** 2 - (q @ influence) ** 2) / n
         t = np.array([series.shares()[o] for o in organs])
         var_obs = t * (1 - t) / series.n
         z = (share - t) / np.sqrt(var_obs + var_mc)

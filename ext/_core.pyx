@@ -242,6 +242,54 @@ cdef inline void aim(Walk *u, const Model *cur, double b) noexcept nogil:
     u.death_age = cur.anoikis_eta_s * pow(u.w + u.budget / b, 1.0 / cur.anoikis_beta) if b > 0 else INFINITY
 
 
+cdef inline const Model *switch_models(const Arm *arm, const Model *cur, Entry e, Walk *u,
+                                       bint anoikis_on) noexcept nogil:
+    """Advance the unit to a delayed arm's switch; its clocks restart under the arm's multipliers,
+    the anoikis threshold carries over, measured on the new Weibull clock.  Returns arm.m2."""
+    if u.s:
+        u.shielded_s += arm.switch_s - e.t0 - u.a
+    u.a = arm.switch_s - e.t0
+    if anoikis_on:
+        spend(u, cur)
+        u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)  # the new clock, read now
+        aim(u, arm.m2, unit_rates(arm.m2, e)[(2 * u.c + u.s) * STATE_RATES + N_CIRC])
+    return arm.m2
+
+
+cdef inline bint take_channel(int h, const Model *m, const Model *cur, ctcsim_rng *g, Entry e, Walk *u,
+                              int64_t unit, Events *ev) noexcept nogil:
+    """What the chosen circulating hazard h does: a stage, a shield toggle, an arrest or a death
+    (False: the event buffer is full)."""
+    if ctc_hazard_kind[h] == KIND_STAGE:
+        return move_on(m, cur, g, e, u, unit, ev)
+    if ctc_hazard_kind[h] == KIND_TOGGLE:
+        u.s = 1 - u.s
+        return emit(ev, unit, u.t_end, EV_SHIELD_ON if u.s else EV_SHIELD_OFF, u.c, u.s)
+    if ctc_hazard_kind[h] == KIND_ARREST:
+        u.fate, u.mode, u.evcode = FATE_ARRESTED, ctc_hazard_to[h], ctc_hazard_event[h]
+    else:
+        u.fate, u.evcode = ctc_hazard_to[h], ctc_hazard_event[h]
+    return True
+
+
+cdef inline const Model *released(const Arm *arm, const Model *cur, Entry e, Walk *u, double t,
+                                  bint anoikis_on) noexcept nogil:
+    """The unit released from arrest at time t, set to leave its bed: the threshold was spent up
+    to the arrest under the model then; the clock is read at the release (under the model now)
+    and the scale is set at the next step; no anoikis acts in the capillary.  Returns that model."""
+    u.releases += 1
+    if anoikis_on:
+        spend(u, cur)
+    cur = arm.m if t < arm.switch_s else arm.m2
+    u.a = t - e.t0
+    u.t_end = t
+    if anoikis_on:
+        u.w, u.b, u.death_age = weibull_clock(cur, u.a), 0.0, INFINITY
+    u.fate, u.mode, u.evcode = FATE_CENSORED, MODE_NONE, EV_CENSORED
+    u.j = cur.n_stages[u.c] - 1
+    return cur
+
+
 cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t row, Entry e,
                    Fates *out, Events *ev) noexcept nogil:
     """The circulating phase on stream 1 (reference.circulate), then after_arrest if arrested; a
@@ -278,18 +326,8 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
                     aim(&u, cur, b)
             dt_a = u.death_age - u.a
             if cur != arm.m2 and e.t0 + u.a + (dt if dt < dt_a else dt_a) >= arm.switch_s:
-                # Advance to the switch; the clocks restart under the arm's multipliers, the
-                # anoikis threshold carries over, measured on the new Weibull clock.
-                if u.s:
-                    u.shielded_s += arm.switch_s - e.t0 - u.a
-                u.a = arm.switch_s - e.t0
-                if anoikis_on:
-                    spend(&u, cur)
-                    u.w = pow(u.a / arm.m2.anoikis_eta_s, arm.m2.anoikis_beta)  # the new clock, read now
-                cur = arm.m2
+                cur = switch_models(arm, cur, e, &u, anoikis_on)
                 ur = unit_rates(cur, e)
-                if anoikis_on:
-                    aim(&u, cur, ur[(2 * u.c + u.s) * STATE_RATES + N_CIRC])
                 continue
             steps += 1
             st = budget_check(steps, arm.max_steps)
@@ -311,17 +349,8 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
             u.a += dt
             u.t_end = e.t0 + u.a
             h = ctc_circ_hazard[choose_by_sums(cr, cr + N_CIRC + 1, N_CIRC, ctcsim_uniform(&g) * total)]
-            if ctc_hazard_kind[h] == KIND_STAGE:
-                if not move_on(m, cur, &g, e, &u, unit, ev):
-                    return STATUS_EVENTS_FULL
-            elif ctc_hazard_kind[h] == KIND_TOGGLE:
-                u.s = 1 - u.s
-                if not emit(ev, unit, u.t_end, EV_SHIELD_ON if u.s else EV_SHIELD_OFF, u.c, u.s):
-                    return STATUS_EVENTS_FULL
-            elif ctc_hazard_kind[h] == KIND_ARREST:
-                u.fate, u.mode, u.evcode = FATE_ARRESTED, ctc_hazard_to[h], ctc_hazard_event[h]
-            else:
-                u.fate, u.evcode = ctc_hazard_to[h], ctc_hazard_event[h]
+            if not take_channel(h, m, cur, &g, e, &u, unit, ev):
+                return STATUS_EVENTS_FULL
         st = end_circulation(arm, unit, row, &u, steps, out, ev)
         if st != STATUS_DONE or u.fate != FATE_ARRESTED:
             return st
@@ -338,21 +367,9 @@ cdef int circulate(const Arm *arm, const uint64_t *key, int64_t unit, int64_t ro
         if st != RELEASED:
             return st
         steps = steps_io
-        # Released at time t: leave the bed by flow, as after its last stage.  The threshold was
-        # spent up to the arrest under the model then; the clock is read at the release (under the
-        # model now) and the scale is set at the next step; no anoikis acts in the capillary.
-        u.releases += 1
-        if anoikis_on:
-            spend(&u, cur)
-        cur = m if t < arm.switch_s else arm.m2
+        cur = released(arm, cur, e, &u, t, anoikis_on)
         ur = unit_rates(cur, e)
-        u.a = t - e.t0
-        u.t_end = t
-        if anoikis_on:
-            u.w, u.b, u.death_age = weibull_clock(cur, u.a), 0.0, INFINITY
-        u.fate, u.mode, u.evcode = FATE_CENSORED, MODE_NONE, EV_CENSORED
-        u.j = cur.n_stages[u.c] - 1
-        if not move_on(m, cur, &g, e, &u, unit, ev):
+        if not move_on(m, cur, &g, e, &u, unit, ev):  # leave the bed by flow, as after its last stage
             return STATUS_EVENTS_FULL
 
 

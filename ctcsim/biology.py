@@ -106,18 +106,20 @@ class Biology:
                             doc="P(dormant) of each extravasated cell; a cluster's colony starts from the rest [U]")
     k_wake_per_s: float = spec(float, 1.0e-7, check=non_negative, doc="dormant cells wake, times inflammation [U]")
     k_dormant_death_per_s: float = spec(float, 1.0e-7, check=non_negative,
-                                        doc="dormant cells die, times macrophage [U]")
+                                        doc="dormant cells die [U]")
     birth_per_s: float = spec(float, 1.16e-5, check=non_negative, doc="division per cell, times growth [U: ~1/day]")
-    death_per_s: float = spec(float, 0.93e-5, check=non_negative, doc="cell death per cell, times macrophage [U]")
+    death_per_s: float = spec(float, 0.93e-5, check=non_negative, doc="cell death per cell [U]")
     k_regression_per_s: float = spec(float, 1.0e-6, check=non_negative,
-                                     doc="micrometastasis regression, times macrophage [U]")
+                                     doc="micrometastasis regression [U]")
     micro_cells: int = spec(int, 16, check=at_least(1), doc="cells of a micrometastasis (Luzzi 1998: 4-16)")
     macro_cells: float = spec(float, 1.0e6, check=positive, doc="cells of a macrometastasis (~1 mm^3) [U]")
 
 
 # Organ soil factors (Scenario.soil; hazards.HAZARDS names which each scales): the niche scales
-# extravasation, inflammation waking, the macrophages deaths and regression, and growth the
-# colony's divisions, where the tropism tables put organ preference (seed and soil, Paget 1889).
+# extravasation, inflammation waking, macrophage the killing of arrested units in the vessel (NK
+# cells and resident macrophages act within 12-24 h of arrest, Hanna & Fidler 1980: not on cells
+# that have extravasated), and growth the colony's divisions, where the tropism tables put organ
+# preference (seed and soil, Paget 1889).
 SOIL_FACTORS = ("niche", "inflammation", "macrophage", "growth")
 MULTIPLIABLE = tuple(f.name for f in dataclasses.fields(Biology) if f.metadata["kind"] is float)
 

@@ -77,13 +77,12 @@ HAZARDS: tuple[Hazard, ...] = (
     Hazard("release", "capillary", "release", None, "released", shield="p_release", shield_effect="reduce",
            doc="k_release: the arrested unit is washed back into the blood (Fidler 1970: recirculation "
                "of arrested emboli); platelets stabilise the arrest"),
-    Hazard("dormant_death", "dormant", "state", "died_dormant", "died_dormant", soil="macrophage",
-           doc="k_dormant_death"),
+    Hazard("dormant_death", "dormant", "state", "died_dormant", "died_dormant", doc="k_dormant_death"),
     Hazard("wake", "dormant", "state", "proliferating", "woke", soil="inflammation", doc="k_wake"),
-    Hazard("cell_death", "colony", "cells", "-1", "cell_death", soil="macrophage", doc="death_per_s per cell"),
+    Hazard("cell_death", "colony", "cells", "-1", "cell_death", doc="death_per_s per cell"),
     Hazard("division", "colony", "cells", "+1", "division", factor="proliferation", soil="growth",
            doc="birth_per_s per cell"),
-    Hazard("regression", "micrometastasis", "state", "regressed", "regressed", soil="macrophage",
+    Hazard("regression", "micrometastasis", "state", "regressed", "regressed",
            doc="k_regression, against growth to macro_cells (the large-colony approximation)"),
 )
 

@@ -21,10 +21,10 @@ from ctcsim import simulate
 PINNED = {
     "rich, fast after arrest, arm from 60 s": ("0a60696cee1b7f6209d9828ea56375c480dcaf9b3a236a653402d756f3fe91db",
                                                "a26c80f4ca5d95b6be0f02d38e718c7b2a16e2bcd3f390ccffcbaab45df1b9a9"),
-    "breast": ("dd4faf0af582cd1b497f8837298ba529a3c3e7b12851d0b6ee10e128a73f793d",
-               "2104c183e005e85f49184693ce7d8745176e1488972ed554c6eba143bf29efcd"),
-    "luzzi1998": ("8faa56336eabc6bbb526e7452f394309bae4e923f6a0957425f5860660184cf9",
-                  "faf9d57d342d218d3c47a2bd3c63a4374b9be698997da56170307e03f937df63"),
+    "breast": ("7b2d2e62cde73b54e3be2158d60d3f30730226cdf0bf284d075bb76d8824d0e8",
+               "5981158b488281f35ccf93d884be72c9fb337c714d85e6455731d8f1f2233afd"),
+    "luzzi1998": ("0e0da8cf2dda9de8ff09a8d61c1dd38219f96bf0f450af84cad9daecd04b4f10",
+                  "ce9f1f239f3941c6f50d7407a9832785756b4220a41e5c1364f10d360d69c5f4"),
     "rich, as recorded with cluster_trap_exponent": ("07fc135cf12b928baebec71a15dbbe48cd3a40a4ac991f692d290ddd45501828",
                                                      "f98600399057ab30c2164e085dce518ea991c5e6fdb1b30405f318f1381650e1"),
 }

@@ -50,7 +50,7 @@ def commented(s: Scenario, source: str = "", inline_anatomy: bool = False) -> st
     out += ["", *_tropism_comment(s, prim.name), "[adhesion]"]
     out += [_line(o, x, c.get("adhesion", o)) for o, x in adhesion.items()]
     out += ["", "# Per organ, after arrest: soil factors (niche: extravasation; inflammation: waking; macrophage:",
-            "# deaths and regression; growth: the colony's divisions, where the tropism table puts seed and soil).",
+            "# killing in the capillary; growth: the colony's divisions, where the tropism table puts seed and soil).",
             "[soil]"]
     for organ, factors in soil.items():
         notes = [f"{k}: {c.get(f'soil.{organ}', k)[2:]}" for k in factors if c.get(f"soil.{organ}", k)]

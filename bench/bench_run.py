@@ -51,13 +51,13 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
 
 
-def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: str | None = None,
+def run(units: int | None, workdir: Path, events: bool, threads: int, scenario: str,
         keep: bool = False, repo: Path = REPO) -> dict:
     """One `ctcsim run` process of the checkout ``repo`` (``units`` None: the scenario's own
     number); its figures, with its run.json as ``record``, and its run directory deleted
     afterwards unless ``keep``."""
-    out = workdir / f"run-{Path(scenario).stem if scenario else 'default'}-{units}-{threads}"
-    cmd = [sys.executable, "-m", "ctcsim.cli", "run", *([scenario] if scenario else []), "--seed", "1", "-o", str(out),
+    out = workdir / f"run-{Path(scenario).stem}-{units}-{threads}"
+    cmd = [sys.executable, "-m", "ctcsim.cli", "run", scenario, "--seed", "1", "-o", str(out),
            "-q", "--json", "--threads", str(threads)] + (["-n", str(units)] if units else []) \
         + (["--events"] if events else [])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}

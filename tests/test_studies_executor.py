@@ -30,7 +30,7 @@ def test_a_run_on_two_dask_worker_processes_writes_the_files_two_threads_write(t
     """1,100,000 units: 2 part files (a full one of 2**20 units and a short one) and 34 chunks
     as tasks; bench/bench_studies.py compares 1e7 units the same way (10 part files).  On the
     colorectal built-in (a few core steps a unit): the default breast circulates for hours
-    (Meng's half-life), ~30x the CPU."""
+    (Meng's half-life), ~13x the CPU a unit (bench/RESULTS.md)."""
     for name, how in (("threads", ["--threads", "2"]), ("dask", ["--workers", "2"])):
         r = CliRunner().invoke(main, ["run", "colorectal", "-n", "1100000", "--chunk-size", "32768", "--seed", "5",
                                       "-o", str(tmp_path / name), "-q"] + how)

@@ -117,7 +117,7 @@ def test_builtin_table_reproduces_its_series_with_the_rest_of_preference_in_grow
 def test_default_breast_units_do_not_die_at_the_instant_of_arrest():
     """Chambers 2002, Koop 1995: most arrested cells survive and extravasate.  No compatibility
     draw is left: no arrested unit of the default breast scenario dies at its arrest time."""
-    f = simulate(sc.builtin_scenario("breast"), 6_000, seed=5).fates.to_pandas()  # ~80 us a breast unit
+    f = simulate(sc.builtin_scenario("breast"), 6_000, seed=5).fates.to_pandas()  # ~35 us of CPU a breast unit (bench/RESULTS.md)
     arrested = f[f.fate == "arrested"]
     assert len(arrested) > 5_000
     assert not ((arrested.post_arrest == "died_in_capillary") & (arrested.post_arrest_time_s == arrested.fate_time_s)).any()
@@ -160,8 +160,8 @@ def test_compiled_soil_comes_from_inline_then_table_then_one():
 # The chi-square test: 1e-3 per primary.
 FAMILY_ALPHA, CHI2_ALPHA = 1e-3, 1e-3
 N_UNITS = 100_000  # per simulation; the tolerances below are derived from it
-# Breast units circulate for hours (~80 us each, 30x the others): fewer of them. Their error
-# then stays far below the series' (share se ~0.004 at 2e4 units against 0.03 at n = 276).
+# Breast units circulate for hours (~35 us of CPU each, ~13x a colorectal unit): fewer of them. Their error
+# then stays far below the series' (share se ~0.005 at 2e4 units, ~1e4 arrests in the fitted organs, against 0.03 at n = 276).
 UNITS = {"breast": 20_000}
 
 

@@ -200,9 +200,7 @@ def generate_pxi() -> str:
     def carray(name, values):
         return f"    static const int {name}[{max(len(values), 1)}] = {{{', '.join(map(str, values)) or '0'}}};"
 
-    factor_of = [FACTORS.index(h.factor) if h.factor else -1 for h in HAZARDS]
     tables = [  # (C name, values)
-        ("ctc_factor_of", factor_of),
         ("ctc_circ_hazard", [index(h.name) for h in channels["circulating"]]),
         ("ctc_hazard_kind", [KINDS.index(h.kind) for h in HAZARDS]),
         ("ctc_hazard_to", [code(h) for h in HAZARDS]),

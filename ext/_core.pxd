@@ -67,8 +67,8 @@ cdef struct Model:
     double diameter_median_um, diameter_sigma_log
     int n_tgrid
     const double *entry_time_grid_s   # [M], inverse CDF of the entry time
-    const double *cluster_factor      # [N_FACTORS][K]
-    const double *phenotype_factor    # [N_FACTORS][3]
+    const double *unit_factor         # [K][3][N_HAZARDS]: each hazard's factor on a unit of cluster size k
+                                      # and phenotype p (CompiledModel.unit_factors; 1 for hazards without one)
     double t_max_s
     const double *dormancy_prob       # [C], per founder cell
     int micro_cells

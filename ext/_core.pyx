@@ -120,14 +120,6 @@ cdef inline bint trapped_on_entry(const Model *m, ctcsim_rng *g, int c, double d
     return q >= 1.0 or (q > 0.0 and ctcsim_uniform(g) < q)
 
 
-cdef inline void unit_factors(const Model *m, int k, int p, double *f) noexcept nogil:
-    """f[h]: the unit's factor on hazard h (its factor group's cluster x phenotype factor, or 1)."""
-    cdef int h, g
-    for h in range(N_HAZARDS):
-        g = ctc_factor_of[h]
-        f[h] = m.cluster_factor[g * m.n_cluster + k - 1] * m.phenotype_factor[g * 3 + p] if g >= 0 else 1.0
-
-
 cdef inline int budget_check(int64_t steps, int64_t max_steps) noexcept nogil:
     """Every 4096 steps: over the step budget (exact to 4096 steps), or asked to stop."""
     if (steps & STOP_CHECK_MASK) != 0:
@@ -189,6 +181,11 @@ cdef Entry draw_entry(const Model *m, const uint64_t *key, int64_t unit) noexcep
 cdef struct Walk:
     int c, j, s, beds, fate, mode, evcode, releases
     double a, budget, w, b, death_age, shielded_s, t_end
+
+
+cdef inline const double *unit_factors(const Model *m, Entry e) noexcept nogil:
+    """The unit's factor on each hazard (N_HAZARDS numbers)."""
+    return m.unit_factor + ((e.k - 1) * 3 + e.p) * N_HAZARDS
 
 
 cdef inline const double *unit_rates(const Model *m, Entry e) noexcept nogil:
@@ -456,13 +453,12 @@ cdef int after_arrest(const Arm *arm, ctcsim_rng *g, int64_t unit, int64_t row, 
     cdef int64_t steps = steps_io[0]
     cdef const Model *cur = arm.m if t < arm.switch_s else arm.m2
     cdef int state = PA_IN_CAPILLARY, phase = PHASE_CAPILLARY, n = e.k, s = s_io[0], j, h, nch, st
-    cdef double f[N_HAZARDS]
+    cdef const double *f = unit_factors(cur, e)
     cdef double rates[PA_MAX_CHANNELS]
     cdef double base[PA_MAX_CHANNELS]  # phase_rates for (base_phase, base_s, cur); -1: none yet
     cdef bint per_cell[PA_MAX_CHANNELS]
     cdef int base_phase = -1, base_s = -1
     cdef double total, dt
-    unit_factors(cur, e.k, e.p, f)
     while not ctc_final[state]:
         steps += 1
         st = budget_check(steps, arm.max_steps)
@@ -491,7 +487,7 @@ cdef int after_arrest(const Arm *arm, ctcsim_rng *g, int64_t unit, int64_t row, 
         if cur != arm.m2 and t + dt >= arm.switch_s:
             t = arm.switch_s  # the clock restarts under the arm's multipliers
             cur = arm.m2
-            unit_factors(cur, e.k, e.p, f)
+            f = unit_factors(cur, e)
             base_phase = -1
             continue
         if t + dt >= arm.m.t_max_s:
@@ -587,11 +583,12 @@ cdef class CoreModel:
             unit_rate=arr(unit_rate_table(model, rate), f8),
             entry_c=arr(model.entry_compartment, np.int32), entry_cum=arr(model.entry_cum, f8),
             cluster_cum=arr(model.cluster_cum, f8), phenotype_cum=arr(model.phenotype_cum, f8),
-            tgrid=arr(model.entry_time_grid_s, f8), cf=arr(model.cluster_factor, f8),
-            pf=arr(model.phenotype_factor, f8), trap_slope=arr(slope, f8), trap_offset=arr(offset, f8),
+            tgrid=arr(model.entry_time_grid_s, f8), unit_factor=arr(unit_factor_table(model), f8),
+            trap_slope=arr(slope, f8), trap_offset=arr(offset, f8),
             dorm=arr(model.dormancy_prob, f8),
         )
-        if len(a["cf"]) != N_FACTORS * len(a["cluster_cum"]) or len(a["pf"]) != N_FACTORS * 3:
+        if np.shape(model.cluster_factor) != (N_FACTORS, len(a["cluster_cum"])) \
+                or np.shape(model.phenotype_factor) != (N_FACTORS, 3):
             raise ValueError("factor tables must have one row per factor group in hazards.FACTORS")
         self._keep.append(a)
         cdef const int8_t[::1] i8
@@ -611,8 +608,7 @@ cdef class CoreModel:
         m.cluster_cum = dptr(a["cluster_cum"])
         m.phenotype_cum = dptr(a["phenotype_cum"])
         m.entry_time_grid_s = dptr(a["tgrid"])
-        m.cluster_factor = dptr(a["cf"])
-        m.phenotype_factor = dptr(a["pf"])
+        m.unit_factor = dptr(a["unit_factor"])
         m.trap_slope = dptr(a["trap_slope"])
         m.trap_offset = dptr(a["trap_offset"])
         m.dormancy_prob = dptr(a["dorm"])
@@ -633,6 +629,13 @@ cdef class CoreModel:
         m.macro_cells = model.macro_cells
         post = [i for i in range(N_HAZARDS) if i not in model.circulating_channels() and i != H_TIME_DEPENDENT]
         m.after_arrest_on = bool(np.any(rate[post] > 0))
+
+
+def unit_factor_table(model):
+    """[K, 3, N_HAZARDS]: CompiledModel.unit_factors of every unit kind, one product each, as
+    the kernel formed them at each arrest."""
+    K = model.cluster_factor.shape[1]
+    return np.array([[model.unit_factors(k, p) for p in range(3)] for k in range(1, K + 1)])
 
 
 def unit_rate_table(model, rate):

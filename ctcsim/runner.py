@@ -146,9 +146,10 @@ def event_batch(arm: Arm, arms: list[str] | None, cols: dict) -> pa.RecordBatch:
     })
 
 
-def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: bool):
-    """Core columns for units [start, stop): (fates, list of event column dicts)."""
-    fates = _core.new_fate_buffers(stop - start)
+def run_units(arm: Arm, key: tuple[int, int], start: int, stop: int, events: bool, fates: dict | None = None):
+    """Core columns for units [start, stop): (fates, list of event column dicts); ``fates``:
+    columns to write them into (of stop - start rows; views of a larger chunk's, say)."""
+    fates = _core.new_fate_buffers(stop - start) if fates is None else fates
     if not events:
         nxt, _, status = _core.run_chunk(arm.core, key[0], key[1], start, stop, fates)
         raise_for_status(status, nxt)

@@ -153,10 +153,10 @@ def test_a_failing_part_stops_the_run_keeps_finished_parts_and_resume_completes_
     name = "two arms, events, 5 parts per arm"
     plan = prepared(tmp_path / "r", name, monkeypatch)
 
-    def fails_at_unit_5000(arm, key, start, stop, events):
+    def fails_at_unit_5000(arm, key, start, stop, events, fates=None):
         if start == 5000 and arm.name == "control":
             raise SimulationError(5000, 99, "a test's failure")
-        return run_units(arm, key, start, stop, events)
+        return run_units(arm, key, start, stop, events, fates)
 
     monkeypatch.setattr(jobs, "run_units", fails_at_unit_5000)
     with pytest.raises(SimulationError, match="unit 5000: a test's failure"):
@@ -166,6 +166,43 @@ def test_a_failing_part_stops_the_run_keeps_finished_parts_and_resume_completes_
     assert ("control", 2) not in done and {("control", 0), ("control", 1)} & done, done
     monkeypatch.setattr(jobs, "run_units", run_units)
     assert digests(rundir.execute(rundir.prepare_resume(plan.path))) == PINNED[name]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_a_run_of_fewer_parts_than_threads_simulates_on_every_thread_with_the_same_bytes(tmp_path, monkeypatch,
+                                                                                         threads):
+    """One part on 2 or 3 threads: its chunks are simulated ahead on helper threads, in slices
+    (here 16 units, so each chunk of 50 is cut in four) written into the chunk's columns, while
+    the part's thread writes; the files and summary are the pinned ones."""
+    name = "one arm, events, 2 row groups, chunks of 50"
+    monkeypatch.setattr(jobs, "SLICE_UNITS", 16)
+    where, original = set(), jobs.run_units
+
+    def run_units_here(*args):
+        where.add(threading.current_thread().name.split("_")[0])
+        return original(*args)
+
+    monkeypatch.setattr(jobs, "run_units", run_units_here)
+    assert digests(make(tmp_path / "r", name, threads, monkeypatch)) == PINNED[name]
+    assert where == {"ctcsim-chunk"}
+
+
+def test_a_failing_slice_on_a_helper_thread_ends_the_run_and_leaves_nothing_running(tmp_path, monkeypatch):
+    """The core's error in a slice simulated ahead ends a one-part run with that error; no
+    temporary file is left and no helper thread outlives the run."""
+    name = "one arm, events, 2 row groups, chunks of 50"
+    monkeypatch.setattr(jobs, "SLICE_UNITS", 16)
+
+    def fails_at_unit_7216(arm, key, start, stop, events, fates=None):
+        if start == 7216:
+            raise SimulationError(7216, 99, "a test's failure")
+        return run_units(arm, key, start, stop, events, fates)
+
+    monkeypatch.setattr(jobs, "run_units", fails_at_unit_7216)
+    with pytest.raises(SimulationError, match="unit 7216: a test's failure"):
+        make(tmp_path / "r", name, 2, monkeypatch)
+    assert not list((tmp_path / "r").rglob("*.tmp"))
+    assert not [t for t in threading.enumerate() if t.name.startswith("ctcsim-chunk")]
 
 
 def test_a_part_job_that_cannot_see_the_run_directory_refuses_in_one_line(tmp_path, monkeypatch):

@@ -9,11 +9,14 @@ returns a ``PartDone``, which the driver records and whose tally it merges (a me
 does not depend on the order parts end).  ``tally_part`` does the counting for a part
 already on disk (a resume).  ``run_parts`` runs such jobs on threads.
 
-The two hooks are for threads of one process: ``on_chunk(units)`` after each chunk (progress),
-and ``stop``, an event set to abandon the part before its next chunk.
+The hooks are for threads of one process: ``on_chunk(units)`` after each chunk (progress),
+``stop``, an event set to abandon the part before its next chunk, and ``helpers``, threads
+that would otherwise idle (a run of fewer parts than threads: the quick start's is one part),
+which simulate the part's next chunks while its own thread writes and tallies.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import itertools
@@ -29,6 +32,7 @@ import pyarrow.parquet as pq
 from ..analysis import COLUMNS as SUMMARY_COLUMNS
 from ..analysis import Tally
 from ..errors import Cancelled
+from .._core import new_fate_buffers
 from ..runner import Arm, event_batch, fate_batch, run_units, seed_key
 from . import format as fmt
 from . import parts
@@ -58,13 +62,62 @@ class _Clock:
         self.spent = dict.fromkeys(STAGES, 0.0)
         self.last = time.thread_time()
 
-    def __call__(self, stage: str):
+    def __call__(self, stage: str, elsewhere: float = 0.0):
+        """Charge the time since the last call to ``stage``, and ``elsewhere``: CPU seconds
+        another thread spent on it for this part."""
         now = time.thread_time()
-        self.spent[stage] += now - self.last
+        self.spent[stage] += now - self.last + elsewhere
         self.last = now
 
 
-def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None = None, stop=None) -> PartDone:
+SLICE_UNITS = 1 << 13  # units a helper simulates at a time: a small run's few chunks spread over every thread
+
+
+def _chunks(compiled, key, md, first: int, last: int, stop, helpers: ThreadPoolExecutor | None):
+    """Each chunk of units [first, last) in order: (units, fates, events, CPU seconds other
+    threads spent simulating it).  With ``helpers``, the next chunk is simulated on its threads
+    while this one is written, in slices of SLICE_UNITS units written into the chunk's columns;
+    else each chunk is simulated here when asked for."""
+    size, events = md["chunk_size"], md["events"]
+
+    def simulate(start, end, fates):
+        t = time.thread_time()
+        events_of_slice = run_units(compiled, key, start, end, events, fates)[1]
+        return events_of_slice, time.thread_time() - t
+
+    def ahead(start, end):
+        fates = new_fate_buffers(end - start)
+        rows = {s: slice(s - start, s - start + SLICE_UNITS) for s in range(start, end, SLICE_UNITS)}
+        return end - start, fates, [helpers.submit(simulate, s, min(s + SLICE_UNITS, end),
+                                                   {k: v[r] for k, v in fates.items()}) for s, r in rows.items()]
+
+    def done(units, fates, slices):
+        results = [f.result() for f in slices]
+        return units, fates, [e for ev, _ in results for e in ev], sum(seconds for _, seconds in results)
+
+    pending = collections.deque()  # chunks simulated ahead, in unit order: (units, fates, futures of its slices)
+    try:
+        for start in range(first, last, size):
+            if stop is not None and stop.is_set():
+                raise Cancelled()
+            end = min(start + size, last)
+            if helpers is None:
+                yield (end - start, *run_units(compiled, key, start, end, events), 0.0)
+                continue
+            pending.append(ahead(start, end))
+            if len(pending) > 1:
+                yield done(*pending.popleft())
+        while pending:
+            yield done(*pending.popleft())
+    finally:  # abandoned (an error, a stop): nothing left running on the part's behalf
+        slices = [f for _, _, chunk in pending for f in chunk]
+        for future in slices:
+            future.cancel()
+        futures.wait(slices)
+
+
+def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None = None, stop=None,
+               helpers: ThreadPoolExecutor | None = None) -> PartDone:
     """Simulate, write and tally part ``part`` of ``arm`` (see the module docstring)."""
     clock = _Clock()
     md = plan.metadata
@@ -76,16 +129,13 @@ def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None
     per_part = md["chunks_per_part"] * md["chunk_size"]
     first, last = part * per_part, min(md["n_units"], (part + 1) * per_part)
     tally, event_rows, files = Tally([arm]), 0, {}
+    chunks = _chunks(compiled, key, md, first, last, stop, helpers)  # a generator: nothing runs yet
     try:
         for table, schema in fmt.schemas(compiled, md).items():
             files[table] = PartFile(plan.path, parts.relative(table, arm, part), schema)
         clock("parquet")
-        for start in range(first, last, md["chunk_size"]):
-            if stop is not None and stop.is_set():
-                raise Cancelled()
-            end = min(start + md["chunk_size"], last)
-            fates, events = run_units(compiled, key, start, end, md["events"])
-            clock("simulate")
+        for units, fates, events, elsewhere in chunks:
+            clock("simulate", elsewhere)
             batches = [event_batch(compiled, None, e) for e in events]
             fate_rows = fate_batch(compiled, None, fates)
             clock("batches")
@@ -98,12 +148,13 @@ def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None
                             fates["fate_time_s"], fates["entry_time_s"])
             clock("tally")
             if on_chunk is not None:
-                on_chunk(end - start)
+                on_chunk(units)
         for table in ("events", "fates"):  # events first: a fates file under its final name has its events
             if table in files:
                 files[table].close()
         clock("parquet")
     except BaseException:
+        chunks.close()  # the chunks still simulated ahead are cancelled or waited for
         for f in files.values():
             f.discard()
         raise
@@ -127,10 +178,12 @@ def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
 
 
 def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Callable[[int], None],
-              threads: int = 1, executor=None):
+              threads: int = 1, executor=None, parts_to_write: int | None = None):
     """Run part jobs ``(function, arm, part)`` on ``threads`` threads of this process, or on
     ``executor`` (``ctcsim.studies.executor``); ``finished`` and ``chunk_done`` are called on
-    this thread, as parts and chunks end, in any order.
+    this thread, as parts and chunks end, in any order.  When ``parts_to_write`` (the
+    write_part jobs in ``work``) is fewer than the threads, as many more threads of this process
+    simulate their chunks ahead (``write_part``'s ``helpers``), so that every core works however small the run.
 
     ``work`` is read as jobs are submitted, at most one more than can run at once waiting or
     running (a run of 1e12 units has a million parts).  On any exception, parts under way
@@ -145,15 +198,20 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
     stop = threading.Event()
     running = {}  # future -> its job's function
     work = iter(work)
+    slots = threads if own else executor.slots
+    few = in_process and parts_to_write is not None and 0 < parts_to_write < slots
+    helpers = ThreadPoolExecutor(slots, thread_name_prefix="ctcsim-chunk") if few else None
 
     def submit():
         for function, arm, part in itertools.islice(work, 1):
-            future = pool.submit(function, plan, arm, part, *((messages.put, stop) if in_process else ()))
+            hooks = (messages.put, stop) + ((helpers,) if helpers and function is write_part else ()) \
+                if in_process else ()
+            future = pool.submit(function, plan, arm, part, *hooks)
             running[future] = function
             future.add_done_callback(messages.put)
 
     try:
-        for _ in range((threads if own else executor.slots) + 1):
+        for _ in range(slots + 1):
             submit()
         while running:
             message = messages.get()
@@ -179,3 +237,5 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
     finally:
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
+        if helpers:
+            helpers.shutdown(wait=True, cancel_futures=True)

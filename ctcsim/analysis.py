@@ -131,9 +131,9 @@ class Tally:
         table = where.reshape(len(POST_ARREST), width)
         self.after[arm] += table.sum(axis=1)
         for counts, rows in ((self.organs[arm], slice(None)), (self.alive[arm], ~_GONE)):
-            organs = table[rows, 1:].sum(axis=0)
-            for i in np.flatnonzero(organs):
-                counts[organ_names[i]] = counts.get(organ_names[i], 0) + int(organs[i])
+            for name, k in zip(organ_names, table[rows, 1:].sum(axis=0).tolist()):  # Python ints: no numpy scalars
+                if k:
+                    counts[name] = counts.get(name, 0) + k
 
     def merge(self, other: "Tally"):
         """Add the units of ``other`` (units not counted here)."""

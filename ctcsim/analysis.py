@@ -50,6 +50,9 @@ N_BINS = 1 + BINS_PER_DECADE * DECADES  # bin 0 holds times below T_MIN_S
 MEDIAN_RESOLUTION = 10 ** (1 / BINS_PER_DECADE) - 1  # relative width of a bin
 COLUMNS = ["arm", "fate", "organ", "entry_time_s", "fate_time_s", "post_arrest"]
 _ARRESTED = FATES.index("arrested")
+# A histogram cell (ext/_tally.pyx's Cell): its count and extremes side by side, so that counting a
+# unit touches one cache line (mostly) rather than one in each of three arrays.
+CELL = np.dtype([("n", np.int64), ("lo", np.float64), ("hi", np.float64)])
 _GONE = np.isin(np.arange(len(POST_ARREST)), [POST_ARREST.index(o) for o in GONE])  # outcome code -> no longer alive
 
 
@@ -64,27 +67,39 @@ class Tally:
         self.horizon_s = horizon_s                   # the end of observation, stated in the summary
         self.arms: list[str] = []                    # report order: ``arms``, then as met
         self.organs: dict[str, dict[str, int]] = {}  # arm -> organ -> arrested units
-        self.hist: dict[str, np.ndarray] = {}       # arm -> units per cell (fate * N_BINS + time bin)
-        self.lo: dict[str, np.ndarray] = {}          # arm -> smallest time per cell
-        self.hi: dict[str, np.ndarray] = {}          # arm -> largest time per cell
+        self.cells: dict[str, np.ndarray] = {}      # arm -> per cell (fate * N_BINS + time bin): CELL
         self.after: dict[str, np.ndarray] = {}       # arm -> units per post-arrest outcome
         self.alive: dict[str, dict[str, int]] = {}   # arm -> organ -> arrested units alive at the end
         for a in arms:
             self._open(a)
 
     def _open(self, arm: str):
-        if arm not in self.hist:
+        if arm not in self.cells:
             self.arms.append(arm)
             self.organs[arm] = {}
-            self.hist[arm] = np.zeros(len(FATES) * N_BINS, np.int64)
-            self.lo[arm] = np.full(len(FATES) * N_BINS, np.inf)
-            self.hi[arm] = np.full(len(FATES) * N_BINS, -np.inf)
+            self.cells[arm] = cells = np.zeros(len(FATES) * N_BINS, CELL)
+            cells["lo"], cells["hi"] = np.inf, -np.inf
             self.after[arm] = np.zeros(len(POST_ARREST), np.int64)
             self.alive[arm] = {}
 
+    @property
+    def hist(self) -> dict[str, np.ndarray]:
+        """Per arm, the units per cell."""
+        return {a: c["n"] for a, c in self.cells.items()}
+
+    @property
+    def lo(self) -> dict[str, np.ndarray]:
+        """Per arm, the smallest time per cell (inf: none)."""
+        return {a: c["lo"] for a, c in self.cells.items()}
+
+    @property
+    def hi(self) -> dict[str, np.ndarray]:
+        """Per arm, the largest time per cell (-inf: none)."""
+        return {a: c["hi"] for a, c in self.cells.items()}
+
     def n(self) -> dict[str, int]:
         """Units counted so far, per arm."""
-        return {a: int(t.sum()) for a, t in self.hist.items()}
+        return {a: int(c["n"].sum()) for a, c in self.cells.items()}
 
     def add(self, batch: pa.RecordBatch | pa.Table, arm: str | None = None):
         """Units as Arrow columns (``COLUMNS``), categories as labels in any dictionary order;
@@ -119,15 +134,15 @@ class Tally:
         fate_time, entry_time = (np.ascontiguousarray(x, np.float64) for x in (fate_time, entry_time))
         first, table = _bin_table()
         odd, odd_time = np.empty(len(fate), np.int64), np.empty(len(fate))
-        hist, lo, hi = self.hist[arm], self.lo[arm], self.hi[arm]
         n_odd = _tally.tally_chunk(fate, np.ascontiguousarray(organ, np.int32), np.ascontiguousarray(after, np.int8),
-                                   fate_time, entry_time, table, first, _CELL_SHIFT, N_BINS, hist, lo, hi, where,
+                                   fate_time, entry_time, table, first, _CELL_SHIFT, N_BINS, self.cells[arm], where,
                                    width, odd, odd_time)
         if n_odd:
             times = odd_time[:n_odd]
             with np.errstate(divide="ignore", invalid="ignore"):
                 logs = np.log10(times)
-            _tally.tally_logs(odd[:n_odd], logs, times, fate, math.log10(T_MIN_S), BINS_PER_DECADE, N_BINS, hist, lo, hi)
+            _tally.tally_logs(odd[:n_odd], logs, times, fate, math.log10(T_MIN_S), BINS_PER_DECADE, N_BINS,
+                              self.cells[arm])
         table = where.reshape(len(POST_ARREST), width)
         self.after[arm] += table.sum(axis=1)
         for counts, rows in ((self.organs[arm], slice(None)), (self.alive[arm], ~_GONE)):
@@ -139,9 +154,10 @@ class Tally:
         """Add the units of ``other`` (units not counted here)."""
         for a in other.arms:
             self._open(a)
-            self.hist[a] += other.hist[a]
-            np.minimum(self.lo[a], other.lo[a], out=self.lo[a])
-            np.maximum(self.hi[a], other.hi[a], out=self.hi[a])
+            mine, theirs = self.cells[a], other.cells[a]
+            mine["n"] += theirs["n"]
+            np.minimum(mine["lo"], theirs["lo"], out=mine["lo"])
+            np.maximum(mine["hi"], theirs["hi"], out=mine["hi"])
             self.after[a] += other.after[a]
             for mine, theirs in ((self.organs[a], other.organs[a]), (self.alive[a], other.alive[a])):
                 for o, k in theirs.items():
@@ -150,7 +166,7 @@ class Tally:
     def summary(self) -> dict:
         arms = {}
         for a in self.arms:
-            hist, lo, hi = (x[a].reshape(len(FATES), N_BINS) for x in (self.hist, self.lo, self.hi))
+            hist, lo, hi = (self.cells[a][x].reshape(len(FATES), N_BINS) for x in ("n", "lo", "hi"))
             counts = hist.sum(axis=1)
             n = int(counts.sum())
             if n == 0:

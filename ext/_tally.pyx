@@ -32,13 +32,19 @@ cdef union Bits:
     int64_t i
 
 
-cdef inline void count(int64_t cell, double t, int64_t *hist, double *lo, double *hi) noexcept nogil:
+cdef struct Cell:  # analysis.CELL: a unit's count and extremes in one place, mostly one cache line
+    int64_t n
+    double lo
+    double hi
+
+
+cdef inline void count(Cell *cell, double t) noexcept nogil:
     """One unit in a cell of the histogram; NaN times compare false, so they do not spread."""
-    hist[cell] += 1
-    if t < lo[cell]:
-        lo[cell] = t
-    if t > hi[cell]:
-        hi[cell] = t
+    cell.n += 1
+    if t < cell.lo:
+        cell.lo = t
+    if t > cell.hi:
+        cell.hi = t
 
 
 cdef bint codes_in_range(const int8_t[::1] fate, const int32_t[::1] organ, const int8_t[::1] after,
@@ -76,8 +82,7 @@ cdef inline const int64_t *entry_of(const double *fate_time, const double *entry
 
 cdef Py_ssize_t tally_block(const int8_t *fate, const int32_t *organ, const int8_t *after, const double *fate_time,
                             const double *entry_time, Py_ssize_t n, Py_ssize_t ahead, const int64_t *bins,
-                            int64_t first, int64_t last, int shift, int64_t n_bins, int64_t *hist, double *lo,
-                            double *hi, int64_t *where, int64_t width, Py_ssize_t row, int64_t *odd,
+                            int64_t first, int64_t last, int shift, int64_t n_bins, Cell *cells, int64_t *where, int64_t width, Py_ssize_t row, int64_t *odd,
                             double *odd_time, Py_ssize_t n_odd) noexcept nogil:
     """``tally_chunk`` for ``n`` <= BLOCK units at ``row``, in two passes: their cells, fetching
     the table entries AHEAD units on (of the ``ahead`` units there are) and the cells' counts,
@@ -101,21 +106,20 @@ cdef Py_ssize_t tally_block(const int8_t *fate, const int32_t *organ, const int8
             n_odd += 1
         else:
             cell[i] = fate[i] * n_bins + b
-            TALLY_PREFETCH(&hist[cell[i]])
-            TALLY_PREFETCH(&lo[cell[i]])
-            TALLY_PREFETCH(&hi[cell[i]])
+            TALLY_PREFETCH(&cells[cell[i]])
+            TALLY_PREFETCH(&cells[cell[i]].hi)  # the cell's last byte: the next line for a quarter of cells
     for i in range(n):
         if cell[i] >= 0:
-            count(cell[i], time[i], hist, lo, hi)
+            count(&cells[cell[i]], time[i])
     return n_odd
 
 
 def tally_chunk(const int8_t[::1] fate, const int32_t[::1] organ, const int8_t[::1] after,
                 const double[::1] fate_time, const double[::1] entry_time,
                 const int64_t[::1] bins, int64_t first, int shift, int64_t n_bins,
-                int64_t[::1] hist, double[::1] lo, double[::1] hi, int64_t[::1] where, int64_t width,
+                Cell[::1] cells, int64_t[::1] where, int64_t width,
                 int64_t[::1] odd, double[::1] odd_time):
-    """Count units into ``hist``/``lo``/``hi`` (cell fate * n_bins + time bin, the time being
+    """Count units into ``cells`` (cell fate * n_bins + time bin, the time being
     fate_time - entry_time) and ``where`` (post-arrest outcome * width + organ + 1), in place.
 
     ``bins[key - first]`` is the entry (``cell_bin``) of the times whose double's bits shifted by
@@ -123,12 +127,11 @@ def tally_chunk(const int8_t[::1] fate, const int32_t[::1] organ, const int8_t[:
     could not place: their rows are ``odd[:n]`` and their times ``odd_time[:n]``, counted in
     ``where`` but not in the histogram.  A code out of range: ValueError, nothing counted."""
     cdef Py_ssize_t n = fate.shape[0], i, n_odd = 0
-    cdef int64_t n_fates = hist.shape[0] // n_bins, last = bins.shape[0] - 1
+    cdef int64_t n_fates = cells.shape[0] // n_bins, last = bins.shape[0] - 1
     if not (organ.shape[0] == after.shape[0] == fate_time.shape[0] == entry_time.shape[0] == n
             and n <= odd.shape[0] and n <= odd_time.shape[0]):
         raise ValueError("tally_chunk: columns of different lengths")
-    if lo.shape[0] != hist.shape[0] or hi.shape[0] != hist.shape[0] or n_bins * n_fates != hist.shape[0] \
-            or last < 0 or width < 1 or not UNIT_BITS <= shift < 64:
+    if n_bins * n_fates != cells.shape[0] or last < 0 or width < 1 or not UNIT_BITS <= shift < 64:
         raise ValueError("tally_chunk: histogram arrays of different sizes")
     if not codes_in_range(fate, organ, after, n_fates, where.shape[0] // width, width):
         raise ValueError(f"tally: a code out of range (fates 0..{n_fates - 1}, organs -1..{width - 2}, "
@@ -137,7 +140,7 @@ def tally_chunk(const int8_t[::1] fate, const int32_t[::1] organ, const int8_t[:
         for i in range(0, n, BLOCK):
             n_odd = tally_block(&fate[i], &organ[i], &after[i], &fate_time[i], &entry_time[i],
                                 min(BLOCK, n - i), min(BLOCK + AHEAD, n - i), &bins[0], first, last, shift,
-                                n_bins, &hist[0], &lo[0], &hi[0], &where[0], width, i, &odd[0], &odd_time[0], n_odd)
+                                n_bins, &cells[0], &where[0], width, i, &odd[0], &odd_time[0], n_odd)
     return n_odd
 
 
@@ -155,20 +158,18 @@ cdef inline int64_t log_bin(double x, double log_t_min, double per_decade, int64
 
 
 def tally_logs(const int64_t[::1] rows, const double[::1] logs, const double[::1] times, const int8_t[::1] fate,
-               double log_t_min, double per_decade, int64_t n_bins, int64_t[::1] hist, double[::1] lo,
-               double[::1] hi):
+               double log_t_min, double per_decade, int64_t n_bins, Cell[::1] cells):
     """Count the units at ``rows`` (codes checked by ``tally_chunk``), of times ``times``, by
     the bins of their times' log10 ``logs``."""
     cdef Py_ssize_t i, n = rows.shape[0]
-    if logs.shape[0] != n or times.shape[0] != n or lo.shape[0] != hist.shape[0] or hi.shape[0] != hist.shape[0]:
+    if logs.shape[0] != n or times.shape[0] != n:
         raise ValueError("tally_logs: arrays of different lengths")
     for i in range(n):
-        if not 0 <= rows[i] < fate.shape[0] or not 0 <= fate[rows[i]] * n_bins < hist.shape[0]:
+        if not 0 <= rows[i] < fate.shape[0] or not 0 <= fate[rows[i]] * n_bins < cells.shape[0]:
             raise ValueError(f"tally_logs: row {rows[i]} out of range")
     with nogil:
         for i in range(n):
-            count(fate[rows[i]] * n_bins + log_bin(logs[i], log_t_min, per_decade, n_bins), times[i],
-                  &hist[0], &lo[0], &hi[0])
+            count(&cells[fate[rows[i]] * n_bins + log_bin(logs[i], log_t_min, per_decade, n_bins)], times[i])
 
 
 def null_codes(const int32_t[::1] codes, int64_t n_values, uint8_t[::1] valid, int32_t[::1] out):

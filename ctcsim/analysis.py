@@ -82,20 +82,10 @@ class Tally:
             self.after[arm] = np.zeros(len(POST_ARREST), np.int64)
             self.alive[arm] = {}
 
-    @property
-    def hist(self) -> dict[str, np.ndarray]:
-        """Per arm, the units per cell."""
-        return {a: c["n"] for a, c in self.cells.items()}
-
-    @property
-    def lo(self) -> dict[str, np.ndarray]:
-        """Per arm, the smallest time per cell (inf: none)."""
-        return {a: c["lo"] for a, c in self.cells.items()}
-
-    @property
-    def hi(self) -> dict[str, np.ndarray]:
-        """Per arm, the largest time per cell (-inf: none)."""
-        return {a: c["hi"] for a, c in self.cells.items()}
+    # Per arm, views of the cells' fields: units, smallest and largest time (inf, -inf: none) per cell.
+    hist = property(lambda self: {a: c["n"] for a, c in self.cells.items()})
+    lo = property(lambda self: {a: c["lo"] for a, c in self.cells.items()})
+    hi = property(lambda self: {a: c["hi"] for a, c in self.cells.items()})
 
     def n(self) -> dict[str, int]:
         """Units counted so far, per arm."""
@@ -154,10 +144,10 @@ class Tally:
         """Add the units of ``other`` (units not counted here)."""
         for a in other.arms:
             self._open(a)
-            mine, theirs = self.cells[a], other.cells[a]
-            mine["n"] += theirs["n"]
-            np.minimum(mine["lo"], theirs["lo"], out=mine["lo"])
-            np.maximum(mine["hi"], theirs["hi"], out=mine["hi"])
+            cells, others = self.cells[a], other.cells[a]
+            cells["n"] += others["n"]
+            np.minimum(cells["lo"], others["lo"], out=cells["lo"])
+            np.maximum(cells["hi"], others["hi"], out=cells["hi"])
             self.after[a] += other.after[a]
             for mine, theirs in ((self.organs[a], other.organs[a]), (self.alive[a], other.alive[a])):
                 for o, k in theirs.items():
@@ -248,18 +238,18 @@ def _time_bins(t: np.ndarray) -> np.ndarray:
 
 # The tally (ext/_tally.pyx) reads a time's bin from a table indexed by the top 21 bits of its double (sign,
 # exponent, 9 bits of mantissa): a cell of the table spans 0.1-0.2% of its times, less than a bin's 0.23%,
-# so it holds at most one bin edge.  An entry is the bin of the cell's first times (int16, -1: not known)
-# and, for a cell with an edge, where the edge is, to 2**-24 of the cell: times up to unit ``lo`` are in
-# that bin, times from unit ``hi`` in the next, the few between (two units of ~10**-10 either side of
-# the edge) and those beyond the table (t >= 2**34 s, infinite, NaN) take _time_bins' logarithm.  Every
-# part of a cell is one bin's only if it is widened by ~4,000 ulps: far beyond libm's log10 error.  The
-# table (28,000 entries, 225 kB, ~86 kB of it in use by a run's times) stays in a core's cache beside
-# the columns streaming past; it takes ~30 ms to build, once per process.
+# so it holds at most one bin edge.  An entry (int64) is the bin of the cell's first times (top 16 bits;
+# -1: not known) and, for a cell with an edge, where the edge is, to 2**-24 of the cell (the next 24 bits
+# lo, the last 24 hi): times in units up to lo are in that bin, from unit hi in the next.  The few between
+# (two units, ~10**-10 of a time, either side of the edge) and those beyond the table (t >= 2**34 s,
+# infinite, NaN) take _time_bins' logarithm.  A part of a cell is one bin's only if it is so widened by
+# ~4,000 ulps: far beyond libm's log10 error.  The table (28,000 entries, 225 kB, ~86 kB of it under a
+# run's times) stays in a core's cache beside the columns streaming past; it takes a few ms to build.
 _CELL_SHIFT = 43
 _UNIT_BITS = 24  # an edge's place in its cell, in 2**(_CELL_SHIFT - _UNIT_BITS) ulps
 _ALL = (1 << _UNIT_BITS) - 1  # lo and hi of a cell without an edge: every unit is in its bin
 _TABLE_LO, _TABLE_HI = 2.0 ** -21, 2.0 ** 34  # every time below _TABLE_LO is in bin 0
-_MARGIN = 2.0 ** -40
+_MARGIN = 2.0 ** -40  # the widening: ~4,000 ulps
 _ODD = -1 << 48  # an entry whose times take the logarithm
 
 _TABLE_BLOCK = 1 << 15  # keys per block of the table's build: its temporaries stay under 2 MB
@@ -271,11 +261,8 @@ def _bin_table() -> tuple[int, np.ndarray]:
         return _build_bin_table()
 
 
-def _times(bits: np.ndarray) -> np.ndarray:
-    return bits.view(np.float64)
-
-
 def _entries(b: np.ndarray, lo, hi) -> np.ndarray:
+    """Table entries of bins ``b`` whose next bin starts after unit ``lo``, from unit ``hi``."""
     return (b.astype(np.int64) << 48) | (np.asarray(lo, np.int64) << _UNIT_BITS) | hi
 
 
@@ -287,15 +274,15 @@ def _build_bin_table() -> tuple[int, np.ndarray]:
     unit = _CELL_SHIFT - _UNIT_BITS
     for start in range(first, last, _TABLE_BLOCK):
         base = np.arange(start, min(start + _TABLE_BLOCK, last), dtype=np.int64) << _CELL_SHIFT
-        a = _time_bins(_times(base) * (1 - _MARGIN))
-        z = _time_bins(_times(base + (1 << _CELL_SHIFT) - 1) * (1 + _MARGIN))
+        a = _time_bins(base.view(np.float64) * (1 - _MARGIN))
+        z = _time_bins((base + (1 << _CELL_SHIFT) - 1).view(np.float64) * (1 + _MARGIN))
         entries = np.where(a == z, _entries(a, _ALL, _ALL), _ODD)
         edge = np.flatnonzero(z == a + 1)  # the edge of bin a + 1, from its definition; checked below
         u = ((10.0 ** (math.log10(T_MIN_S) + a[edge] / BINS_PER_DECADE)).view(np.int64) - base[edge]) >> unit
         lo, hi = u - 2, u + 2
         ok = (lo >= 0) & (hi <= _ALL) \
-            & (_time_bins(_times(base[edge] + ((lo + 1) << unit) - 1) * (1 + _MARGIN)) == a[edge]) \
-            & (_time_bins(_times(base[edge] + (hi << unit)) * (1 - _MARGIN)) == a[edge] + 1)
+            & (_time_bins((base[edge] + ((lo + 1) << unit) - 1).view(np.float64) * (1 + _MARGIN)) == a[edge]) \
+            & (_time_bins((base[edge] + (hi << unit)).view(np.float64) * (1 - _MARGIN)) == a[edge] + 1)
         entries[edge[ok]] = _entries(a[edge[ok]], lo[ok], hi[ok])
         table[start - first:start - first + len(base)] = entries
         if start == first:  # also every time below _TABLE_LO, zero and negative ones (their units mean nothing)

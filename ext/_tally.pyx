@@ -67,8 +67,8 @@ cdef inline int64_t cell_bin(int64_t entry, int64_t unit) noexcept nogil:
     below the cell's (``unit``, masked here), -1 where the entry cannot say."""
     cdef int64_t b = entry >> 48, up, between
     unit &= UNIT_MASK
-    up = unit > ((entry >> UNIT_BITS) & UNIT_MASK)  # past the edge: half the units of half the cells,
-    between = up & (unit < (entry & UNIT_MASK))    # so without branches, which would guess wrong
+    up = unit > ((entry >> UNIT_BITS) & UNIT_MASK)  # past the edge: half the units of most cells,
+    between = up & (unit < (entry & UNIT_MASK))    # so no branches, which would guess wrong
     return (b + up) | -(between | (b < 0))
 
 
@@ -82,8 +82,9 @@ cdef inline const int64_t *entry_of(const double *fate_time, const double *entry
 
 cdef Py_ssize_t tally_block(const int8_t *fate, const int32_t *organ, const int8_t *after, const double *fate_time,
                             const double *entry_time, Py_ssize_t n, Py_ssize_t ahead, const int64_t *bins,
-                            int64_t first, int64_t last, int shift, int64_t n_bins, Cell *cells, int64_t *where, int64_t width, Py_ssize_t row, int64_t *odd,
-                            double *odd_time, Py_ssize_t n_odd) noexcept nogil:
+                            int64_t first, int64_t last, int shift, int64_t n_bins, Cell *cells, int64_t *where,
+                            int64_t width, Py_ssize_t row, int64_t *odd, double *odd_time,
+                            Py_ssize_t n_odd) noexcept nogil:
     """``tally_chunk`` for ``n`` <= BLOCK units at ``row``, in two passes: their cells, fetching
     the table entries AHEAD units on (of the ``ahead`` units there are) and the cells' counts,
     then the counts.  Returns ``n_odd`` with the units it could not place added."""
@@ -107,7 +108,7 @@ cdef Py_ssize_t tally_block(const int8_t *fate, const int32_t *organ, const int8
         else:
             cell[i] = fate[i] * n_bins + b
             TALLY_PREFETCH(&cells[cell[i]])
-            TALLY_PREFETCH(&cells[cell[i]].hi)  # the cell's last byte: the next line for a quarter of cells
+            TALLY_PREFETCH(&cells[cell[i]].hi)  # on the next line for a quarter of the cells
     for i in range(n):
         if cell[i] >= 0:
             count(&cells[cell[i]], time[i])
@@ -123,9 +124,9 @@ def tally_chunk(const int8_t[::1] fate, const int32_t[::1] organ, const int8_t[:
     fate_time - entry_time) and ``where`` (post-arrest outcome * width + organ + 1), in place.
 
     ``bins[key - first]`` is the entry (``cell_bin``) of the times whose double's bits shifted by
-    ``shift`` are ``key`` (clipped to the table).  Returns how many units it
-    could not place: their rows are ``odd[:n]`` and their times ``odd_time[:n]``, counted in
-    ``where`` but not in the histogram.  A code out of range: ValueError, nothing counted."""
+    ``shift`` are ``key`` (clipped to the table).  Returns how many units it could not place:
+    their rows are ``odd[:n]`` and their times ``odd_time[:n]``, counted in ``where`` but not in
+    the histogram.  A code out of range: ValueError, nothing counted."""
     cdef Py_ssize_t n = fate.shape[0], i, n_odd = 0
     cdef int64_t n_fates = cells.shape[0] // n_bins, last = bins.shape[0] - 1
     if not (organ.shape[0] == after.shape[0] == fate_time.shape[0] == entry_time.shape[0] == n

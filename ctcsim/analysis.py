@@ -50,6 +50,9 @@ N_BINS = 1 + BINS_PER_DECADE * DECADES  # bin 0 holds times below T_MIN_S
 MEDIAN_RESOLUTION = 10 ** (1 / BINS_PER_DECADE) - 1  # relative width of a bin
 COLUMNS = ["arm", "fate", "organ", "entry_time_s", "fate_time_s", "post_arrest"]
 _ARRESTED = FATES.index("arrested")
+# A histogram cell (ext/_tally.pyx's Cell): its count and extremes side by side, so that counting a
+# unit touches one cache line (mostly) rather than one in each of three arrays.
+CELL = np.dtype([("n", np.int64), ("lo", np.float64), ("hi", np.float64)])
 _GONE = np.isin(np.arange(len(POST_ARREST)), [POST_ARREST.index(o) for o in GONE])  # outcome code -> no longer alive
 
 
@@ -64,27 +67,29 @@ class Tally:
         self.horizon_s = horizon_s                   # the end of observation, stated in the summary
         self.arms: list[str] = []                    # report order: ``arms``, then as met
         self.organs: dict[str, dict[str, int]] = {}  # arm -> organ -> arrested units
-        self.hist: dict[str, np.ndarray] = {}       # arm -> units per cell (fate * N_BINS + time bin)
-        self.lo: dict[str, np.ndarray] = {}          # arm -> smallest time per cell
-        self.hi: dict[str, np.ndarray] = {}          # arm -> largest time per cell
+        self.cells: dict[str, np.ndarray] = {}      # arm -> per cell (fate * N_BINS + time bin): CELL
         self.after: dict[str, np.ndarray] = {}       # arm -> units per post-arrest outcome
         self.alive: dict[str, dict[str, int]] = {}   # arm -> organ -> arrested units alive at the end
         for a in arms:
             self._open(a)
 
     def _open(self, arm: str):
-        if arm not in self.hist:
+        if arm not in self.cells:
             self.arms.append(arm)
             self.organs[arm] = {}
-            self.hist[arm] = np.zeros(len(FATES) * N_BINS, np.int64)
-            self.lo[arm] = np.full(len(FATES) * N_BINS, np.inf)
-            self.hi[arm] = np.full(len(FATES) * N_BINS, -np.inf)
+            self.cells[arm] = cells = np.zeros(len(FATES) * N_BINS, CELL)
+            cells["lo"], cells["hi"] = np.inf, -np.inf
             self.after[arm] = np.zeros(len(POST_ARREST), np.int64)
             self.alive[arm] = {}
 
+    # Per arm, views of the cells' fields: units, smallest and largest time (inf, -inf: none) per cell.
+    hist = property(lambda self: {a: c["n"] for a, c in self.cells.items()})
+    lo = property(lambda self: {a: c["lo"] for a, c in self.cells.items()})
+    hi = property(lambda self: {a: c["hi"] for a, c in self.cells.items()})
+
     def n(self) -> dict[str, int]:
         """Units counted so far, per arm."""
-        return {a: int(t.sum()) for a, t in self.hist.items()}
+        return {a: int(c["n"].sum()) for a, c in self.cells.items()}
 
     def add(self, batch: pa.RecordBatch | pa.Table, arm: str | None = None):
         """Units as Arrow columns (``COLUMNS``), categories as labels in any dictionary order;
@@ -119,29 +124,30 @@ class Tally:
         fate_time, entry_time = (np.ascontiguousarray(x, np.float64) for x in (fate_time, entry_time))
         first, table = _bin_table()
         odd, odd_time = np.empty(len(fate), np.int64), np.empty(len(fate))
-        hist, lo, hi = self.hist[arm], self.lo[arm], self.hi[arm]
         n_odd = _tally.tally_chunk(fate, np.ascontiguousarray(organ, np.int32), np.ascontiguousarray(after, np.int8),
-                                   fate_time, entry_time, table, first, _CELL_SHIFT, N_BINS, hist, lo, hi, where,
+                                   fate_time, entry_time, table, first, _CELL_SHIFT, N_BINS, self.cells[arm], where,
                                    width, odd, odd_time)
         if n_odd:
             times = odd_time[:n_odd]
             with np.errstate(divide="ignore", invalid="ignore"):
                 logs = np.log10(times)
-            _tally.tally_logs(odd[:n_odd], logs, times, fate, math.log10(T_MIN_S), BINS_PER_DECADE, N_BINS, hist, lo, hi)
+            _tally.tally_logs(odd[:n_odd], logs, times, fate, math.log10(T_MIN_S), BINS_PER_DECADE, N_BINS,
+                              self.cells[arm])
         table = where.reshape(len(POST_ARREST), width)
         self.after[arm] += table.sum(axis=1)
         for counts, rows in ((self.organs[arm], slice(None)), (self.alive[arm], ~_GONE)):
-            organs = table[rows, 1:].sum(axis=0)
-            for i in np.flatnonzero(organs):
-                counts[organ_names[i]] = counts.get(organ_names[i], 0) + int(organs[i])
+            for name, k in zip(organ_names, table[rows, 1:].sum(axis=0).tolist()):  # Python ints: no numpy scalars
+                if k:
+                    counts[name] = counts.get(name, 0) + k
 
     def merge(self, other: "Tally"):
         """Add the units of ``other`` (units not counted here)."""
         for a in other.arms:
             self._open(a)
-            self.hist[a] += other.hist[a]
-            np.minimum(self.lo[a], other.lo[a], out=self.lo[a])
-            np.maximum(self.hi[a], other.hi[a], out=self.hi[a])
+            cells, others = self.cells[a], other.cells[a]
+            cells["n"] += others["n"]
+            np.minimum(cells["lo"], others["lo"], out=cells["lo"])
+            np.maximum(cells["hi"], others["hi"], out=cells["hi"])
             self.after[a] += other.after[a]
             for mine, theirs in ((self.organs[a], other.organs[a]), (self.alive[a], other.alive[a])):
                 for o, k in theirs.items():
@@ -150,7 +156,7 @@ class Tally:
     def summary(self) -> dict:
         arms = {}
         for a in self.arms:
-            hist, lo, hi = (x[a].reshape(len(FATES), N_BINS) for x in (self.hist, self.lo, self.hi))
+            hist, lo, hi = (self.cells[a][x].reshape(len(FATES), N_BINS) for x in ("n", "lo", "hi"))
             counts = hist.sum(axis=1)
             n = int(counts.sum())
             if n == 0:
@@ -230,15 +236,21 @@ def _time_bins(t: np.ndarray) -> np.ndarray:
     return x.astype(np.int64)
 
 
-# The tally (ext/_tally.pyx) reads a time's bin from a table indexed by the top 25 bits of its double (sign,
-# exponent, 13 bits of mantissa): a cell of the table spans 0.006-0.012% of its times, a bin 0.23%,
-# so 96% of cells lie inside one bin and give it directly.  Only times in the other cells (and
-# beyond the table: t >= 2**34 s, infinite, NaN) take _time_bins' logarithm: same bins, 3-5x
-# cheaper; the table (450,000 entries, 0.9 MB) takes ~50 ms to build, once per process.
-_CELL_SHIFT = 39
+# The tally (ext/_tally.pyx) reads a time's bin from a table indexed by the top 21 bits of its double (sign,
+# exponent, 9 bits of mantissa): a cell of the table spans 0.1-0.2% of its times, less than a bin's 0.23%,
+# so it holds at most one bin edge.  An entry (int64) is the bin of the cell's first times (top 16 bits;
+# -1: not known) and, for a cell with an edge, where the edge is, to 2**-24 of the cell (the next 24 bits
+# lo, the last 24 hi): times in units up to lo are in that bin, from unit hi in the next.  The few between
+# (two units, ~10**-10 of a time, either side of the edge) and those beyond the table (t >= 2**34 s,
+# infinite, NaN) take _time_bins' logarithm.  A part of a cell is one bin's only if it is so widened by
+# ~4,000 ulps: far beyond libm's log10 error.  The table (28,000 entries, 225 kB, ~86 kB of it under a
+# run's times) stays in a core's cache beside the columns streaming past; it takes a few ms to build.
+_CELL_SHIFT = 43
+_UNIT_BITS = 24  # an edge's place in its cell, in 2**(_CELL_SHIFT - _UNIT_BITS) ulps
+_ALL = (1 << _UNIT_BITS) - 1  # lo and hi of a cell without an edge: every unit is in its bin
 _TABLE_LO, _TABLE_HI = 2.0 ** -21, 2.0 ** 34  # every time below _TABLE_LO is in bin 0
-_MARGIN = 2.0 ** -40  # a cell is one bin's if it is, widened by ~4,000 ulps: far beyond libm's log10 error
-
+_MARGIN = 2.0 ** -40  # the widening: ~4,000 ulps
+_ODD = -1 << 48  # an entry whose times take the logarithm
 
 _TABLE_BLOCK = 1 << 15  # keys per block of the table's build: its temporaries stay under 2 MB
 _TABLE_LOCK = threading.Lock()  # the parts' threads ask at once: the table is built once
@@ -249,19 +261,32 @@ def _bin_table() -> tuple[int, np.ndarray]:
         return _build_bin_table()
 
 
+def _entries(b: np.ndarray, lo, hi) -> np.ndarray:
+    """Table entries of bins ``b`` whose next bin starts after unit ``lo``, from unit ``hi``."""
+    return (b.astype(np.int64) << 48) | (np.asarray(lo, np.int64) << _UNIT_BITS) | hi
+
+
 @functools.cache
 def _build_bin_table() -> tuple[int, np.ndarray]:
     first, last = (int(np.float64(x).view(np.int64)) >> _CELL_SHIFT for x in (_TABLE_LO, _TABLE_HI))
-    table = np.empty(last - first + 1, np.int16)
-    table[-1] = -1  # the last entry: everything above
+    table = np.empty(last - first + 1, np.int64)
+    table[-1] = _ODD  # the last entry: everything above
+    unit = _CELL_SHIFT - _UNIT_BITS
     for start in range(first, last, _TABLE_BLOCK):
-        keys = np.arange(start, min(start + _TABLE_BLOCK, last), dtype=np.int64)
-        lo = (keys << _CELL_SHIFT).view(np.float64)
-        hi = (((keys + 1) << _CELL_SHIFT) - 1).view(np.float64)
-        a, b = _time_bins(lo * (1 - _MARGIN)), _time_bins(hi * (1 + _MARGIN))
-        table[start - first:start - first + len(keys)] = np.where(a == b, a, -1)
-        if start == first:  # also every time below _TABLE_LO, zero and negative ones
-            table[0] = 0 if a[0] == b[0] == 0 else -1
+        base = np.arange(start, min(start + _TABLE_BLOCK, last), dtype=np.int64) << _CELL_SHIFT
+        a = _time_bins(base.view(np.float64) * (1 - _MARGIN))
+        z = _time_bins((base + (1 << _CELL_SHIFT) - 1).view(np.float64) * (1 + _MARGIN))
+        entries = np.where(a == z, _entries(a, _ALL, _ALL), _ODD)
+        edge = np.flatnonzero(z == a + 1)  # the edge of bin a + 1, from its definition; checked below
+        u = ((10.0 ** (math.log10(T_MIN_S) + a[edge] / BINS_PER_DECADE)).view(np.int64) - base[edge]) >> unit
+        lo, hi = u - 2, u + 2
+        ok = (lo >= 0) & (hi <= _ALL) \
+            & (_time_bins((base[edge] + ((lo + 1) << unit) - 1).view(np.float64) * (1 + _MARGIN)) == a[edge]) \
+            & (_time_bins((base[edge] + (hi << unit)).view(np.float64) * (1 - _MARGIN)) == a[edge] + 1)
+        entries[edge[ok]] = _entries(a[edge[ok]], lo[ok], hi[ok])
+        table[start - first:start - first + len(base)] = entries
+        if start == first:  # also every time below _TABLE_LO, zero and negative ones (their units mean nothing)
+            table[0] = entries[0] if entries[0] == _entries(np.zeros(1), _ALL, _ALL)[0] else _ODD
     return first, table
 
 

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from . import _core
+from . import _core, _tally
 from .compile import compile_arm
 from .errors import raise_for_status
 from .model import ARREST_MODES, EVENTS, FATES, PHENOTYPES, POST_ARREST, CompiledModel
@@ -56,15 +56,17 @@ def _dict(name: str, codes: np.ndarray, values: pa.Array, nullable: bool = False
     """Codes (int8 or int32, as the core writes them: no copy) against a fixed dictionary;
     ``nullable``: -1 means none (a null).
 
-    The codes are checked here, in one pass or two, rather than by Arrow's ``safe`` check,
-    which costs ten times as much (without nulls, negative codes wrap around to large
-    unsigned ones)."""
+    The codes are checked here, in one pass, rather than by Arrow's ``safe`` check, which
+    costs ten times as much (without nulls, negative codes wrap around to large unsigned
+    ones; with them, ``_tally.null_codes`` also makes the bitmap and the codes under it)."""
     bitmap = None
-    if nullable and len(codes) and codes.min() < 0:
-        if codes.min() < -1 or codes.max() >= len(values):
+    if nullable:  # a bitmap of our own: pa.array(mask=) takes 10x longer
+        valid, nonnull = np.empty(len(codes), np.uint8), np.empty_like(codes)
+        nulls = _tally.null_codes(codes, len(values), valid, nonnull)
+        if nulls < 0:
             raise ValueError(f"the core wrote a {name} code outside -1..{len(values) - 1}")
-        bitmap = pa.py_buffer(np.packbits(codes >= 0, bitorder="little"))  # numpy's: pa.array(mask=) takes 10x longer
-        codes = np.maximum(codes, 0)
+        if nulls:
+            bitmap, codes = pa.py_buffer(np.packbits(valid, bitorder="little")), nonnull
     elif len(codes) and int(codes.view(f"u{codes.itemsize}").max()) >= len(values):
         raise ValueError(f"the core wrote a {name} code outside 0..{len(values) - 1}")
     indices = pa.Array.from_buffers(pa.from_numpy_dtype(codes.dtype), len(codes), [bitmap, pa.py_buffer(codes)])

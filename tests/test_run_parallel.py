@@ -247,7 +247,16 @@ def test_the_tallys_time_bins_minima_and_maxima_are_the_logarithms():
     """The summary's time bins, read by the tally from a table on the doubles' top bits (the
     others by the logarithm), equal those of the logarithm for every time: at each bin's edge and
     one and two ulps either side, at the table's limits, for zero, negative, infinite and NaN
-    times, and across 20 decades; each cell's least and greatest time are numpy's (NaN none)."""
+    times, across 20 decades, and either side of where the table's cells are split between
+    two bins; each cell's least and greatest time are numpy's (NaN none)."""
+    first, table = analysis._bin_table()
+    unit = analysis._CELL_SHIFT - analysis._UNIT_BITS
+    split = np.flatnonzero((table >= 0) & ((table >> analysis._UNIT_BITS) & analysis._ALL != analysis._ALL))
+    base = (first + split) << analysis._CELL_SHIFT
+    after_lo = base + ((((table[split] >> analysis._UNIT_BITS) & analysis._ALL) + 1) << unit)
+    at_hi = base + ((table[split] & analysis._ALL) << unit)
+    assert len(split) > 10_000  # most cells hold an edge
+    splits = np.concatenate([(x + d).view(np.float64) for x in (after_lo, at_hi) for d in (-2, -1, 0, 1)])
     edges = 10.0 ** ((np.arange(analysis.N_BINS + 1) - 1) / analysis.BINS_PER_DECADE + np.log10(analysis.T_MIN_S))
     near = [edges]
     for direction in (np.inf, -np.inf):
@@ -258,7 +267,7 @@ def test_the_tallys_time_bins_minima_and_maxima_are_the_logarithms():
     special = np.array([0.0, -0.0, -1.0, np.nan, -np.nan, np.inf, -np.inf, 5e-324, 1e-300, 2.0 ** -21, 2.0 ** 34,
                         np.finfo(float).max, 1e10, 1e-6])
     logs = 10.0 ** np.random.default_rng(7).uniform(-8, 12, 1_000_000)
-    for t in (np.concatenate(near), special, logs, -logs):
+    for t in (np.concatenate(near), special, logs, -logs, splits):
         tally = analysis.Tally(["a"])
         fate = np.arange(len(t), dtype=np.int8) % 2  # two fates, so cells of both are checked
         tally.add_codes("a", ["lung"], fate, np.full(len(t), -1, np.int32), np.zeros(len(t), np.int8), t,

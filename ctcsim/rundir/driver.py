@@ -186,7 +186,8 @@ def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None
     todo = ((jobs.write_part, a, p) for a in arms for p in range(parts.parts_per_arm(md)) if (a, p) not in done)
     with _stopped_by_signals():
         try:
-            jobs.run_parts(plan, itertools.chain(recount, todo), finished, chunk_done, threads, executor)
+            jobs.run_parts(plan, itertools.chain(recount, todo), finished, chunk_done, threads, executor,
+                           len(arms) * parts.parts_per_arm(md) - len(done))
         except BaseException:
             # All of them: an interrupt can also land between creating a part's file and its job's `try`.
             _remove_temporaries(plan.path)

@@ -11,9 +11,8 @@ already on disk (a resume).  ``run_parts`` runs such jobs on threads.
 
 The hooks are for threads of one process: ``on_chunk(units)`` after each chunk (progress),
 ``stop``, an event set to abandon the part before its next chunk, and ``helpers``, threads
-that simulate the part's next chunks while its own thread writes and tallies, whenever a core
-would otherwise idle (a run of fewer parts than threads, such as the quick start's one part,
-or the last parts of any run).
+that would otherwise idle (a run of fewer parts than threads: the quick start's is one part),
+which simulate the part's next chunks while its own thread writes and tallies.
 """
 from __future__ import annotations
 
@@ -74,20 +73,11 @@ class _Clock:
 SLICE_UNITS = 1 << 13  # units a helper simulates at a time: a small run's few chunks spread over every thread
 
 
-@dataclasses.dataclass(frozen=True)
-class Helpers:
-    """Threads of this process that simulate parts' chunks when a core would otherwise idle:
-    ``pool`` runs them; ``wanted()`` says whether one idles now (fewer parts running than
-    threads: a run of few parts, or the last parts of any run)."""
-    pool: ThreadPoolExecutor
-    wanted: Callable[[], bool]
-
-
-def _chunks(compiled, key, md, first: int, last: int, stop, helpers: Helpers | None):
+def _chunks(compiled, key, md, first: int, last: int, stop, helpers: ThreadPoolExecutor | None):
     """Each chunk of units [first, last) in order: (units, fates, events, CPU seconds other
-    threads spent simulating it).  While ``helpers`` are wanted, the next chunk is simulated on
-    their threads as this one is written, in slices of SLICE_UNITS units written into the
-    chunk's columns; else each chunk is simulated here when asked for."""
+    threads spent simulating it).  With ``helpers``, the next chunk is simulated on its threads
+    while this one is written, in slices of SLICE_UNITS units written into the chunk's columns;
+    else each chunk is simulated here when asked for."""
     size, events = md["chunk_size"], md["events"]
 
     def simulate(start, end, fates):
@@ -98,7 +88,7 @@ def _chunks(compiled, key, md, first: int, last: int, stop, helpers: Helpers | N
     def ahead(start, end):
         fates = new_fate_buffers(end - start)
         rows = {s: slice(s - start, s - start + SLICE_UNITS) for s in range(start, end, SLICE_UNITS)}
-        return end - start, fates, [helpers.pool.submit(simulate, s, min(s + SLICE_UNITS, end),
+        return end - start, fates, [helpers.submit(simulate, s, min(s + SLICE_UNITS, end),
                                                    {k: v[r] for k, v in fates.items()}) for s, r in rows.items()]
 
     def done(units, fates, slices):
@@ -111,14 +101,12 @@ def _chunks(compiled, key, md, first: int, last: int, stop, helpers: Helpers | N
             if stop is not None and stop.is_set():
                 raise Cancelled()
             end = min(start + size, last)
-            if helpers is not None and helpers.wanted():
-                pending.append(ahead(start, end))
-                if len(pending) > 1:
-                    yield done(*pending.popleft())
+            if helpers is None:
+                yield (end - start, *run_units(compiled, key, start, end, events), 0.0)
                 continue
-            while pending:  # in unit order: the chunks simulated ahead first
+            pending.append(ahead(start, end))
+            if len(pending) > 1:
                 yield done(*pending.popleft())
-            yield (end - start, *run_units(compiled, key, start, end, events), 0.0)
         while pending:
             yield done(*pending.popleft())
     finally:  # abandoned (an error, a stop): nothing left running on the part's behalf
@@ -129,7 +117,7 @@ def _chunks(compiled, key, md, first: int, last: int, stop, helpers: Helpers | N
 
 
 def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None = None, stop=None,
-               helpers: Helpers | None = None) -> PartDone:
+               helpers: ThreadPoolExecutor | None = None) -> PartDone:
     """Simulate, write and tally part ``part`` of ``arm`` (see the module docstring)."""
     clock = _Clock()
     md = plan.metadata
@@ -190,12 +178,12 @@ def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
 
 
 def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Callable[[int], None],
-              threads: int = 1, executor=None):
+              threads: int = 1, executor=None, parts_to_write: int | None = None):
     """Run part jobs ``(function, arm, part)`` on ``threads`` threads of this process, or on
     ``executor`` (``ctcsim.studies.executor``); ``finished`` and ``chunk_done`` are called on
-    this thread, as parts and chunks end, in any order.  In this process, when fewer parts
-    run than there are threads, as many more threads simulate their chunks (``Helpers``):
-    every core works however few parts are left.
+    this thread, as parts and chunks end, in any order.  When ``parts_to_write`` (the
+    write_part jobs in ``work``) is fewer than the threads, as many more threads of this process
+    simulate their chunks ahead (``write_part``'s ``helpers``), so that every core works however small the run.
 
     ``work`` is read as jobs are submitted, at most one more than can run at once waiting or
     running (a run of 1e12 units has a million parts).  On any exception, parts under way
@@ -211,10 +199,8 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
     running = {}  # future -> its job's function
     work = iter(work)
     slots = threads if own else executor.slots
-    # Its threads start only when first given work.  ``running`` holds one job more than
-    # run at once while work is left, so fewer than ``slots`` means a thread has no part.
-    helpers = Helpers(ThreadPoolExecutor(slots, thread_name_prefix="ctcsim-chunk"), lambda: len(running) < slots) \
-        if in_process and slots > 1 else None
+    few = in_process and parts_to_write is not None and 0 < parts_to_write < slots
+    helpers = ThreadPoolExecutor(slots, thread_name_prefix="ctcsim-chunk") if few else None
 
     def submit():
         for function, arm, part in itertools.islice(work, 1):
@@ -252,4 +238,4 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
         if helpers:
-            helpers.pool.shutdown(wait=True, cancel_futures=True)
+            helpers.shutdown(wait=True, cancel_futures=True)

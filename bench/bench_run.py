@@ -181,8 +181,9 @@ def main():
             # What the wall time could be were the simulation free: the rest of the run's CPU
             # (Parquet, checksums, tally, start-up) spread over both cores.
             rest = best["cpu_s"] * (1 - best["split"]["simulate"] / 100)
+            parquet = best["cpu_s"] * best["split"]["parquet"] / 100
             print(f"  of which not simulation: {rest:.1f} CPU-s, so >= {rest / 2:.1f} s on 2 cores even if "
-                  f"simulating cost nothing; Parquet alone {best['cpu_s'] * best['split']['parquet'] / 100 / 2:.1f} s")
+                  f"simulating cost nothing; Parquet alone {parquet / 2:.1f} s")
     if rounds and args.baseline:
         ratios = {k: ", ".join(f"{p[2][k] / p['baseline'][k]:.2f}" for p in rounds) for k in ("wall_s", "cpu_s", "rss_mib")}
         print(f"this checkout / {args.baseline}, 2 threads, per round: wall {ratios['wall_s']}; CPU {ratios['cpu_s']}; "

@@ -182,8 +182,9 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
     """Run part jobs ``(function, arm, part)`` on ``threads`` threads of this process, or on
     ``executor`` (``ctcsim.studies.executor``); ``finished`` and ``chunk_done`` are called on
     this thread, as parts and chunks end, in any order.  When ``parts_to_write`` (the
-    write_part jobs in ``work``) is fewer than the threads, as many more threads of this process
-    simulate their chunks ahead (``write_part``'s ``helpers``), so that every core works however small the run.
+    write_part jobs in ``work``) is fewer than the threads, as many more threads of this
+    process simulate their chunks ahead (``write_part``'s ``helpers``): every core works
+    however small the run.
 
     ``work`` is read as jobs are submitted, at most one more than can run at once waiting or
     running (a run of 1e12 units has a million parts).  On any exception, parts under way

@@ -1,9 +1,10 @@
 """The core of this checkout against the core of another built checkout, interleaved.
 
     git worktree add ../before REV && (cd ../before && python setup.py build_ext --inplace)
-    python bench/bench_core_builds.py ../before [--rounds 6] [--units 300000]
+    python bench/bench_core_builds.py ../before [--rounds 6] [--units 300000] [--workload FILE]
 
-Each round runs the reference workload (bench/reference_workload.toml) once in each checkout,
+Each round runs the reference workload (bench/reference_workload.toml, or --workload: say
+bench/run_workload.toml, whose units arrest and run the post-arrest chain) once in each checkout,
 each in its own process (best of 7 passes, this thread's CPU time), and prints M events/s; the
 paired ratios this/other are what to read on a shared machine.
 """
@@ -32,9 +33,9 @@ print(best / 1e6)
 """
 
 
-def rate(checkout: Path, units: int) -> float:
-    out = subprocess.run([sys.executable, "-c", ONE, str(checkout), str(HERE / "reference_workload.toml"),
-                          str(units)], check=True, capture_output=True, text=True).stdout
+def rate(checkout: Path, units: int, workload: Path) -> float:
+    out = subprocess.run([sys.executable, "-c", ONE, str(checkout), str(workload), str(units)],
+                         check=True, capture_output=True, text=True).stdout
     return float(out)
 
 
@@ -43,11 +44,13 @@ def main():
     ap.add_argument("other", type=Path, help="another checkout with its core built in place")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--units", type=int, default=300_000)
+    ap.add_argument("--workload", type=Path, default=HERE / "reference_workload.toml", help="scenario file")
     args = ap.parse_args()
     this = HERE.parent
-    pairs = [(rate(this, args.units), rate(args.other, args.units)) for _ in range(args.rounds)]
+    workload = args.workload.resolve()
+    pairs = [(rate(this, args.units, workload), rate(args.other, args.units, workload)) for _ in range(args.rounds)]
     ratios = [a / b for a, b in pairs]
-    print(f"load average {os.getloadavg()[0]:.2f}; reference workload, {args.units} units, best of 7 per round")
+    print(f"load average {os.getloadavg()[0]:.2f}; {args.workload.name}, {args.units} units, best of 7 per round")
     print("  rounds (this, other) M events/s: " + ", ".join(f"({a:.1f}, {b:.1f})" for a, b in pairs))
     print(f"  this/other: median {statistics.median(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}")
 

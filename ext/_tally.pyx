@@ -8,6 +8,9 @@ same table (``analysis._bin_table``), and the times whose bin the table cannot g
 ~10**-10 of a bin's edge, or beyond the table) are handed back for numpy's log10 (whose last
 bits libm's need not share), then placed by ``tally_logs`` with the arithmetic of
 ``analysis._time_bins``.
+
+``null_codes`` is the batch builder's one pass over the organ codes (``runner._dict``): it lives
+here, with the other passes over a chunk's columns, rather than in the simulating core.
 """
 from libc.math cimport INFINITY, floor
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t

@@ -92,6 +92,7 @@ def _chunks(compiled, key, md, first: int, last: int, stop, helpers: ThreadPoolE
                                                    {k: v[r] for k, v in fates.items()}) for s, r in rows.items()]
 
     def done(units, fates, slices):
+        futures.wait(slices)  # all, even when one failed: none still writes into fates afterwards
         results = [f.result() for f in slices]
         return units, fates, [e for ev, _ in results for e in ev], sum(seconds for _, seconds in results)
 

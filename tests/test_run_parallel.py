@@ -14,12 +14,14 @@ column ``releases``): every file's bytes changed, the summaries did not.  Re-pin
 run metadata and the summary gained the horizon (``horizon_s``, ``horizon``): every file's bytes
 and the summaries changed, the simulated values did not.
 """
+import collections
 import dataclasses
 import hashlib
 import json
 import pickle
 import sys
 import threading
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +34,7 @@ from ctcsim import analysis, rundir
 from ctcsim import scenario as sc
 from ctcsim.errors import SimulationError
 from ctcsim.rundir import format as fmt
-from ctcsim.rundir import jobs, parts
+from ctcsim.rundir import chunks, jobs, parts
 from ctcsim.runner import Arm, fate_batch, run_units, seed_key
 
 FIXED = {"run_id": "0" * 32, "created": "2026-12-01T00:00:00+00:00",
@@ -158,13 +160,13 @@ def test_a_failing_part_stops_the_run_keeps_finished_parts_and_resume_completes_
             raise SimulationError(5000, 99, "a test's failure")
         return run_units(arm, key, start, stop, events, fates)
 
-    monkeypatch.setattr(jobs, "run_units", fails_at_unit_5000)
+    monkeypatch.setattr(chunks, "run_units", fails_at_unit_5000)
     with pytest.raises(SimulationError, match="unit 5000: a test's failure"):
         rundir.execute(plan, threads=2)
     assert not list(plan.path.rglob("*.tmp"))
     done = rundir.prepare_resume(plan.path).done_parts()
     assert ("control", 2) not in done and {("control", 0), ("control", 1)} & done, done
-    monkeypatch.setattr(jobs, "run_units", run_units)
+    monkeypatch.setattr(chunks, "run_units", run_units)
     assert digests(rundir.execute(rundir.prepare_resume(plan.path))) == PINNED[name]
 
 
@@ -175,30 +177,80 @@ def test_a_run_of_fewer_parts_than_threads_simulates_on_every_thread_with_the_sa
     (here 16 units, so each chunk of 50 is cut in four) written into the chunk's columns, while
     the part's thread writes; the files and summary are the pinned ones."""
     name = "one arm, events, 2 row groups, chunks of 50"
-    monkeypatch.setattr(jobs, "SLICE_UNITS", 16)
-    where, original = set(), jobs.run_units
+    monkeypatch.setattr(chunks, "SLICE_UNITS", 16)
+    where, original = set(), chunks.run_units
 
     def run_units_here(*args):
         where.add(threading.current_thread().name.split("_")[0])
         return original(*args)
 
-    monkeypatch.setattr(jobs, "run_units", run_units_here)
+    monkeypatch.setattr(chunks, "run_units", run_units_here)
     assert digests(make(tmp_path / "r", name, threads, monkeypatch)) == PINNED[name]
-    assert where == {"ctcsim-chunk"}
+    assert "ctcsim-chunk" in where and where <= {"ctcsim-chunk", "ctcsim-part"}, where
+
+
+def test_slices_no_helper_has_started_are_simulated_by_the_part_thread_with_the_same_bytes(tmp_path, monkeypatch):
+    """Helpers slowed down (2 ms a slice): the part's thread, done writing a chunk, simulates
+    the next chunk's slices no helper has started instead of waiting; the bytes are the
+    pinned ones."""
+    name = "one arm, events, 2 row groups, chunks of 50"
+    monkeypatch.setattr(chunks, "SLICE_UNITS", 16)
+    where, original = collections.Counter(), chunks.run_units
+
+    def run_units_here(*args):
+        thread = threading.current_thread().name.split("_")[0]
+        where[thread] += 1
+        if thread == "ctcsim-chunk":
+            time.sleep(0.002)
+        return original(*args)
+
+    monkeypatch.setattr(chunks, "run_units", run_units_here)
+    assert digests(make(tmp_path / "r", name, 2, monkeypatch)) == PINNED[name]
+    assert where["ctcsim-part"] > 0 and where["ctcsim-chunk"] > 0, where
+    assert sum(where.values()) == 400 * 4, where  # each slice once: 400 chunks of 50 cut 16, 16, 16, 2
+
+
+@pytest.mark.parametrize("share, most", [(0.45, 1), (0.55, 2)])
+def test_a_run_without_events_writes_a_part_per_two_threads_unless_writing_is_most_of_its_cpu(
+        tmp_path, monkeypatch, share, most):
+    """Fates only, 2 threads, 12 parts: one part is written at a time (one row group of rows
+    held, not two) while the other thread simulates its next chunks; when a part's writing
+    took more than half its CPU (here: said to), each thread writes a part of its own from
+    then on.  Either way the bytes are the pinned ones."""
+    name = "two arms, fates only, parts of 999"
+    lock, now, seen = threading.Lock(), [0], []
+
+    class Counted(jobs.PartFile):  # a part is being written from its file's opening to its closing
+        def __init__(self, *args):
+            super().__init__(*args)
+            with lock:
+                now[0] += 1
+                seen.append(now[0])
+
+        def close(self):
+            with lock:
+                now[0] -= 1
+            super().close()
+
+    monkeypatch.setattr(jobs, "PartFile", Counted)
+    monkeypatch.setattr(jobs, "_write_share", lambda done: share)
+    monkeypatch.setattr(chunks, "AHEAD_UNITS", 333)  # a chunk ahead, less than a part, as in a run of 2**20-unit parts
+    assert digests(make(tmp_path / "r", name, 2, monkeypatch)) == PINNED[name]
+    assert max(seen) == most and len(seen) == 12, seen
 
 
 def test_a_failing_slice_on_a_helper_thread_ends_the_run_and_leaves_nothing_running(tmp_path, monkeypatch):
     """The core's error in a slice simulated ahead ends a one-part run with that error; no
     temporary file is left and no helper thread outlives the run."""
     name = "one arm, events, 2 row groups, chunks of 50"
-    monkeypatch.setattr(jobs, "SLICE_UNITS", 16)
+    monkeypatch.setattr(chunks, "SLICE_UNITS", 16)
 
     def fails_at_unit_7216(arm, key, start, stop, events, fates=None):
         if start == 7216:
             raise SimulationError(7216, 99, "a test's failure")
         return run_units(arm, key, start, stop, events, fates)
 
-    monkeypatch.setattr(jobs, "run_units", fails_at_unit_7216)
+    monkeypatch.setattr(chunks, "run_units", fails_at_unit_7216)
     with pytest.raises(SimulationError, match="unit 7216: a test's failure"):
         make(tmp_path / "r", name, 2, monkeypatch)
     assert not list((tmp_path / "r").rglob("*.tmp"))
@@ -216,15 +268,16 @@ def test_a_part_job_that_cannot_see_the_run_directory_refuses_in_one_line(tmp_pa
 
 
 def test_parts_run_off_the_main_thread_and_timings_record_their_cpu_per_stage(tmp_path, monkeypatch):
-    """Every part job runs on a worker thread (simulation, batches, Parquet, tally and
+    """Every part is written on a worker thread (simulation, batches, Parquet, tally and
     checksums all off the caller's thread); run.json's timings give the CPU seconds of each."""
-    threads, original = [], jobs.write_part
+    threads = []
 
-    def write_part(*args):
-        threads.append(threading.current_thread())
-        return original(*args)
+    class Opened(jobs.PartFile):
+        def __init__(self, *args):
+            threads.append(threading.current_thread())
+            super().__init__(*args)
 
-    monkeypatch.setattr(jobs, "write_part", write_part)
+    monkeypatch.setattr(jobs, "PartFile", Opened)
     run = make(tmp_path / "r", "two arms, fates only, parts of 999", 2, monkeypatch)
     assert len(threads) == 12 and threading.main_thread() not in threads
     cpu = run.metadata["timings"]["cpu_s"]

@@ -1,4 +1,4 @@
-"""One part of a run as one job: simulated, written and tallied by whichever thread runs it.
+"""Parts of a run as jobs: each simulated, written and tallied by whichever thread runs it.
 
 ``write_part(plan, arm, part)`` simulates the part's chunks in unit order, writes its
 files (under temporary names, renamed when closed, events before fates) and tallies its
@@ -7,19 +7,14 @@ units on the core's columns.  It reads only ``plan.path``, ``plan.metadata`` and
 any order: a part's bytes depend only on the seed, its units and the chunk size.  It
 returns a ``PartDone``, which the driver records and whose tally it merges (a merge that
 does not depend on the order parts end).  ``tally_part`` does the counting for a part
-already on disk (a resume).  ``run_parts`` runs such jobs on threads.
-
-The hooks are for threads of one process: ``on_chunk(units)`` after each chunk (progress),
-``stop``, an event set to abandon the part before its next chunk, and ``helpers``, threads
-that would otherwise idle (a run of fewer parts than threads: the quick start's is one part),
-which simulate the part's next chunks while its own thread writes and tallies.
+already on disk (a resume).  ``run_parts`` runs such jobs: on threads of this process,
+as writer loops that take parts one after another, their chunks simulated ahead across
+the parts' ends (``chunks.stream``); elsewhere (Dask), as one task a part.
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
-import itertools
 import queue
 import threading
 import time
@@ -31,11 +26,9 @@ import pyarrow.parquet as pq
 
 from ..analysis import COLUMNS as SUMMARY_COLUMNS
 from ..analysis import Tally
-from ..errors import Cancelled
-from .._core import new_fate_buffers
-from ..runner import Arm, event_batch, fate_batch, run_units, seed_key
+from ..runner import Arm, event_batch, fate_batch, seed_key
+from . import chunks, parts
 from . import format as fmt
-from . import parts
 from .writer import PartFile
 
 STAGES = ("simulate", "batches", "parquet", "tally", "checksums")  # where a part's CPU time goes
@@ -69,99 +62,115 @@ class _Clock:
         self.spent[stage] += now - self.last + elsewhere
         self.last = now
 
+    def skip(self):
+        """Charge the time since the last call to nothing (it was counted elsewhere)."""
+        self.last = time.thread_time()
 
-SLICE_UNITS = 1 << 13  # units a helper simulates at a time: a small run's few chunks spread over every thread
+
+@dataclasses.dataclass
+class _Writing:
+    """A part being written: its files, tally, event rows and the clock's reading at its start."""
+    span: chunks.Span
+    files: dict
+    tally: Tally
+    start: dict
+    event_rows: int = 0
+    units: int = 0
 
 
-def _chunks(compiled, key, md, first: int, last: int, stop, helpers: ThreadPoolExecutor | None):
-    """Each chunk of units [first, last) in order: (units, fates, events, CPU seconds other
-    threads spent simulating it).  With ``helpers``, the next chunk is simulated on its threads
-    while this one is written, in slices of SLICE_UNITS units written into the chunk's columns;
-    else each chunk is simulated here when asked for."""
-    size, events = md["chunk_size"], md["events"]
-
-    def simulate(start, end, fates):
-        t = time.thread_time()
-        events_of_slice = run_units(compiled, key, start, end, events, fates)[1]
-        return events_of_slice, time.thread_time() - t
-
-    def ahead(start, end):
-        fates = new_fate_buffers(end - start)
-        rows = {s: slice(s - start, s - start + SLICE_UNITS) for s in range(start, end, SLICE_UNITS)}
-        return end - start, fates, [helpers.submit(simulate, s, min(s + SLICE_UNITS, end),
-                                                   {k: v[r] for k, v in fates.items()}) for s, r in rows.items()]
-
-    def done(units, fates, slices):
-        futures.wait(slices)  # all, even when one failed: none still writes into fates afterwards
-        results = [f.result() for f in slices]
-        return units, fates, [e for ev, _ in results for e in ev], sum(seconds for _, seconds in results)
-
-    pending = collections.deque()  # chunks simulated ahead, in unit order: (units, fates, futures of its slices)
+def _open(plan, span: chunks.Span, clock: _Clock, start: dict) -> _Writing:
+    files = {}
     try:
-        for start in range(first, last, size):
-            if stop is not None and stop.is_set():
-                raise Cancelled()
-            end = min(start + size, last)
-            if helpers is None:
-                yield (end - start, *run_units(compiled, key, start, end, events), 0.0)
+        for table, schema in fmt.schemas(span.arm, plan.metadata).items():
+            files[table] = PartFile(plan.path, parts.relative(table, span.arm.name, span.part), schema)
+    except BaseException:
+        for f in files.values():
+            f.discard()
+        raise
+    clock("parquet")
+    return _Writing(span, files, Tally([span.arm.name]), start)
+
+
+def _add(w: _Writing, clock: _Clock, units: int, fates: dict, events: list):
+    batches = [event_batch(w.span.arm, None, e) for e in events]
+    fate_rows = fate_batch(w.span.arm, None, fates)
+    clock("batches")
+    for batch in batches:
+        w.files["events"].write(batch)
+        w.event_rows += batch.num_rows
+    w.files["fates"].write(fate_rows)
+    clock("parquet")
+    w.tally.add_codes(w.span.arm.name, w.span.arm.model.organ_names, fates["fate"], fates["organ"],
+                      fates["post_arrest"], fates["fate_time_s"], fates["entry_time_s"])
+    clock("tally")
+    w.units += units
+
+
+def _finish(w: _Writing, clock: _Clock) -> PartDone:
+    for table in ("events", "fates"):  # events first: a fates file under its final name has its events
+        if table in w.files:
+            w.files[table].close()
+    clock("parquet")
+    described = {f.rel: parts.describe(f.path, f.rows) for f in w.files.values()}
+    clock("checksums")
+    cpu_s = {stage: clock.spent[stage] - w.start[stage] for stage in STAGES}
+    return PartDone(w.span.arm.name, w.span.part, described, w.tally, w.units, w.event_rows, cpu_s)
+
+
+def write_parts(plan, take: Callable[[], tuple | None], report: Callable[[PartDone], None],
+                on_chunk: Callable[[int], None] | None = None, stop=None,
+                helpers: ThreadPoolExecutor | None = None):
+    """Write parts one after another: each job ``(function, arm, part)`` that ``take()`` gives
+    until None, each ``PartDone`` passed to ``report`` as the part ends.  Jobs other than
+    ``write_part`` (``tally_part``) are run as they come.  ``on_chunk(units)`` after each
+    chunk (progress); ``stop``, an event set to abandon the part before its next chunk;
+    ``helpers``, threads that simulate the next chunks, of this part and the next, while this
+    thread writes and tallies (see ``chunks``)."""
+    md, clock, arms = plan.metadata, _Clock(), {}
+    per_part = md["chunks_per_part"] * md["chunk_size"]
+
+    def spans():
+        while (job := take()) is not None:
+            function, arm, part = job
+            if function is not write_part:
+                report(function(plan, arm, part))
+                clock.skip()  # its CPU time is in what it reported
                 continue
-            pending.append(ahead(start, end))
-            if len(pending) > 1:
-                yield done(*pending.popleft())
-        while pending:
-            yield done(*pending.popleft())
-    finally:  # abandoned (an error, a stop): nothing left running on the part's behalf
-        slices = [f for _, _, chunk in pending for f in chunk]
-        for future in slices:
-            future.cancel()
-        futures.wait(slices)
+            if not (plan.path / fmt.PLAN).is_file():
+                raise fmt.RunDirError(f"{plan.path}: no run directory here, where part {part} of {arm} runs: a "
+                                      "worker on another machine needs it on a filesystem it shares, at the same path")
+            if arm not in arms:
+                arms[arm] = Arm.of(plan.scenario, arm)
+            yield chunks.Span(arms[arm], part, part * per_part, min(md["n_units"], (part + 1) * per_part))
+
+    stream = chunks.stream(spans(), seed_key(int(md["seed"])), md["chunk_size"], md["events"], stop, helpers)
+    writing = None
+    try:
+        for span, units, fates, events, elsewhere in stream:
+            start = dict(clock.spent) if writing is None else None
+            clock("simulate", elsewhere)
+            if writing is None:
+                writing = _open(plan, span, clock, start)
+            _add(writing, clock, units, fates, events)
+            if on_chunk is not None:
+                on_chunk(units)
+            if writing.units == span.last - span.first:
+                report(_finish(writing, clock))
+                writing = None
+    except BaseException:
+        stream.close()  # the chunks still simulated ahead are cancelled or waited for
+        if writing is not None:
+            for f in writing.files.values():
+                f.discard()
+        raise
 
 
 def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None = None, stop=None,
                helpers: ThreadPoolExecutor | None = None) -> PartDone:
     """Simulate, write and tally part ``part`` of ``arm`` (see the module docstring)."""
-    clock = _Clock()
-    md = plan.metadata
-    if not (plan.path / fmt.PLAN).is_file():
-        raise fmt.RunDirError(f"{plan.path}: no run directory here, where part {part} of {arm} runs: a worker on "
-                              "another machine needs it on a filesystem it shares, at the same path")
-    compiled = Arm.of(plan.scenario, arm)
-    key = seed_key(int(md["seed"]))
-    per_part = md["chunks_per_part"] * md["chunk_size"]
-    first, last = part * per_part, min(md["n_units"], (part + 1) * per_part)
-    tally, event_rows, files = Tally([arm]), 0, {}
-    chunks = _chunks(compiled, key, md, first, last, stop, helpers)  # a generator: nothing runs yet
-    try:
-        for table, schema in fmt.schemas(compiled, md).items():
-            files[table] = PartFile(plan.path, parts.relative(table, arm, part), schema)
-        clock("parquet")
-        for units, fates, events, elsewhere in chunks:
-            clock("simulate", elsewhere)
-            batches = [event_batch(compiled, None, e) for e in events]
-            fate_rows = fate_batch(compiled, None, fates)
-            clock("batches")
-            for batch in batches:
-                files["events"].write(batch)
-                event_rows += batch.num_rows
-            files["fates"].write(fate_rows)
-            clock("parquet")
-            tally.add_codes(arm, compiled.model.organ_names, fates["fate"], fates["organ"], fates["post_arrest"],
-                            fates["fate_time_s"], fates["entry_time_s"])
-            clock("tally")
-            if on_chunk is not None:
-                on_chunk(units)
-        for table in ("events", "fates"):  # events first: a fates file under its final name has its events
-            if table in files:
-                files[table].close()
-        clock("parquet")
-    except BaseException:
-        chunks.close()  # the chunks still simulated ahead are cancelled or waited for
-        for f in files.values():
-            f.discard()
-        raise
-    described = {f.rel: parts.describe(f.path, f.rows) for f in files.values()}
-    clock("checksums")
-    return PartDone(arm, part, described, tally, last - first, event_rows, clock.spent)
+    jobs, done = iter([(write_part, arm, part)]), []
+    write_parts(plan, lambda: next(jobs, None), done.append, on_chunk, stop, helpers)
+    return done[0]
 
 
 def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
@@ -182,52 +191,103 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
               threads: int = 1, executor=None, parts_to_write: int | None = None):
     """Run part jobs ``(function, arm, part)`` on ``threads`` threads of this process, or on
     ``executor`` (``ctcsim.studies.executor``); ``finished`` and ``chunk_done`` are called on
-    this thread, as parts and chunks end, in any order.  When ``parts_to_write`` (the
-    write_part jobs in ``work``) is fewer than the threads, as many more threads of this
-    process simulate their chunks ahead (``write_part``'s ``helpers``): every core works
-    however small the run.
+    this thread, as parts and chunks end, in any order.
 
-    ``work`` is read as jobs are submitted, at most one more than can run at once waiting or
-    running (a run of 1e12 units has a million parts).  On any exception, parts under way
-    stop before their next chunk, and those that end anyway are still ``finished``: their work
-    is kept.  Jobs on other processes (Dask) get no hooks: they report once done, and an
-    interrupt cancels those not started and waits for the others.
+    On threads of this process, parts are written by writer loops (``write_parts``) that
+    take jobs from ``work`` one after another.  A run without events has one loop per two
+    threads, and the other threads simulate the loops' next chunks: each part being written
+    holds up to a row group of rows, so peak memory is that of half as many parts, while
+    every core works as long as writing takes at most half the CPU.  A part whose writing took
+    more than that share (measured: batches, Parquet, tally and checksums against all its CPU)
+    ends this: as many more loops start, which simulate their own chunks, as every loop of a
+    run with events does from the start (writing is most of its CPU).  A run of fewer parts
+    than threads has a loop per part, helped by the other threads.
+
+    ``work`` is read as jobs are taken (a run of 1e12 units has a million parts).  On any
+    exception, parts under way stop before their next chunk, and those that end anyway are
+    still ``finished``: their work is kept.
     """
+    if executor is not None and not isinstance(executor.pool, ThreadPoolExecutor):
+        return _run_tasks(plan, work, finished, chunk_done, executor)
     own = executor is None
     pool = ThreadPoolExecutor(threads, thread_name_prefix="ctcsim-part") if own else executor.pool
-    in_process = isinstance(pool, ThreadPoolExecutor)
-    messages = queue.SimpleQueue()  # from the workers: a chunk's units, or a job's future once it ends
-    stop = threading.Event()
-    running = {}  # future -> its job's function
-    work = iter(work)
     slots = threads if own else executor.slots
-    few = in_process and parts_to_write is not None and 0 < parts_to_write < slots
-    helpers = ThreadPoolExecutor(slots, thread_name_prefix="ctcsim-chunk") if few else None
+    writers = slots if plan.metadata["events"] else -(-slots // 2)
+    if parts_to_write is not None and parts_to_write > 0:
+        writers = min(writers, parts_to_write)
+    helpers = ThreadPoolExecutor(slots - writers, thread_name_prefix="ctcsim-chunk") if writers < slots else None
+    messages = queue.SimpleQueue()  # from the loops: a chunk's units, a part's PartDone, or a loop's future once it ends
+    stop = threading.Event()
+    lock, work = threading.Lock(), iter(work)
+    loops = set()
 
-    def submit():
-        for function, arm, part in itertools.islice(work, 1):
-            hooks = (messages.put, stop) + ((helpers,) if helpers and function is write_part else ()) \
-                if in_process else ()
-            future = pool.submit(function, plan, arm, part, *hooks)
-            running[future] = function
+    def take():
+        with lock:
+            return next(work, None)
+
+    def start(n: int, helped: ThreadPoolExecutor | None):
+        for _ in range(n):
+            future = pool.submit(write_parts, plan, take, messages.put, messages.put, stop, helped)
+            loops.add(future)
             future.add_done_callback(messages.put)
 
     try:
-        for _ in range(slots + 1):
-            submit()
-        while running:
+        start(writers, helpers)
+        while loops:
             message = messages.get()
             if isinstance(message, Future):
-                function = running.pop(message)
-                done = message.result()
-                finished(done)
-                if not in_process and function is write_part:
-                    chunk_done(done.units)
-                submit()
+                loops.discard(message)
+                message.result()
+            elif isinstance(message, PartDone):
+                finished(message)
+                if writers < slots and message.files and _write_share(message) > writers / slots:
+                    start(slots - writers, None)
+                    writers = slots
             else:
                 chunk_done(message)
     except BaseException:
         stop.set()
+        futures.wait(loops)
+        while not messages.empty():  # parts that ended anyway: their work is kept
+            message = messages.get()
+            if isinstance(message, PartDone):
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    finished(message)
+        raise
+    finally:
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if helpers:
+            helpers.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_tasks(plan, work, finished, chunk_done, executor):
+    """``run_parts`` on other processes (Dask): a task a part, no hooks (each reports once
+    done), one waiting beyond those running; an interrupt cancels those not started and waits
+    for the others."""
+    running, work, messages = {}, iter(work), queue.SimpleQueue()
+
+    def submit():
+        while len(running) <= executor.slots:
+            job = next(work, None)
+            if job is None:
+                return
+            function, arm, part = job
+            future = executor.pool.submit(function, plan, arm, part)
+            running[future] = function
+            future.add_done_callback(messages.put)
+
+    try:
+        submit()
+        while running:
+            future = messages.get()
+            function = running.pop(future)
+            done = future.result()
+            finished(done)
+            if function is write_part:
+                chunk_done(done.units)
+            submit()
+    except BaseException:
         for future in running:
             future.cancel()
         futures.wait(running)
@@ -236,8 +296,9 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
                 with contextlib.suppress(Exception):  # the first error is the one to report
                     finished(future.result())
         raise
-    finally:
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if helpers:
-            helpers.shutdown(wait=True, cancel_futures=True)
+
+
+def _write_share(done: PartDone) -> float:
+    """The share of a part's CPU (its helpers' included) that was not simulating."""
+    total = sum(done.cpu_s.values())
+    return 1.0 - done.cpu_s["simulate"] / total if total > 0 else 0.0

@@ -214,8 +214,8 @@ def test_slices_no_helper_has_started_are_simulated_by_the_part_thread_with_the_
 def test_a_run_without_events_writes_a_part_per_two_threads_unless_writing_is_most_of_its_cpu(
         tmp_path, monkeypatch, share, most):
     """Fates only, 2 threads, 12 parts: one part is written at a time (one row group of rows
-    held, not two) while the other thread simulates its next chunks; when a part's writing
-    took more than half its CPU (here: said to), each thread writes a part of its own from
+    held, not two) while the other thread simulates its next chunks; when the parts' writing
+    took more than half their CPU (here: said to), each thread writes a part of its own from
     then on.  Either way the bytes are the pinned ones."""
     name = "two arms, fates only, parts of 999"
     lock, now, seen = threading.Lock(), [0], []
@@ -233,7 +233,7 @@ def test_a_run_without_events_writes_a_part_per_two_threads_unless_writing_is_mo
             super().close()
 
     monkeypatch.setattr(jobs, "PartFile", Counted)
-    monkeypatch.setattr(jobs, "_write_share", lambda done: share)
+    monkeypatch.setattr(jobs, "_write_share", lambda cpu_s: share)
     monkeypatch.setattr(chunks, "AHEAD_UNITS", 333)  # a chunk ahead, less than a part, as in a run of 2**20-unit parts
     assert digests(make(tmp_path / "r", name, 2, monkeypatch)) == PINNED[name]
     assert max(seen) == most and len(seen) == 12, seen
@@ -377,3 +377,11 @@ if __name__ == "__main__":
                 print(f"        {rel!r}: {digest!r},")
             print("    },")
     sys.exit(0)
+
+
+def test_the_share_of_writing_is_summed_over_the_parts_written():
+    """One part's share varies; the share that decides is that of all parts so far."""
+    part = dict.fromkeys(jobs.STAGES, 0.0)
+    parts_cpu = [{**part, "simulate": 6.0, "parquet": 4.0}, {**part, "simulate": 1.0, "parquet": 1.5, "tally": 0.5}]
+    assert jobs._write_share(parts_cpu) == pytest.approx(6.0 / 13.0)
+    assert jobs._write_share([part]) == 0.0

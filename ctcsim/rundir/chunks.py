@@ -23,11 +23,11 @@ from ..runner import Arm, run_units
 from . import format as fmt
 
 SLICE_UNITS = 1 << 13  # units a helper simulates at a time: a small run's few chunks spread over every thread
-# Units simulated ahead of the chunk asked for.  Writing comes in bursts, a row group at a time,
-# and a helper kept busy through one fills ~0.6 of a group on the default workload (Parquet 35 %,
-# simulation 60 % of its CPU): with less the helper idles, with more the rows held grow
-# (np.empty commits pages only as slices fill them).
-AHEAD_UNITS = fmt.ROW_GROUP_ROWS * 3 // 4
+# Units simulated ahead of the chunk asked for: a row group.  Writing comes in bursts, a row group
+# at a time, and the helpers must have work through one.  3e7 units of bench/run_workload.toml on
+# 2 threads, 3 alternating rounds: three quarters of a group used 1.88-1.90 cores at 139 MiB peak,
+# a whole group 1.91-1.93 cores at 145-147 MiB (np.empty commits pages only as slices fill them).
+AHEAD_UNITS = fmt.ROW_GROUP_ROWS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,8 +26,9 @@ cdef extern from *:
 # After a chunk's simulation and Parquet writing, the table and the counts are out of the core's
 # cache, and each unit reads them at random: the lines are asked for (prefetched) dozens of units
 # before they are needed, rather than waited for one miss at a time.
-DEF AHEAD = 32  # units ahead whose table entry is fetched
-DEF BLOCK = 64  # units whose cells' counts are fetched before any is counted
+cdef enum:
+    AHEAD = 32  # units ahead whose table entry is fetched
+    BLOCK = 64  # units whose cells' counts are fetched before any is counted
 
 
 cdef union Bits:
@@ -61,8 +62,9 @@ cdef bint codes_in_range(const int8_t[::1] fate, const int32_t[::1] organ, const
     return not bad
 
 
-DEF UNIT_BITS = 24  # analysis._UNIT_BITS
-DEF UNIT_MASK = (1 << UNIT_BITS) - 1
+cdef enum:
+    UNIT_BITS = 24  # analysis._UNIT_BITS
+    UNIT_MASK = (1 << UNIT_BITS) - 1
 
 
 cdef inline int64_t cell_bin(int64_t entry, int64_t unit) noexcept nogil:
@@ -140,11 +142,13 @@ def tally_chunk(const int8_t[::1] fate, const int32_t[::1] organ, const int8_t[:
     if not codes_in_range(fate, organ, after, n_fates, where.shape[0] // width, width):
         raise ValueError(f"tally: a code out of range (fates 0..{n_fates - 1}, organs -1..{width - 2}, "
                          f"post-arrest 0..{where.shape[0] // width - 1})")
+    i = 0
     with nogil:
-        for i in range(0, n, BLOCK):
+        while i < n:  # not range(0, n, BLOCK): Cython makes a C loop only of a literal step
             n_odd = tally_block(&fate[i], &organ[i], &after[i], &fate_time[i], &entry_time[i],
                                 min(BLOCK, n - i), min(BLOCK + AHEAD, n - i), &bins[0], first, last, shift,
                                 n_bins, &cells[0], &where[0], width, i, &odd[0], &odd_time[0], n_odd)
+            i += BLOCK
     return n_odd
 
 

@@ -35,7 +35,6 @@ import threading
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import _tally
 from .hazards import GONE
@@ -212,7 +211,7 @@ def _codes(column) -> tuple[list[str], np.ndarray]:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if not pa.types.is_dictionary(column.type):
-        column = pc.dictionary_encode(column)
+        column = column.dictionary_encode()  # the method: pyarrow.compute (70 ms) loads only if needed
     codes = column.indices.fill_null(-1) if column.null_count else column.indices
     return column.dictionary.to_pylist(), codes.to_numpy(zero_copy_only=False)
 

@@ -379,9 +379,8 @@ if __name__ == "__main__":
     sys.exit(0)
 
 
-def test_the_share_of_writing_is_summed_over_the_parts_written():
-    """One part's share varies; the share that decides is that of all parts so far."""
-    part = dict.fromkeys(jobs.STAGES, 0.0)
-    parts_cpu = [{**part, "simulate": 6.0, "parquet": 4.0}, {**part, "simulate": 1.0, "parquet": 1.5, "tally": 0.5}]
-    assert jobs._write_share(parts_cpu) == pytest.approx(6.0 / 13.0)
-    assert jobs._write_share([part]) == 0.0
+def test_the_share_of_writing_is_of_all_cpu_but_simulating():
+    """The share that decides on more writer loops (run_parts sums it over the parts so far)."""
+    cpu_s = {**dict.fromkeys(jobs.STAGES, 0.0), "simulate": 7.0, "parquet": 5.5, "tally": 0.5}
+    assert jobs._write_share(cpu_s) == pytest.approx(6.0 / 13.0)
+    assert jobs._write_share(dict.fromkeys(jobs.STAGES, 0.0)) == 0.0

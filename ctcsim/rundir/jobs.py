@@ -219,7 +219,7 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
     messages = queue.SimpleQueue()  # from the loops: a chunk's units, a part's PartDone, or a loop's future once it ends
     stop = threading.Event()
     lock, work = threading.Lock(), iter(work)
-    loops, written = set(), []  # the writer loops' futures; the CPU seconds of each part written
+    loops, written = set(), dict.fromkeys(STAGES, 0.0)  # the writer loops' futures; the parts' CPU seconds, summed
 
     def take():
         with lock:
@@ -240,11 +240,11 @@ def run_parts(plan, work, finished: Callable[[PartDone], None], chunk_done: Call
                 message.result()
             elif isinstance(message, PartDone):
                 finished(message)
-                if message.files:
-                    written.append(message.cpu_s)
-                if writers < slots and message.files and _write_share(written) > writers / slots:
-                    start(slots - writers, None)
-                    writers = slots
+                if writers < slots and message.files:
+                    written = {stage: written[stage] + message.cpu_s[stage] for stage in STAGES}
+                    if _write_share(written) > writers / slots:
+                        start(slots - writers, None)
+                        writers = slots
             else:
                 chunk_done(message)
     except BaseException:
@@ -300,9 +300,9 @@ def _run_tasks(plan, work, finished, chunk_done, executor):
         raise
 
 
-def _write_share(cpu_s: list[dict]) -> float:
-    """The share of the parts' CPU (their helpers' included) that was not simulating: summed
-    over every part so far, as one part's share varies (0.40-0.49 over ten parts of 1e7 units of
-    bench/run_workload.toml on 2 threads)."""
-    total = sum(sum(c.values()) for c in cpu_s)
-    return 1.0 - sum(c["simulate"] for c in cpu_s) / total if total > 0 else 0.0
+def _write_share(cpu_s: dict) -> float:
+    """The share of CPU seconds per stage (parts' summed, their helpers' included) that was not
+    simulating: summed over the parts so far, as one part's share varies (0.40-0.49 over ten
+    parts of 1e7 units of bench/run_workload.toml on 2 threads)."""
+    total = sum(cpu_s.values())
+    return 1.0 - cpu_s["simulate"] / total if total > 0 else 0.0

@@ -144,9 +144,10 @@ def is_complete(path) -> bool:
 def execute(plan: Plan, *, threads: int | None = None, progress: Progress | None = None, executor=None) -> Run:
     """Simulate the parts of ``plan`` not yet done, write run.json, and return the run.
 
-    Each part is simulated, written and tallied by one of ``threads`` threads, or by a
-    worker of ``executor`` (``ctcsim.studies.executor``: threads or Dask), several parts
-    at once (``jobs.write_part``), and recorded in plan.json as each ends.
+    Each part is written and tallied by one of ``threads`` threads (``jobs.run_parts`` says
+    how many parts are written at once, and when the other threads simulate their chunks
+    ahead), or by a worker of ``executor`` (``ctcsim.studies.executor``: threads or Dask),
+    and recorded in plan.json as each ends.
     On any exception (KeyboardInterrupt included) the parts under way stop before their
     next chunk and their temporary files are deleted; finished parts are kept, ready for
     ``prepare_resume``.  Called from the main thread, it turns SIGINT and SIGTERM into that

@@ -79,6 +79,7 @@ class _Writing:
 
 
 def _open(plan, span: chunks.Span, clock: _Clock, start: dict) -> _Writing:
+    """The part's files opened under their temporary names (none left if one cannot be)."""
     files = {}
     try:
         for table, schema in fmt.schemas(span.arm, plan.metadata).items():
@@ -92,6 +93,7 @@ def _open(plan, span: chunks.Span, clock: _Clock, start: dict) -> _Writing:
 
 
 def _add(w: _Writing, clock: _Clock, units: int, fates: dict, events: list):
+    """One chunk's rows written and tallied."""
     batches = [event_batch(w.span.arm, None, e) for e in events]
     fate_rows = fate_batch(w.span.arm, None, fates)
     clock("batches")
@@ -107,6 +109,7 @@ def _add(w: _Writing, clock: _Clock, units: int, fates: dict, events: list):
 
 
 def _finish(w: _Writing, clock: _Clock) -> PartDone:
+    """The part's files closed, renamed and described."""
     for table in ("events", "fates"):  # events first: a fates file under its final name has its events
         if table in w.files:
             w.files[table].close()
@@ -168,8 +171,8 @@ def write_parts(plan, take: Callable[[], tuple | None], report: Callable[[PartDo
 def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None = None, stop=None,
                helpers: ThreadPoolExecutor | None = None) -> PartDone:
     """Simulate, write and tally part ``part`` of ``arm`` (see the module docstring)."""
-    jobs, done = iter([(write_part, arm, part)]), []
-    write_parts(plan, lambda: next(jobs, None), done.append, on_chunk, stop, helpers)
+    job, done = iter([(write_part, arm, part)]), []
+    write_parts(plan, lambda: next(job, None), done.append, on_chunk, stop, helpers)
     return done[0]
 
 

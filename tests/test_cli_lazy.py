@@ -51,7 +51,6 @@ def test_every_listed_command_runs_its_help():
 def test_a_run_imports_neither_scipy_nor_arrows_compute_functions(tmp_path):
     """What `ctcsim run` needs is numpy, pyarrow's arrays and Parquet: scipy (~2 s) and
     pyarrow.compute (50-70 ms of every command's start-up) load only where they are used."""
-    modules = imported_by("run", "bench/run_workload.toml", "-n", "100", "--seed", "1", "-o", str(tmp_path / "r"),
-                          "-q")
+    modules = imported_by("run", "colorectal", "-n", "100", "--seed", "1", "-o", str(tmp_path / "r"), "-q")
     assert "ctcsim.rundir" in modules, "the run did not import what it runs on"
     assert not [m for m in modules if m.split(".")[0] == "scipy" or m == "pyarrow.compute"]

@@ -176,9 +176,8 @@ def write_part(plan, arm: str, part: int, on_chunk: Callable[[int], None] | None
     return done[0]
 
 
-def tally_part(plan, arm: str, part: int, on_chunk=None, stop=None) -> PartDone:
-    """The tally of a part already written (a resume): its fates read back, in one go (the
-    hooks have nothing to do)."""
+def tally_part(plan, arm: str, part: int) -> PartDone:
+    """The tally of a part already written (a resume): its fates read back, in one go."""
     clock = _Clock()
     rel = parts.relative("fates", arm, part)
     fates = pq.read_table(plan.path / rel, columns=[c for c in SUMMARY_COLUMNS if c != "arm"])

@@ -38,7 +38,7 @@ STAGES = ("simulate", "batches", "parquet", "tally", "checksums")  # where a par
 class PartDone:
     """What a part job hands back: its files as the run records them (path -> rows, bytes,
     sha256; none for a part counted again), the tally of its units, its event rows and the
-    CPU seconds of the thread that ran it, per stage (``STAGES``)."""
+    CPU seconds spent on it per stage (``STAGES``), its helpers' simulating included."""
     arm: str
     part: int
     files: dict
@@ -304,7 +304,8 @@ def _run_tasks(plan, work, finished, chunk_done, executor):
 
 def _write_share(cpu_s: dict) -> float:
     """The share of CPU seconds per stage (parts' summed, their helpers' included) that was not
-    simulating: summed over the parts so far, as one part's share varies (0.40-0.49 over ten
-    parts of 1e7 units of bench/run_workload.toml on 2 threads)."""
+    simulating.  run_parts sums it over the parts so far: on bench/run_workload.toml the whole
+    run's share is ~0.45 (run.json's timings; bench_run.py's "simulate %"), and single parts,
+    scattered around that, crossed 0.5 on this noisy host and started loops for nothing."""
     total = sum(cpu_s.values())
     return 1.0 - cpu_s["simulate"] / total if total > 0 else 0.0
